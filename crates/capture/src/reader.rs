@@ -1,0 +1,285 @@
+//! The reader: one parser over either a memory map or a stream buffer.
+
+use std::fs::File;
+use std::io::Read;
+use std::path::Path;
+
+use crate::format::{sniff, Format, ReadError, Step};
+use crate::pcap::PcapState;
+use crate::pcapng::PcapngState;
+use crate::{Frame, Precision};
+
+enum Parser {
+    Pcap(PcapState),
+    Pcapng(PcapngState),
+}
+
+enum Source {
+    Map(memmap2::Mmap),
+    /// An empty regular file cannot be mapped; it is simply empty.
+    Empty,
+    Stream {
+        input: Box<dyn Read>,
+        buf: Vec<u8>,
+        /// Valid bytes are `buf[start..end]`.
+        start: usize,
+        end: usize,
+        eof: bool,
+    },
+}
+
+/// Reads frames from a pcap or pcapng capture.
+pub struct Reader {
+    source: Source,
+    parser: Parser,
+    format: Format,
+    precision: Precision,
+    /// File offset of the next unread byte.
+    offset: u64,
+    /// Frames returned so far.
+    records: u64,
+    done: bool,
+}
+
+const STREAM_CHUNK: usize = 1 << 20;
+
+impl Reader {
+    /// Open a file through mmap.
+    pub fn open(path: &Path, precision: Precision) -> Result<Reader, ReadError> {
+        let file = File::open(path)?;
+        let len = file.metadata()?.len();
+        let source = if len == 0 {
+            Source::Empty
+        } else {
+            // SAFETY: the map is read-only; a capture being appended to while
+            // we read it only shows us more bytes or a cut final record, both
+            // of which the parser handles.
+            let map = unsafe { memmap2::Mmap::map(&file)? };
+            #[cfg(unix)]
+            let _ = map.advise(memmap2::Advice::Sequential);
+            Source::Map(map)
+        };
+        Reader::with_source(source, precision)
+    }
+
+    /// Read from a stream such as stdin.
+    pub fn from_stream(input: Box<dyn Read>, precision: Precision) -> Result<Reader, ReadError> {
+        let source = Source::Stream { input, buf: vec![0; STREAM_CHUNK], start: 0, end: 0, eof: false };
+        Reader::with_source(source, precision)
+    }
+
+    fn with_source(mut source: Source, precision: Precision) -> Result<Reader, ReadError> {
+        let head = fill(&mut source, 4)?;
+        let format = sniff(head)?;
+        let parser = match format {
+            Format::Pcap { swapped, nano } => Parser::Pcap(PcapState::new(swapped, nano)),
+            Format::Pcapng => Parser::Pcapng(PcapngState::default()),
+        };
+        let mut reader = Reader { source, parser, format, precision, offset: 0, records: 0, done: false };
+        // Read up to the first frame's metadata so that link type and
+        // snaplen are known before the first frame is asked for.
+        reader.skip_headers()?;
+        Ok(reader)
+    }
+
+    /// The container format.
+    pub fn format(&self) -> Format {
+        self.format
+    }
+
+    /// The link type of the file (pcap) or of the first interface (pcapng).
+    pub fn linktype(&self) -> Option<u32> {
+        match &self.parser {
+            Parser::Pcap(p) => Some(p.linktype),
+            Parser::Pcapng(p) => p.first_linktype(),
+        }
+    }
+
+    /// The snapshot length recorded in the pcap file header.
+    pub fn snaplen(&self) -> Option<u32> {
+        match &self.parser {
+            Parser::Pcap(p) => Some(p.snaplen),
+            Parser::Pcapng(_) => None,
+        }
+    }
+
+    /// How many records had a caplen above the file's snaplen and were cut.
+    pub fn records_over_snaplen(&self) -> u64 {
+        match &self.parser {
+            Parser::Pcap(p) => p.over_snaplen,
+            Parser::Pcapng(_) => 0,
+        }
+    }
+
+    /// Number of frames returned so far.
+    pub fn frames_read(&self) -> u64 {
+        self.records
+    }
+
+    /// Byte offset of the next unread byte of the file.
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+
+    fn skip_headers(&mut self) -> Result<(), ReadError> {
+        loop {
+            match self.parse()? {
+                Step::Skip { consumed } => {
+                    self.advance(consumed);
+                    if self.linktype().is_some() {
+                        return Ok(());
+                    }
+                }
+                Step::NeedMore { need } => {
+                    if !self.refill(need)? {
+                        if unread(&self.source, self.offset).is_empty() && self.offset > 0 {
+                            // A pcapng file with a section header and nothing else.
+                            return Ok(());
+                        }
+                        return Err(self.truncation(need, true));
+                    }
+                }
+                Step::Frame { .. } => return Ok(()),
+            }
+        }
+    }
+
+    fn parse(&mut self) -> Result<Step, ReadError> {
+        let buf = unread(&self.source, self.offset);
+        match &mut self.parser {
+            Parser::Pcap(p) => p.step(buf, self.offset, self.precision),
+            Parser::Pcapng(p) => p.step(buf, self.offset, self.precision),
+        }
+    }
+
+    /// The next frame, `Ok(None)` at a clean end of file, or the error that
+    /// stopped reading. After an error every later call returns `Ok(None)`.
+    pub fn next_frame(&mut self) -> Result<Option<Frame<'_>>, ReadError> {
+        if self.done {
+            return Ok(None);
+        }
+        loop {
+            if unread(&self.source, self.offset).is_empty() && self.at_eof() {
+                self.done = true;
+                return Ok(None);
+            }
+            let step = match self.parse() {
+                Ok(s) => s,
+                Err(e) => {
+                    self.done = true;
+                    return Err(e);
+                }
+            };
+            match step {
+                Step::Skip { consumed } => {
+                    self.advance(consumed);
+                }
+                Step::NeedMore { need } => {
+                    if !self.refill(need)? {
+                        self.done = true;
+                        return Err(self.truncation(need, false));
+                    }
+                }
+                Step::Frame { consumed, data_at, meta } => {
+                    let base = self.advance(consumed);
+                    self.records += 1;
+                    let data = &window_from(&self.source, base)[data_at..data_at + meta.caplen as usize];
+                    return Ok(Some(Frame {
+                        ts_sec: meta.ts_sec,
+                        ts_frac: meta.ts_frac,
+                        linktype: meta.linktype,
+                        caplen: meta.caplen,
+                        len: meta.len,
+                        interface: meta.interface,
+                        data,
+                    }));
+                }
+            }
+        }
+    }
+
+    fn truncation(&self, need: usize, header: bool) -> ReadError {
+        let available = unread(&self.source, self.offset).len() as u64;
+        if header && self.offset == 0 {
+            return ReadError::Truncated { record: 0, offset: 0, needed: need as u64, available };
+        }
+        ReadError::Truncated { record: self.records + 1, offset: self.offset, needed: need as u64, available }
+    }
+
+    fn at_eof(&self) -> bool {
+        match &self.source {
+            Source::Map(_) | Source::Empty => true,
+            Source::Stream { eof, .. } => *eof,
+        }
+    }
+
+    /// Consume `n` bytes; returns the buffer position where they started.
+    fn advance(&mut self, n: usize) -> usize {
+        self.offset += n as u64;
+        match &mut self.source {
+            Source::Map(_) | Source::Empty => (self.offset - n as u64) as usize,
+            Source::Stream { start, .. } => {
+                let s = *start;
+                *start += n;
+                s
+            }
+        }
+    }
+
+    /// Make at least `need` bytes available; false at end of input.
+    fn refill(&mut self, need: usize) -> Result<bool, ReadError> {
+        match &mut self.source {
+            Source::Map(_) | Source::Empty => Ok(false),
+            Source::Stream { .. } => {
+                let got = fill(&mut self.source, need)?.len();
+                Ok(got >= need)
+            }
+        }
+    }
+}
+
+/// The bytes not yet consumed; `offset` is the file offset of the next one.
+fn unread(source: &Source, offset: u64) -> &[u8] {
+    match source {
+        Source::Map(m) => &m[(offset as usize).min(m.len())..],
+        Source::Empty => &[],
+        Source::Stream { buf, start, end, .. } => &buf[*start..*end],
+    }
+}
+
+fn window_from(source: &Source, at: usize) -> &[u8] {
+    match source {
+        Source::Map(m) => &m[at..],
+        Source::Empty => &[],
+        Source::Stream { buf, .. } => &buf[at..],
+    }
+}
+
+/// Ensure `need` bytes are buffered (stream) and return what is there.
+fn fill(source: &mut Source, need: usize) -> Result<&[u8], ReadError> {
+    match source {
+        Source::Map(m) => Ok(&m[..]),
+        Source::Empty => Ok(&[]),
+        Source::Stream { input, buf, start, end, eof } => {
+            if *end - *start < need {
+                // Slide the unread bytes to the front, grow if one record is
+                // larger than the buffer, then read until enough or EOF.
+                buf.copy_within(*start..*end, 0);
+                *end -= *start;
+                *start = 0;
+                if buf.len() < need {
+                    buf.resize(need.next_power_of_two(), 0);
+                }
+                while *end < need && !*eof {
+                    match input.read(&mut buf[*end..]) {
+                        Ok(0) => *eof = true,
+                        Ok(n) => *end += n,
+                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+            }
+            Ok(&buf[*start..*end])
+        }
+    }
+}
