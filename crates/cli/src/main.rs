@@ -1,1 +1,37 @@
-fn main(){}
+//! The `tcpscope` binary: argument parsing and wiring, nothing else.
+
+mod read;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Make TCP connections visible and explainable.
+#[derive(Parser)]
+#[command(name = "tcpscope", version, about, long_about = None, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Print a pcap or pcapng capture exactly as tcpdump 4.99 does.
+    Read(read::ReadArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return match e.kind() {
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => ExitCode::SUCCESS,
+                _ => ExitCode::from(2),
+            };
+        }
+    };
+    match cli.command {
+        Command::Read(args) => read::run(args),
+    }
+}

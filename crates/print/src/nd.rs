@@ -1,0 +1,379 @@
+//! The per-packet dissection context: bounds-checked reads against the
+//! current snapshot end, and allocation-free formatting into the output line.
+//!
+//! tcpdump's printers read through `GET_*` macros that jump out of the whole
+//! dissection when a read passes the captured data; the top level then
+//! prints ` [|proto]`. Here a read returns `Err(Trunc)` and `?` carries it up
+//! to the same place.
+
+use crate::Options;
+
+/// A read went past the captured data (tcpdump's `nd_trunc_longjmp`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Trunc;
+
+/// Result of a printing step.
+pub(crate) type R<T = ()> = Result<T, Trunc>;
+
+const MAX_SNAP_STACK: usize = 16;
+
+/// Per-packet context.
+pub(crate) struct Nd<'a> {
+    /// The captured bytes of the whole frame.
+    pub pkt: &'a [u8],
+    /// Offset one past the last byte printers may read.
+    pub snapend: usize,
+    stack: [usize; MAX_SNAP_STACK],
+    depth: usize,
+    /// The line being built.
+    pub out: &'a mut Vec<u8>,
+    /// Name of the protocol being dissected, for ` [|proto]`.
+    pub proto: &'static str,
+    pub opts: &'a Options,
+    /// Link-layer header length, for -x/-X without the link header.
+    pub ll_hdr_len: usize,
+}
+
+impl<'a> Nd<'a> {
+    pub fn new(pkt: &'a [u8], out: &'a mut Vec<u8>, opts: &'a Options) -> Self {
+        Nd { pkt, snapend: pkt.len(), stack: [0; MAX_SNAP_STACK], depth: 0, out, proto: "", opts, ll_hdr_len: 0 }
+    }
+
+    // ---- bounds ----
+
+    /// Whether `len` bytes at `off` are captured.
+    #[inline]
+    pub fn ttest(&self, off: usize, len: usize) -> bool {
+        off <= self.snapend && len <= self.snapend - off
+    }
+    /// Bytes available from `off` to the snapshot end (0 past it).
+    #[inline]
+    pub fn avail(&self, off: usize) -> usize {
+        self.snapend.saturating_sub(off)
+    }
+    #[inline]
+    pub fn tcheck(&self, off: usize, len: usize) -> R {
+        if self.ttest(off, len) {
+            Ok(())
+        } else {
+            Err(Trunc)
+        }
+    }
+    #[inline]
+    pub fn u1(&self, off: usize) -> R<u8> {
+        if off < self.snapend {
+            Ok(self.pkt[off])
+        } else {
+            Err(Trunc)
+        }
+    }
+    #[inline]
+    pub fn be2(&self, off: usize) -> R<u16> {
+        self.tcheck(off, 2)?;
+        Ok(u16::from_be_bytes([self.pkt[off], self.pkt[off + 1]]))
+    }
+    #[inline]
+    pub fn be3(&self, off: usize) -> R<u32> {
+        self.tcheck(off, 3)?;
+        Ok(u32::from_be_bytes([0, self.pkt[off], self.pkt[off + 1], self.pkt[off + 2]]))
+    }
+    #[inline]
+    pub fn be4(&self, off: usize) -> R<u32> {
+        self.tcheck(off, 4)?;
+        Ok(u32::from_be_bytes([self.pkt[off], self.pkt[off + 1], self.pkt[off + 2], self.pkt[off + 3]]))
+    }
+    #[inline]
+    pub fn be8(&self, off: usize) -> R<u64> {
+        Ok(((self.be4(off)? as u64) << 32) | self.be4(off + 4)? as u64)
+    }
+    #[inline]
+    pub fn bytes(&self, off: usize, len: usize) -> R<&'a [u8]> {
+        self.tcheck(off, len)?;
+        Ok(&self.pkt[off..off + len])
+    }
+
+    /// nd_push_snaplen: narrow the snapshot end to `off + len` if that is shorter.
+    pub fn push_snaplen(&mut self, off: usize, len: usize) {
+        if self.depth < MAX_SNAP_STACK {
+            self.stack[self.depth] = self.snapend;
+        }
+        self.depth += 1;
+        if len <= self.avail(off) && off <= self.snapend {
+            self.snapend = off + len;
+        }
+    }
+    /// nd_change_snaplen: like push, but measured against the end saved by
+    /// the previous push (or the current end when there is only one).
+    pub fn change_snaplen(&mut self, off: usize, len: usize) {
+        let previous = if self.depth >= 2 && self.depth - 2 < MAX_SNAP_STACK {
+            self.stack[self.depth - 2]
+        } else {
+            self.snapend
+        };
+        if off <= previous && len <= previous - off {
+            self.snapend = off + len;
+        }
+    }
+    pub fn pop_snaplen(&mut self) {
+        if self.depth > 0 {
+            self.depth -= 1;
+            if self.depth < MAX_SNAP_STACK {
+                self.snapend = self.stack[self.depth];
+            }
+        }
+    }
+    /// Restore the frame's full snapshot end (after a truncation unwinds).
+    pub fn reset_snaplen(&mut self) {
+        self.depth = 0;
+        self.snapend = self.pkt.len();
+    }
+
+    // ---- output ----
+
+    #[inline]
+    pub fn s(&mut self, s: &str) {
+        self.out.extend_from_slice(s.as_bytes());
+    }
+    #[inline]
+    pub fn ch(&mut self, c: u8) {
+        self.out.push(c);
+    }
+    /// Decimal, like `%u`.
+    #[inline]
+    pub fn dec(&mut self, v: u64) {
+        put_dec(self.out, v);
+    }
+    /// Signed decimal, like `%d`.
+    pub fn sdec(&mut self, v: i64) {
+        if v < 0 {
+            self.out.push(b'-');
+        }
+        put_dec(self.out, v.unsigned_abs());
+    }
+    /// Lower-case hex with at least `width` digits, like `%0*x`.
+    #[inline]
+    pub fn hex(&mut self, v: u64, width: usize) {
+        put_hex(self.out, v, width);
+    }
+    /// Decimal padded with zeros to `width`, like `%0*u`.
+    pub fn dec0(&mut self, v: u64, width: usize) {
+        put_dec_padded(self.out, v, width, b'0');
+    }
+    /// ` [|proto]`.
+    pub fn print_trunc(&mut self) {
+        self.s(" [|");
+        let p = self.proto;
+        self.s(p);
+        self.ch(b']');
+    }
+    /// ` (invalid)`.
+    pub fn print_invalid(&mut self) {
+        self.s(" (invalid)");
+    }
+    /// The protocol name in upper case (nd_print_protocol_caps).
+    pub fn print_proto_caps(&mut self) {
+        for b in self.proto.bytes() {
+            self.out.push(b.to_ascii_uppercase());
+        }
+    }
+
+    /// An IPv4 address from the packet.
+    pub fn ipaddr(&mut self, off: usize) -> R {
+        let a = self.bytes(off, 4)?;
+        put_ipv4(self.out, [a[0], a[1], a[2], a[3]]);
+        Ok(())
+    }
+    /// An IPv6 address from the packet.
+    pub fn ip6addr(&mut self, off: usize) -> R {
+        let a = self.bytes(off, 16)?;
+        let mut b = [0u8; 16];
+        b.copy_from_slice(a);
+        put_ipv6(self.out, &b);
+        Ok(())
+    }
+    /// A MAC address from the packet.
+    pub fn etheraddr(&mut self, off: usize) -> R {
+        let a = self.bytes(off, 6)?;
+        for (i, b) in a.iter().enumerate() {
+            if i > 0 {
+                self.out.push(b':');
+            }
+            put_hex(self.out, *b as u64, 2);
+        }
+        Ok(())
+    }
+    /// fn_print_char: printable ASCII as is, others as `M-` and `^` escapes.
+    pub fn print_char(&mut self, mut c: u8) {
+        if c & 0x80 != 0 {
+            c &= 0x7f;
+            self.s("M-");
+        }
+        if !(0x20..=0x7e).contains(&c) {
+            c ^= 0x40;
+            self.ch(b'^');
+        }
+        self.ch(c);
+    }
+}
+
+// ---- allocation-free number and address formatting ----
+
+pub(crate) fn put_dec(out: &mut Vec<u8>, mut v: u64) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&buf[i..]);
+}
+
+pub(crate) fn put_dec_padded(out: &mut Vec<u8>, v: u64, width: usize, pad: u8) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    let mut x = v;
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (x % 10) as u8;
+        x /= 10;
+        if x == 0 {
+            break;
+        }
+    }
+    let digits = buf.len() - i;
+    for _ in digits..width {
+        out.push(pad);
+    }
+    out.extend_from_slice(&buf[i..]);
+}
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+pub(crate) fn put_hex(out: &mut Vec<u8>, mut v: u64, width: usize) {
+    let mut buf = [0u8; 16];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = HEX[(v & 0xf) as usize];
+        v >>= 4;
+        if v == 0 {
+            break;
+        }
+    }
+    let digits = buf.len() - i;
+    for _ in digits..width {
+        out.push(b'0');
+    }
+    out.extend_from_slice(&buf[i..]);
+}
+
+pub(crate) fn put_ipv4(out: &mut Vec<u8>, a: [u8; 4]) {
+    for (i, b) in a.iter().enumerate() {
+        if i > 0 {
+            out.push(b'.');
+        }
+        put_dec(out, *b as u64);
+    }
+}
+
+/// IPv6 text form as tcpdump's addrtostr6 writes it: the longest run of two
+/// or more zero words becomes `::` (the first such run on a tie), and
+/// `::a.b.c.d` / `::ffff:a.b.c.d` keep the IPv4 dotted form.
+pub(crate) fn put_ipv6(out: &mut Vec<u8>, a: &[u8; 16]) {
+    let mut words = [0u16; 8];
+    for (i, w) in words.iter_mut().enumerate() {
+        *w = u16::from_be_bytes([a[2 * i], a[2 * i + 1]]);
+    }
+    let (mut best_base, mut best_len) = (-1i32, 0i32);
+    let (mut cur_base, mut cur_len) = (-1i32, 0i32);
+    for (i, w) in words.iter().enumerate() {
+        if *w == 0 {
+            if cur_base == -1 {
+                cur_base = i as i32;
+                cur_len = 1;
+            } else {
+                cur_len += 1;
+            }
+        } else if cur_base != -1 {
+            if best_base == -1 || cur_len > best_len {
+                best_base = cur_base;
+                best_len = cur_len;
+            }
+            cur_base = -1;
+        }
+    }
+    if cur_base != -1 && (best_base == -1 || cur_len > best_len) {
+        best_base = cur_base;
+        best_len = cur_len;
+    }
+    if best_base != -1 && best_len < 2 {
+        best_base = -1;
+    }
+    for i in 0..8i32 {
+        if best_base != -1 && i >= best_base && i < best_base + best_len {
+            if i == best_base {
+                out.push(b':');
+            }
+            continue;
+        }
+        if i != 0 {
+            out.push(b':');
+        }
+        if i == 6 && best_base == 0 && (best_len == 6 || (best_len == 5 && words[5] == 0xffff)) {
+            put_ipv4(out, [a[12], a[13], a[14], a[15]]);
+            return;
+        }
+        put_hex(out, words[i as usize] as u64, 0);
+    }
+    if best_base != -1 && best_base + best_len == 8 {
+        out.push(b':');
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v6(a: [u8; 16]) -> String {
+        let mut o = Vec::new();
+        put_ipv6(&mut o, &a);
+        String::from_utf8(o).unwrap()
+    }
+
+    #[test]
+    fn ipv6_forms() {
+        let mut a = [0u8; 16];
+        a[15] = 1;
+        assert_eq!(v6(a), "::1");
+        assert_eq!(v6([0; 16]), "::");
+        let mut b = [0u8; 16];
+        b[0] = 0x20;
+        b[1] = 0x01;
+        b[2] = 0x0d;
+        b[3] = 0xb8;
+        b[15] = 0x10;
+        assert_eq!(v6(b), "2001:db8::10");
+        let mut m = [0u8; 16];
+        m[10] = 0xff;
+        m[11] = 0xff;
+        m[12..].copy_from_slice(&[192, 0, 2, 1]);
+        assert_eq!(v6(m), "::ffff:192.0.2.1");
+    }
+
+    #[test]
+    fn numbers() {
+        let mut o = Vec::new();
+        put_dec(&mut o, 0);
+        o.push(b' ');
+        put_dec(&mut o, u64::MAX);
+        o.push(b' ');
+        put_hex(&mut o, 0xab, 4);
+        o.push(b' ');
+        put_dec_padded(&mut o, 42, 6, b'0');
+        assert_eq!(String::from_utf8(o).unwrap(), "0 18446744073709551615 00ab 000042");
+    }
+}
