@@ -397,6 +397,7 @@ pub(crate) fn demux(
                 nd.print_invalid();
                 return Ok(());
             }
+            proto::GRE => return app::gre::gre_print(nd, bp, length),
             proto::IPV4 => return ip_print(nd, seq, bp, length),
             proto::IPV6 => return ip6::ip6_print(nd, seq, bp, length),
             proto::NONE => {

@@ -129,7 +129,7 @@ impl Printer {
 fn header_is_valid(frame: &Frame<'_>, out: &mut Vec<u8>) -> bool {
     const MAX: u32 = 262_144;
     let mut invalid = false;
-    let mut open = |out: &mut Vec<u8>, invalid: &mut bool| {
+    let open = |out: &mut Vec<u8>, invalid: &mut bool| {
         if !*invalid {
             *invalid = true;
             out.extend_from_slice(b"[Invalid header:");

@@ -4,6 +4,7 @@
 
 pub(crate) mod arp;
 pub(crate) mod domain;
+pub(crate) mod gre;
 pub(crate) mod icmp;
 pub(crate) mod resp;
 pub(crate) mod udp;
