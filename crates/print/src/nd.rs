@@ -40,6 +40,38 @@ impl<'a> Nd<'a> {
     }
 
     // ---- bounds ----
+
+    /// Whether `len` bytes at `off` are captured.
+    #[inline]
+    pub fn ttest(&self, off: usize, len: usize) -> bool {
+        off <= self.snapend && len <= self.snapend - off
+    }
+    /// Bytes available from `off` to the snapshot end (0 past it).
+    #[inline]
+    pub fn avail(&self, off: usize) -> usize {
+        self.snapend.saturating_sub(off)
+    }
+    #[inline]
+    pub fn tcheck(&self, off: usize, len: usize) -> R {
+        if self.ttest(off, len) {
+            Ok(())
+        } else {
+            Err(Trunc)
+        }
+    }
+    #[inline]
+    pub fn u1(&self, off: usize) -> R<u8> {
+        if off < self.snapend {
+            Ok(self.pkt[off])
+        } else {
+            Err(Trunc)
+        }
+    }
+    #[inline]
+    pub fn be2(&self, off: usize) -> R<u16> {
+        self.tcheck(off, 2)?;
+        Ok(u16::from_be_bytes([self.pkt[off], self.pkt[off + 1]]))
+    }
     #[inline]
     pub fn be4(&self, off: usize) -> R<u32> {
         self.tcheck(off, 4)?;
@@ -89,6 +121,27 @@ impl<'a> Nd<'a> {
     pub fn reset_snaplen(&mut self) {
         self.depth = 0;
         self.snapend = self.pkt.len();
+    }
+
+    // ---- output ----
+
+    #[inline]
+    pub fn s(&mut self, s: &str) {
+        self.out.extend_from_slice(s.as_bytes());
+    }
+    #[inline]
+    pub fn ch(&mut self, c: u8) {
+        self.out.push(c);
+    }
+    /// Decimal, like `%u`.
+    #[inline]
+    pub fn dec(&mut self, v: u64) {
+        put_dec(self.out, v);
+    }
+    /// Lower-case hex with at least `width` digits, like `%0*x`.
+    #[inline]
+    pub fn hex(&mut self, v: u64, width: usize) {
+        put_hex(self.out, v, width);
     }
     /// ` [|proto]`.
     pub fn print_trunc(&mut self) {
