@@ -177,6 +177,9 @@ impl Reader {
                 Step::NeedMore { need } => {
                     if !self.refill(need)? {
                         self.done = true;
+                        if unread(&self.source, self.offset).is_empty() {
+                            return Ok(None);
+                        }
                         return Err(self.truncation(need, false));
                     }
                 }
