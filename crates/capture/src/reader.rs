@@ -39,9 +39,15 @@ pub struct Reader {
     /// Frames returned so far.
     records: u64,
     done: bool,
+    /// Mapped bytes below this offset have been handed back to the kernel.
+    released: u64,
 }
 
 const STREAM_CHUNK: usize = 1 << 20;
+/// How much of a mapped file is read before its pages are dropped from
+/// this process (they stay in the page cache). Keeps resident memory flat
+/// however large the file is.
+const RELEASE_STEP: u64 = 16 << 20;
 
 impl Reader {
     /// Open a file through mmap.
@@ -75,7 +81,7 @@ impl Reader {
             Format::Pcap { swapped, nano } => Parser::Pcap(PcapState::new(swapped, nano)),
             Format::Pcapng => Parser::Pcapng(PcapngState::default()),
         };
-        let mut reader = Reader { source, parser, format, precision, offset: 0, records: 0, done: false };
+        let mut reader = Reader { source, parser, format, precision, offset: 0, records: 0, done: false, released: 0 };
         // Read up to the first frame's metadata so that link type and
         // snaplen are known before the first frame is asked for.
         reader.skip_headers()?;
@@ -158,6 +164,8 @@ impl Reader {
         if self.done {
             return Ok(None);
         }
+        self.release_consumed();
+        self.prefetch_ahead();
         loop {
             if unread(&self.source, self.offset).is_empty() && self.at_eof() {
                 self.done = true;
@@ -197,6 +205,40 @@ impl Reader {
                         data,
                     }));
                 }
+            }
+        }
+    }
+
+    /// Drop the pages of a mapped file that lie wholly before the next
+    /// record: no frame borrowed from them can still be alive, since
+    /// `next_frame` borrows the reader mutably.
+    fn release_consumed(&mut self) {
+        if let Source::Map(map) = &self.source {
+            if self.offset >= self.released + RELEASE_STEP {
+                let end = self.offset / 4096 * 4096;
+                let len = (end - self.released) as usize;
+                // SAFETY: the range ends before any byte a live borrow can
+                // point into (see above); MADV_DONTNEED on a read-only file
+                // mapping only refaults the pages from the page cache if
+                // they are touched again.
+                let _ = unsafe { map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, self.released as usize, len) };
+                self.released = end;
+            }
+        }
+    }
+
+    /// Touch the cache line a few records ahead: the hardware prefetcher
+    /// stops at page boundaries, and waiting for each new page's first line
+    /// is most of the cost of walking a mapped file.
+    #[inline]
+    fn prefetch_ahead(&self) {
+        #[cfg(target_arch = "x86_64")]
+        if let Source::Map(map) = &self.source {
+            let at = self.offset as usize + 4096;
+            if at < map.len() {
+                // SAFETY: the pointer is inside the mapping; prefetch has no
+                // architectural effect.
+                unsafe { core::arch::x86_64::_mm_prefetch(map.as_ptr().add(at) as *const i8, core::arch::x86_64::_MM_HINT_T0) };
             }
         }
     }

@@ -125,11 +125,11 @@ impl<'a> Nd<'a> {
 
     // ---- output ----
 
-    #[inline]
+    #[inline(always)]
     pub fn s(&mut self, s: &str) {
         self.out.extend_from_slice(s.as_bytes());
     }
-    #[inline]
+    #[inline(always)]
     pub fn ch(&mut self, c: u8) {
         self.out.push(c);
     }
@@ -202,18 +202,62 @@ impl<'a> Nd<'a> {
 
 // ---- allocation-free number and address formatting ----
 
-pub(crate) fn put_dec(out: &mut Vec<u8>, mut v: u64) {
-    let mut buf = [0u8; 20];
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
+const DIGITS2: &[u8; 200] = b"0001020304050607080910111213141516171819\
+2021222324252627282930313233343536373839\
+4041424344454647484950515253545556575859\
+6061626364656667686970717273747576777879\
+8081828384858687888990919293949596979899";
+
+/// Number of decimal digits of `v`.
+#[inline]
+fn dec_digits(v: u64) -> usize {
+    let mut n = 1;
+    let mut x = v;
+    while x >= 10_000 {
+        x /= 10_000;
+        n += 4;
     }
-    out.extend_from_slice(&buf[i..]);
+    if x >= 1000 {
+        n + 3
+    } else if x >= 100 {
+        n + 2
+    } else if x >= 10 {
+        n + 1
+    } else {
+        n
+    }
+}
+
+/// `%u`: digits are written straight into the vector's spare capacity, two
+/// at a time, so no copy call is made per number (this is the hottest
+/// formatting path: every line has a dozen numbers).
+#[inline]
+pub(crate) fn put_dec(out: &mut Vec<u8>, mut v: u64) {
+    if v < 10 {
+        out.push(b'0' + v as u8);
+        return;
+    }
+    let n = dec_digits(v);
+    out.reserve(n);
+    let len = out.len();
+    let spare = &mut out.spare_capacity_mut()[..n];
+    let mut i = n;
+    while v >= 100 {
+        let r = (v % 100) as usize * 2;
+        v /= 100;
+        i -= 2;
+        spare[i].write(DIGITS2[r]);
+        spare[i + 1].write(DIGITS2[r + 1]);
+    }
+    if v >= 10 {
+        let r = v as usize * 2;
+        spare[0].write(DIGITS2[r]);
+        spare[1].write(DIGITS2[r + 1]);
+    } else {
+        spare[0].write(b'0' + v as u8);
+    }
+    // SAFETY: the loop above initialised exactly the n bytes after len.
+    unsafe { out.set_len(len + n) };
 }
 
 pub(crate) fn put_dec_padded(out: &mut Vec<u8>, v: u64, width: usize, pad: u8) {

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Install what tcpscope's tests and benchmarks need on a fresh Debian machine.
+#
+#   bash scripts/install-deps.sh          # what the tests need
+#   bash scripts/install-deps.sh bench    # plus what the benchmarks compare against
+#
+# Building needs only cargo: tcpscope has no C dependency. The tests compare
+# with stored tcpdump output, so they need no tcpdump. The benchmarks run
+# tcpdump itself and make traffic in a network namespace.
+set -euo pipefail
+want=(iproute2 util-linux python3)
+if [ "${1:-}" = "bench" ]; then
+    want+=(tcpdump)
+fi
+missing=()
+for p in "${want[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+    exit 0
+fi
+if [ "$(id -u)" != 0 ]; then
+    echo "install-deps: needs root to install: ${missing[*]} (run with sudo)" >&2
+    exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}"
