@@ -126,6 +126,20 @@ pub(crate) struct FrameMeta {
     pub interface: u32,
 }
 
+impl FrameMeta {
+    pub fn frame(self, data: &[u8]) -> crate::Frame<'_> {
+        crate::Frame {
+            ts_sec: self.ts_sec,
+            ts_frac: self.ts_frac,
+            linktype: self.linktype,
+            caplen: self.caplen,
+            len: self.len,
+            interface: self.interface,
+            data,
+        }
+    }
+}
+
 impl fmt::Display for Format {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

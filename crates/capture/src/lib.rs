@@ -20,10 +20,12 @@ mod format;
 mod linktype;
 mod pcap;
 mod pcapng;
+mod pipeline;
 mod reader;
 
 pub use format::{Format, ReadError};
 pub use linktype::{linktype_name, LinkType};
+pub use pipeline::{FrameSource, Pipelined};
 pub use reader::Reader;
 
 /// The precision in which timestamps are delivered, as `--nano` asks for.

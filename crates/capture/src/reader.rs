@@ -3,8 +3,9 @@
 use std::fs::File;
 use std::io::Read;
 use std::path::Path;
+use std::sync::Arc;
 
-use crate::format::{sniff, Format, ReadError, Step};
+use crate::format::{sniff, Format, FrameMeta, ReadError, Step};
 use crate::pcap::PcapState;
 use crate::pcapng::PcapngState;
 use crate::{Frame, Precision};
@@ -15,11 +16,11 @@ enum Parser {
 }
 
 enum Source {
-    Map(memmap2::Mmap),
+    Map(Arc<memmap2::Mmap>),
     /// An empty regular file cannot be mapped; it is simply empty.
     Empty,
     Stream {
-        input: Box<dyn Read>,
+        input: Box<dyn Read + Send>,
         buf: Vec<u8>,
         /// Valid bytes are `buf[start..end]`.
         start: usize,
@@ -41,6 +42,7 @@ pub struct Reader {
     done: bool,
     /// Mapped bytes below this offset have been handed back to the kernel.
     released: u64,
+    release_pages: bool,
 }
 
 const STREAM_CHUNK: usize = 1 << 20;
@@ -63,13 +65,13 @@ impl Reader {
             let map = unsafe { memmap2::Mmap::map(&file)? };
             #[cfg(unix)]
             let _ = map.advise(memmap2::Advice::Sequential);
-            Source::Map(map)
+            Source::Map(Arc::new(map))
         };
         Reader::with_source(source, precision)
     }
 
     /// Read from a stream such as stdin.
-    pub fn from_stream(input: Box<dyn Read>, precision: Precision) -> Result<Reader, ReadError> {
+    pub fn from_stream(input: Box<dyn Read + Send>, precision: Precision) -> Result<Reader, ReadError> {
         let source = Source::Stream { input, buf: vec![0; STREAM_CHUNK], start: 0, end: 0, eof: false };
         Reader::with_source(source, precision)
     }
@@ -81,7 +83,7 @@ impl Reader {
             Format::Pcap { swapped, nano } => Parser::Pcap(PcapState::new(swapped, nano)),
             Format::Pcapng => Parser::Pcapng(PcapngState::default()),
         };
-        let mut reader = Reader { source, parser, format, precision, offset: 0, records: 0, done: false, released: 0 };
+        let mut reader = Reader { source, parser, format, precision, offset: 0, records: 0, done: false, released: 0, release_pages: true };
         // Read up to the first frame's metadata so that link type and
         // snaplen are known before the first frame is asked for.
         reader.skip_headers()?;
@@ -161,11 +163,21 @@ impl Reader {
     /// The next frame, `Ok(None)` at a clean end of file, or the error that
     /// stopped reading. After an error every later call returns `Ok(None)`.
     pub fn next_frame(&mut self) -> Result<Option<Frame<'_>>, ReadError> {
+        if self.release_pages {
+            self.release_consumed();
+        }
+        self.prefetch_ahead();
+        let Some((meta, at)) = self.next_record()? else { return Ok(None) };
+        let data = &window_from(&self.source, 0)[at..at + meta.caplen as usize];
+        Ok(Some(meta.frame(data)))
+    }
+
+    /// The next frame's metadata and the position of its bytes in the
+    /// source's buffer (for a mapped file, the file offset).
+    pub(crate) fn next_record(&mut self) -> Result<Option<(FrameMeta, usize)>, ReadError> {
         if self.done {
             return Ok(None);
         }
-        self.release_consumed();
-        self.prefetch_ahead();
         loop {
             if unread(&self.source, self.offset).is_empty() && self.at_eof() {
                 self.done = true;
@@ -194,19 +206,23 @@ impl Reader {
                 Step::Frame { consumed, data_at, meta } => {
                     let base = self.advance(consumed);
                     self.records += 1;
-                    let data = &window_from(&self.source, base)[data_at..data_at + meta.caplen as usize];
-                    return Ok(Some(Frame {
-                        ts_sec: meta.ts_sec,
-                        ts_frac: meta.ts_frac,
-                        linktype: meta.linktype,
-                        caplen: meta.caplen,
-                        len: meta.len,
-                        interface: meta.interface,
-                        data,
-                    }));
+                    return Ok(Some((meta, base + data_at)));
                 }
             }
         }
+    }
+
+    /// The mapping of a mapped file, for readers on other threads.
+    pub(crate) fn mapping(&self) -> Option<Arc<memmap2::Mmap>> {
+        match &self.source {
+            Source::Map(m) => Some(m.clone()),
+            _ => None,
+        }
+    }
+
+    /// Stop handing consumed pages back (another thread still reads them).
+    pub(crate) fn keep_pages(&mut self) {
+        self.release_pages = false;
     }
 
     /// Drop the pages of a mapped file that lie wholly before the next

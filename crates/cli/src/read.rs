@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{ArgAction, Args};
-use tcpscope_capture::{linktype_name, Precision, ReadError, Reader};
+use tcpscope_capture::{linktype_name, FrameSource, Precision, ReadError, Reader};
 use tcpscope_print::{Options, PacketType, Printer};
 
 /// Flags are tcpdump's, with the same letters and meanings.
@@ -109,7 +109,7 @@ pub fn run(args: ReadArgs) -> ExitCode {
     } else {
         Reader::open(&args.file, precision)
     };
-    let mut reader = match opened {
+    let reader = match opened {
         Ok(r) => r,
         Err(e) => {
             eprintln!("tcpscope: {name}: {}", describe(&e));
@@ -125,6 +125,7 @@ pub fn run(args: ReadArgs) -> ExitCode {
         eprintln!("{line}");
     }
 
+    let mut reader = FrameSource::new(reader);
     let stdout = io::stdout();
     let mut out = stdout.lock();
     let mut printer = Printer::new(opts);

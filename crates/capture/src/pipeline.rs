@@ -1,0 +1,217 @@
+//! Reading a mapped file on a second thread.
+//!
+//! Walking a large capture is bound by memory: the record headers are
+//! spread over the whole file and each new stretch of it has to come from
+//! RAM. [`FrameSource`] overlaps that walk with the caller's own work: a
+//! helper thread parses records into batches of (metadata, offset) while the
+//! caller prints the previous batch. Frames are still borrowed from the one
+//! mapping, never copied, and the caller releases the pages it has finished
+//! with, so memory stays flat.
+
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use crate::format::FrameMeta;
+use crate::{Frame, ReadError, Reader};
+
+const BATCH: usize = 2048;
+const IN_FLIGHT: usize = 4;
+/// Files smaller than this are not worth a thread.
+const MIN_FILE: usize = 16 << 20;
+const RELEASE_STEP: usize = 16 << 20;
+const PREFETCH_DISTANCE: usize = 6;
+
+#[inline]
+fn prefetch(bytes: &[u8]) {
+    #[cfg(target_arch = "x86_64")]
+    for line in [0usize, 64] {
+        if line < bytes.len() {
+            // SAFETY: the address is inside `bytes`; a prefetch has no
+            // architectural effect.
+            unsafe { core::arch::x86_64::_mm_prefetch(bytes.as_ptr().add(line) as *const i8, core::arch::x86_64::_MM_HINT_T0) };
+        }
+    }
+}
+
+enum Msg {
+    Batch(Vec<(FrameMeta, usize)>),
+    End { error: Option<ReadError>, over_snaplen: u64 },
+}
+
+/// Frames from a [`Reader`], read on a helper thread when that pays off.
+pub enum FrameSource {
+    /// Read on the calling thread.
+    Direct(Reader),
+    /// Read ahead on a helper thread.
+    Pipelined(Pipelined),
+}
+
+impl FrameSource {
+    /// Wrap a reader; large mapped files on a multi-core machine get a helper thread.
+    pub fn new(reader: Reader) -> FrameSource {
+        let worth_it = reader.mapping().is_some_and(|m| m.len() >= MIN_FILE)
+            && std::thread::available_parallelism().map_or(1, |n| n.get()) >= 2;
+        if worth_it {
+            FrameSource::Pipelined(Pipelined::start(reader))
+        } else {
+            FrameSource::Direct(reader)
+        }
+    }
+
+    /// Read a mapped file on a helper thread whatever its size; a reader
+    /// of a stream is handed back.
+    pub fn pipelined(reader: Reader) -> Result<FrameSource, Reader> {
+        if reader.mapping().is_some() {
+            Ok(FrameSource::Pipelined(Pipelined::start(reader)))
+        } else {
+            Err(reader)
+        }
+    }
+
+    /// The next frame; see [`Reader::next_frame`].
+    pub fn next_frame(&mut self) -> Result<Option<Frame<'_>>, ReadError> {
+        match self {
+            FrameSource::Direct(r) => r.next_frame(),
+            FrameSource::Pipelined(p) => p.next_frame(),
+        }
+    }
+
+    /// Records cut to the snaplen so far (complete once reading has ended).
+    pub fn records_over_snaplen(&self) -> u64 {
+        match self {
+            FrameSource::Direct(r) => r.records_over_snaplen(),
+            FrameSource::Pipelined(p) => p.over_snaplen,
+        }
+    }
+}
+
+/// The consumer side of a reader running on a helper thread.
+pub struct Pipelined {
+    map: Arc<memmap2::Mmap>,
+    batches: Receiver<Msg>,
+    recycle: SyncSender<Vec<(FrameMeta, usize)>>,
+    current: Vec<(FrameMeta, usize)>,
+    next: usize,
+    released: usize,
+    finished: bool,
+    over_snaplen: u64,
+    helper: Option<JoinHandle<()>>,
+}
+
+impl Pipelined {
+    fn start(mut reader: Reader) -> Pipelined {
+        let map = reader.mapping().expect("only mapped files are pipelined");
+        reader.keep_pages();
+        let (tx, batches) = sync_channel::<Msg>(IN_FLIGHT);
+        let (recycle, spare) = sync_channel::<Vec<(FrameMeta, usize)>>(IN_FLIGHT + 2);
+        let helper = std::thread::Builder::new()
+            .name("tcpscope-reader".into())
+            .spawn(move || {
+                let mut error = None;
+                'outer: loop {
+                    let mut batch = spare.try_recv().unwrap_or_else(|_| Vec::with_capacity(BATCH));
+                    batch.clear();
+                    while batch.len() < BATCH {
+                        match reader.next_record() {
+                            Ok(Some(rec)) => batch.push(rec),
+                            Ok(None) => {
+                                if !batch.is_empty() && tx.send(Msg::Batch(batch)).is_err() {
+                                    return;
+                                }
+                                break 'outer;
+                            }
+                            Err(e) => {
+                                if !batch.is_empty() && tx.send(Msg::Batch(batch)).is_err() {
+                                    return;
+                                }
+                                error = Some(e);
+                                break 'outer;
+                            }
+                        }
+                    }
+                    if tx.send(Msg::Batch(batch)).is_err() {
+                        return;
+                    }
+                }
+                let _ = tx.send(Msg::End { error, over_snaplen: reader.records_over_snaplen() });
+            })
+            .expect("spawn the reader thread");
+        Pipelined {
+            map,
+            batches,
+            recycle,
+            current: Vec::new(),
+            next: 0,
+            released: 0,
+            finished: false,
+            over_snaplen: 0,
+            helper: Some(helper),
+        }
+    }
+
+    fn next_frame(&mut self) -> Result<Option<Frame<'_>>, ReadError> {
+        if self.next == self.current.len() {
+            if self.finished {
+                return Ok(None);
+            }
+            match self.batches.recv() {
+                Ok(Msg::Batch(b)) => {
+                    let done = std::mem::replace(&mut self.current, b);
+                    let _ = self.recycle.try_send(done);
+                    self.next = 0;
+                    self.release_before(self.current[0].1);
+                }
+                Ok(Msg::End { error, over_snaplen }) => {
+                    self.finished = true;
+                    self.over_snaplen = over_snaplen;
+                    self.current.clear();
+                    self.next = 0;
+                    return match error {
+                        Some(e) => Err(e),
+                        None => Ok(None),
+                    };
+                }
+                Err(_) => {
+                    self.finished = true;
+                    return Ok(None);
+                }
+            }
+        }
+        let (meta, at) = self.current[self.next];
+        // The printer's first read of a frame is a cache miss; start the
+        // loads for a frame a few places ahead so they overlap this one.
+        if let Some(&(_, ahead)) = self.current.get(self.next + PREFETCH_DISTANCE) {
+            prefetch(&self.map[ahead..]);
+        }
+        self.next += 1;
+        Ok(Some(meta.frame(&self.map[at..at + meta.caplen as usize])))
+    }
+
+    /// Hand back the pages wholly before `offset`: every frame before it
+    /// has been printed, and `next_frame`'s mutable borrow ends theirs.
+    fn release_before(&mut self, offset: usize) {
+        let end = offset / 4096 * 4096;
+        if end >= self.released + RELEASE_STEP {
+            // SAFETY: no live borrow points below `offset` (see above);
+            // MADV_DONTNEED on a read-only file mapping only refaults pages
+            // from the page cache if they are touched again.
+            let _ = unsafe {
+                self.map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, self.released, end - self.released)
+            };
+            self.released = end;
+        }
+    }
+}
+
+impl Drop for Pipelined {
+    fn drop(&mut self) {
+        // Unblock the helper if it waits to send, then wait for it.
+        while self.batches.try_recv().is_ok() {}
+        let (_, dead) = sync_channel(1);
+        self.batches = dead;
+        if let Some(h) = self.helper.take() {
+            let _ = h.join();
+        }
+    }
+}
