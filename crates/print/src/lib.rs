@@ -84,13 +84,14 @@ pub struct Printer {
     tcp: tcp::SeqTable,
     time: ts::TimeState,
     link: link::LinkState,
+    addrs: nd::AddrCache,
     count: u64,
 }
 
 impl Printer {
     /// A printer with these options.
     pub fn new(opts: Options) -> Printer {
-        Printer { opts, tcp: tcp::SeqTable::default(), time: ts::TimeState::default(), link: link::LinkState::default(), count: 0 }
+        Printer { opts, tcp: tcp::SeqTable::default(), time: ts::TimeState::default(), link: link::LinkState::default(), addrs: nd::AddrCache::default(), count: 0 }
     }
 
     /// The options in use.
@@ -111,7 +112,7 @@ impl Printer {
         }
         self.time.print(&self.opts, frame.ts_sec, frame.ts_frac, out);
 
-        let mut nd = Nd::new(frame.data, out, &self.opts);
+        let mut nd = Nd::new(frame.data, out, &self.opts, &mut self.addrs);
         let dissected = link::print_link(&mut nd, &mut self.tcp, &mut self.link, frame);
         let mut hdrlen = nd.ll_hdr_len;
         if dissected.is_err() {

@@ -32,11 +32,58 @@ pub(crate) struct Nd<'a> {
     pub opts: &'a Options,
     /// Link-layer header length, for -x/-X without the link header.
     pub ll_hdr_len: usize,
+    addrs: &'a mut AddrCache,
+}
+
+/// The text of recently printed IPv4 addresses. A capture names few hosts
+/// and names them on every line; formatting them once saves a quarter of
+/// the number formatting.
+pub(crate) struct AddrCache {
+    slots: [(u32, [u8; 15], u8); 64],
+}
+
+impl Default for AddrCache {
+    fn default() -> Self {
+        // Slot 0's key 0 with length 0 is "empty": 0.0.0.0 is formatted
+        // afresh each time, which is correct, only not cached.
+        AddrCache { slots: [(0, [0; 15], 0); 64] }
+    }
+}
+
+impl AddrCache {
+    #[inline]
+    fn put(&mut self, out: &mut Vec<u8>, a: [u8; 4]) {
+        let key = u32::from_be_bytes(a);
+        let slot = &mut self.slots[(key.wrapping_mul(0x9e37_79b9) >> 26) as usize];
+        if slot.0 != key || slot.2 == 0 {
+            let mut n = 0;
+            for (i, octet) in a.iter().enumerate() {
+                if i > 0 {
+                    slot.1[n] = b'.';
+                    n += 1;
+                }
+                let o = *octet;
+                if o >= 100 {
+                    slot.1[n] = b'0' + o / 100;
+                    n += 1;
+                }
+                if o >= 10 {
+                    slot.1[n] = b'0' + o / 10 % 10;
+                    n += 1;
+                }
+                slot.1[n] = b'0' + o % 10;
+                n += 1;
+            }
+            slot.0 = key;
+            slot.2 = n as u8;
+        }
+        out.extend_from_slice(&slot.1[..slot.2 as usize]);
+    }
 }
 
 impl<'a> Nd<'a> {
-    pub fn new(pkt: &'a [u8], out: &'a mut Vec<u8>, opts: &'a Options) -> Self {
-        Nd { pkt, snapend: pkt.len(), stack: [0; MAX_SNAP_STACK], depth: 0, out, proto: "", opts, ll_hdr_len: 0 }
+    pub fn new(pkt: &'a [u8], out: &'a mut Vec<u8>, opts: &'a Options, addrs: &'a mut AddrCache) -> Self {
+        Nd { pkt, snapend: pkt.len(), stack: [0; MAX_SNAP_STACK], depth: 0, out, proto: "", opts, ll_hdr_len: 0, addrs }
     }
 
     // ---- bounds ----
@@ -164,7 +211,7 @@ impl<'a> Nd<'a> {
     /// An IPv4 address from the packet.
     pub fn ipaddr(&mut self, off: usize) -> R {
         let a = self.bytes(off, 4)?;
-        put_ipv4(self.out, [a[0], a[1], a[2], a[3]]);
+        self.addrs.put(self.out, [a[0], a[1], a[2], a[3]]);
         Ok(())
     }
     /// An IPv6 address from the packet.
@@ -208,24 +255,35 @@ const DIGITS2: &[u8; 200] = b"0001020304050607080910111213141516171819\
 6061626364656667686970717273747576777879\
 8081828384858687888990919293949596979899";
 
-/// Number of decimal digits of `v`.
+/// Number of decimal digits of `v`, from its bit length.
 #[inline]
 fn dec_digits(v: u64) -> usize {
-    let mut n = 1;
-    let mut x = v;
-    while x >= 10_000 {
-        x /= 10_000;
-        n += 4;
-    }
-    if x >= 1000 {
-        n + 3
-    } else if x >= 100 {
-        n + 2
-    } else if x >= 10 {
-        n + 1
-    } else {
-        n
-    }
+    const POW10: [u64; 20] = [
+        1,
+        10,
+        100,
+        1_000,
+        10_000,
+        100_000,
+        1_000_000,
+        10_000_000,
+        100_000_000,
+        1_000_000_000,
+        10_000_000_000,
+        100_000_000_000,
+        1_000_000_000_000,
+        10_000_000_000_000,
+        100_000_000_000_000,
+        1_000_000_000_000_000,
+        10_000_000_000_000_000,
+        100_000_000_000_000_000,
+        1_000_000_000_000_000_000,
+        10_000_000_000_000_000_000,
+    ];
+    let bits = 64 - (v | 1).leading_zeros() as usize;
+    // log10(2) ~ 1233/4096: a guess that is right or one too small.
+    let guess = (bits * 1233) >> 12;
+    (guess + (v >= POW10[guess]) as usize).max(1)
 }
 
 /// `%u`: digits are written straight into the vector's spare capacity, two
@@ -403,5 +461,30 @@ mod tests {
         o.push(b' ');
         put_dec_padded(&mut o, 42, 6, b'0');
         assert_eq!(String::from_utf8(o).unwrap(), "0 18446744073709551615 00ab 000042");
+    }
+}
+
+#[cfg(test)]
+mod digit_tests {
+    use super::*;
+
+    #[test]
+    fn digit_counts_at_every_power_of_ten() {
+        let mut p = 1u64;
+        for n in 1..=20 {
+            assert_eq!(dec_digits(p), n, "{p}");
+            if n < 20 {
+                assert_eq!(dec_digits(p * 10 - 1), n, "{}", p * 10 - 1);
+                p *= 10;
+            }
+        }
+        assert_eq!(dec_digits(0), 1);
+        assert_eq!(dec_digits(u64::MAX), 20);
+        let mut o = Vec::new();
+        for v in [0u64, 9, 10, 99, 100, 4294967295, u64::MAX] {
+            put_dec(&mut o, v);
+            o.push(b' ');
+        }
+        assert_eq!(String::from_utf8(o).unwrap(), "0 9 10 99 100 4294967295 18446744073709551615 ");
     }
 }
