@@ -2,7 +2,7 @@
 """Real TCP traffic on loopback for the benchmarks.
 
 Run inside a private network namespace (bench/read.sh does that). Several
-client connections send messages of random size (1..1400 bytes) with
+client connections send messages of random size (1..900 bytes) with
 TCP_NODELAY to an echo server on 127.0.0.1, so the capture holds many small
 and mid-sized segments, ACKs, handshakes and teardowns. It stops by itself
 when the capture file named by --watch reaches --mb megabytes, or after
@@ -51,7 +51,7 @@ def client(seed, stop, max_messages):
             for _ in range(rnd.randint(200, 4000)):
                 if stop.is_set() or sent >= max_messages:
                     break
-                n = rnd.randint(1, 1400)
+                n = rnd.randint(1, 900)
                 s.sendall(payload[:n])
                 got = 0
                 while got < n:
