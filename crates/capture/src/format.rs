@@ -67,10 +67,22 @@ pub(crate) fn sniff(head: &[u8]) -> Result<Format, ReadError> {
     // "swapped" is relative to little-endian, the only byte order this code
     // is built for; pcap's own notion of host order does not matter here.
     match (le, be) {
-        (PCAP_MAGIC_MICRO, _) => Ok(Format::Pcap { swapped: false, nano: false }),
-        (PCAP_MAGIC_NANO, _) => Ok(Format::Pcap { swapped: false, nano: true }),
-        (_, PCAP_MAGIC_MICRO) => Ok(Format::Pcap { swapped: true, nano: false }),
-        (_, PCAP_MAGIC_NANO) => Ok(Format::Pcap { swapped: true, nano: true }),
+        (PCAP_MAGIC_MICRO, _) => Ok(Format::Pcap {
+            swapped: false,
+            nano: false,
+        }),
+        (PCAP_MAGIC_NANO, _) => Ok(Format::Pcap {
+            swapped: false,
+            nano: true,
+        }),
+        (_, PCAP_MAGIC_MICRO) => Ok(Format::Pcap {
+            swapped: true,
+            nano: false,
+        }),
+        (_, PCAP_MAGIC_NANO) => Ok(Format::Pcap {
+            swapped: true,
+            nano: true,
+        }),
         (PCAPNG_SHB, _) => Ok(Format::Pcapng),
         _ => Err(ReadError::NotCapture),
     }

@@ -20,27 +20,48 @@ pub(crate) struct PcapState {
 
 impl PcapState {
     pub fn new(swapped: bool, nano: bool) -> Self {
-        PcapState { endian: Endian { big: swapped }, nano, snaplen: 0, linktype: 0, seen_header: false, over_snaplen: 0 }
+        PcapState {
+            endian: Endian { big: swapped },
+            nano,
+            snaplen: 0,
+            linktype: 0,
+            seen_header: false,
+            over_snaplen: 0,
+        }
     }
 
     /// Parse the next item at `buf[0..]`; `offset` is its place in the file.
-    pub fn step(&mut self, buf: &[u8], offset: u64, precision: Precision) -> Result<Step, ReadError> {
+    pub fn step(
+        &mut self,
+        buf: &[u8],
+        offset: u64,
+        precision: Precision,
+    ) -> Result<Step, ReadError> {
         if !self.seen_header {
             if buf.len() < FILE_HEADER_LEN {
-                return Ok(Step::NeedMore { need: FILE_HEADER_LEN });
+                return Ok(Step::NeedMore {
+                    need: FILE_HEADER_LEN,
+                });
             }
             let major = self.endian.u16(buf, 4);
             if major != 2 {
-                return Err(ReadError::Corrupt { offset, what: format!("unsupported pcap version {major}") });
+                return Err(ReadError::Corrupt {
+                    offset,
+                    what: format!("unsupported pcap version {major}"),
+                });
             }
             self.snaplen = self.endian.u32(buf, 16);
             // The upper bits of the link type field carry FCS information.
             self.linktype = self.endian.u32(buf, 20) & 0x03ff_ffff;
             self.seen_header = true;
-            return Ok(Step::Skip { consumed: FILE_HEADER_LEN });
+            return Ok(Step::Skip {
+                consumed: FILE_HEADER_LEN,
+            });
         }
         if buf.len() < RECORD_HEADER_LEN {
-            return Ok(Step::NeedMore { need: RECORD_HEADER_LEN });
+            return Ok(Step::NeedMore {
+                need: RECORD_HEADER_LEN,
+            });
         }
         let e = self.endian;
         // libpcap reads both fields as signed 32-bit values.
@@ -71,7 +92,14 @@ impl PcapState {
         Ok(Step::Frame {
             consumed: total,
             data_at: RECORD_HEADER_LEN,
-            meta: FrameMeta { ts_sec: sec as i64, ts_frac, linktype: self.linktype, caplen: delivered, len, interface: 0 },
+            meta: FrameMeta {
+                ts_sec: sec as i64,
+                ts_frac,
+                linktype: self.linktype,
+                caplen: delivered,
+                len,
+                interface: 0,
+            },
         })
     }
 }

@@ -35,7 +35,12 @@ impl PcapngState {
         self.interfaces.first().map(|i| i.linktype)
     }
 
-    pub fn step(&mut self, buf: &[u8], offset: u64, precision: Precision) -> Result<Step, ReadError> {
+    pub fn step(
+        &mut self,
+        buf: &[u8],
+        offset: u64,
+        precision: Precision,
+    ) -> Result<Step, ReadError> {
         if buf.len() < 12 {
             return Ok(Step::NeedMore { need: 12 });
         }
@@ -48,7 +53,10 @@ impl PcapngState {
             } else if u32::from_be_bytes([buf[8], buf[9], buf[10], buf[11]]) == BOM {
                 Endian { big: true }
             } else {
-                return Err(ReadError::Corrupt { offset, what: "section header with an unknown byte-order magic".into() });
+                return Err(ReadError::Corrupt {
+                    offset,
+                    what: "section header with an unknown byte-order magic".into(),
+                });
             };
             let total = block_len(e, buf, offset)?;
             if buf.len() < total {
@@ -75,17 +83,35 @@ impl PcapngState {
             }
             BT_EPB | BT_OPB => {
                 if body.len() < 20 {
-                    return Err(ReadError::Corrupt { offset, what: "packet block shorter than its fixed fields".into() });
+                    return Err(ReadError::Corrupt {
+                        offset,
+                        what: "packet block shorter than its fixed fields".into(),
+                    });
                 }
                 let (iface_id, hi, lo, caplen, len) = if btype == BT_EPB {
-                    (e.u32(body, 0), e.u32(body, 4), e.u32(body, 8), e.u32(body, 12), e.u32(body, 16))
+                    (
+                        e.u32(body, 0),
+                        e.u32(body, 4),
+                        e.u32(body, 8),
+                        e.u32(body, 12),
+                        e.u32(body, 16),
+                    )
                 } else {
-                    (e.u16(body, 0) as u32, e.u32(body, 4), e.u32(body, 8), e.u32(body, 12), e.u32(body, 16))
+                    (
+                        e.u16(body, 0) as u32,
+                        e.u32(body, 4),
+                        e.u32(body, 8),
+                        e.u32(body, 12),
+                        e.u32(body, 16),
+                    )
                 };
                 if caplen as usize > body.len() - 20 {
                     return Err(ReadError::Corrupt {
                         offset,
-                        what: format!("packet block claims {caplen} captured bytes but holds only {}", body.len() - 20),
+                        what: format!(
+                            "packet block claims {caplen} captured bytes but holds only {}",
+                            body.len() - 20
+                        ),
                     });
                 }
                 let iface = self.interface(iface_id, offset)?;
@@ -95,12 +121,22 @@ impl PcapngState {
                 Ok(Step::Frame {
                     consumed: total,
                     data_at: 8 + 20,
-                    meta: FrameMeta { ts_sec, ts_frac, linktype: iface.linktype, caplen: delivered, len, interface: iface_id },
+                    meta: FrameMeta {
+                        ts_sec,
+                        ts_frac,
+                        linktype: iface.linktype,
+                        caplen: delivered,
+                        len,
+                        interface: iface_id,
+                    },
                 })
             }
             BT_SPB => {
                 if body.len() < 4 {
-                    return Err(ReadError::Corrupt { offset, what: "simple packet block without its length field".into() });
+                    return Err(ReadError::Corrupt {
+                        offset,
+                        what: "simple packet block without its length field".into(),
+                    });
                 }
                 let iface = self.interface(0, offset)?;
                 let len = e.u32(body, 0);
@@ -108,7 +144,14 @@ impl PcapngState {
                 Ok(Step::Frame {
                     consumed: total,
                     data_at: 8 + 4,
-                    meta: FrameMeta { ts_sec: 0, ts_frac: 0, linktype: iface.linktype, caplen, len, interface: 0 },
+                    meta: FrameMeta {
+                        ts_sec: 0,
+                        ts_frac: 0,
+                        linktype: iface.linktype,
+                        caplen,
+                        len,
+                        interface: 0,
+                    },
                 })
             }
             _ => Ok(Step::Skip { consumed: total }),
@@ -116,18 +159,30 @@ impl PcapngState {
     }
 
     fn interface(&self, id: u32, offset: u64) -> Result<Interface, ReadError> {
-        self.interfaces.get(id as usize).copied().ok_or_else(|| ReadError::Corrupt {
-            offset,
-            what: format!("packet block names interface {id}, but only {} are described", self.interfaces.len()),
-        })
+        self.interfaces
+            .get(id as usize)
+            .copied()
+            .ok_or_else(|| ReadError::Corrupt {
+                offset,
+                what: format!(
+                    "packet block names interface {id}, but only {} are described",
+                    self.interfaces.len()
+                ),
+            })
     }
 
     fn add_interface(&mut self, e: Endian, body: &[u8], offset: u64) -> Result<(), ReadError> {
         if body.len() < 8 {
-            return Err(ReadError::Corrupt { offset, what: "interface description block too short".into() });
+            return Err(ReadError::Corrupt {
+                offset,
+                what: "interface description block too short".into(),
+            });
         }
         if self.interfaces.len() >= MAX_INTERFACES {
-            return Err(ReadError::Corrupt { offset, what: "more than 65536 interfaces in one section".into() });
+            return Err(ReadError::Corrupt {
+                offset,
+                what: "more than 65536 interfaces in one section".into(),
+            });
         }
         let mut iface = Interface {
             linktype: e.u16(body, 0) as u32,
@@ -148,13 +203,19 @@ impl PcapngState {
                     iface.tsresol = if r & 0x80 == 0 {
                         10u64.checked_pow(exp).ok_or_else(|| bad_resol(offset, r))?
                     } else {
-                        1u64.checked_shl(exp).filter(|_| exp < 64).ok_or_else(|| bad_resol(offset, r))?
+                        1u64.checked_shl(exp)
+                            .filter(|_| exp < 64)
+                            .ok_or_else(|| bad_resol(offset, r))?
                     };
                 }
                 14 if val.len() >= 8 => {
                     let lo = e.u32(val, 0) as u64;
                     let hi = e.u32(val, 4) as u64;
-                    iface.tsoffset = if e.big { ((lo << 32) | hi) as i64 } else { ((hi << 32) | lo) as i64 };
+                    iface.tsoffset = if e.big {
+                        ((lo << 32) | hi) as i64
+                    } else {
+                        ((hi << 32) | lo) as i64
+                    };
                 }
                 _ => {}
             }
@@ -166,19 +227,29 @@ impl PcapngState {
 }
 
 fn bad_resol(offset: u64, r: u8) -> ReadError {
-    ReadError::Corrupt { offset, what: format!("interface time resolution 0x{r:02x} is out of range") }
+    ReadError::Corrupt {
+        offset,
+        what: format!("interface time resolution 0x{r:02x} is out of range"),
+    }
 }
 
 fn block_len(e: Endian, buf: &[u8], offset: u64) -> Result<usize, ReadError> {
     let total = e.u32(buf, 4);
     if total < 12 || total % 4 != 0 || total > MAX_BLOCK_LEN {
-        return Err(ReadError::Corrupt { offset, what: format!("block length {total} is impossible") });
+        return Err(ReadError::Corrupt {
+            offset,
+            what: format!("block length {total} is impossible"),
+        });
     }
     Ok(total as usize)
 }
 
 fn cut(caplen: u32, snaplen: u32) -> u32 {
-    let limit = if snaplen == 0 { MAXIMUM_SNAPLEN } else { snaplen.min(MAXIMUM_SNAPLEN) };
+    let limit = if snaplen == 0 {
+        MAXIMUM_SNAPLEN
+    } else {
+        snaplen.min(MAXIMUM_SNAPLEN)
+    };
     caplen.min(limit)
 }
 

@@ -29,14 +29,22 @@ fn prefetch(bytes: &[u8]) {
         if line < bytes.len() {
             // SAFETY: the address is inside `bytes`; a prefetch has no
             // architectural effect.
-            unsafe { core::arch::x86_64::_mm_prefetch(bytes.as_ptr().add(line) as *const i8, core::arch::x86_64::_MM_HINT_T0) };
+            unsafe {
+                core::arch::x86_64::_mm_prefetch(
+                    bytes.as_ptr().add(line) as *const i8,
+                    core::arch::x86_64::_MM_HINT_T0,
+                )
+            };
         }
     }
 }
 
 enum Msg {
     Batch(Vec<(FrameMeta, usize)>),
-    End { error: Option<ReadError>, over_snaplen: u64 },
+    End {
+        error: Option<ReadError>,
+        over_snaplen: u64,
+    },
 }
 
 /// Frames from a [`Reader`], read on a helper thread when that pays off.
@@ -110,7 +118,9 @@ impl Pipelined {
             .spawn(move || {
                 let mut error = None;
                 'outer: loop {
-                    let mut batch = spare.try_recv().unwrap_or_else(|_| Vec::with_capacity(BATCH));
+                    let mut batch = spare
+                        .try_recv()
+                        .unwrap_or_else(|_| Vec::with_capacity(BATCH));
                     batch.clear();
                     while batch.len() < BATCH {
                         match reader.next_record() {
@@ -134,7 +144,10 @@ impl Pipelined {
                         return;
                     }
                 }
-                let _ = tx.send(Msg::End { error, over_snaplen: reader.records_over_snaplen() });
+                let _ = tx.send(Msg::End {
+                    error,
+                    over_snaplen: reader.records_over_snaplen(),
+                });
             })
             .expect("spawn the reader thread");
         Pipelined {
@@ -162,7 +175,10 @@ impl Pipelined {
                     self.next = 0;
                     self.release_before(self.current[0].1);
                 }
-                Ok(Msg::End { error, over_snaplen }) => {
+                Ok(Msg::End {
+                    error,
+                    over_snaplen,
+                }) => {
                     self.finished = true;
                     self.over_snaplen = over_snaplen;
                     self.current.clear();
@@ -197,7 +213,11 @@ impl Pipelined {
             // MADV_DONTNEED on a read-only file mapping only refaults pages
             // from the page cache if they are touched again.
             let _ = unsafe {
-                self.map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, self.released, end - self.released)
+                self.map.unchecked_advise_range(
+                    memmap2::UncheckedAdvice::DontNeed,
+                    self.released,
+                    end - self.released,
+                )
             };
             self.released = end;
         }

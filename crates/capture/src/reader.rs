@@ -71,8 +71,17 @@ impl Reader {
     }
 
     /// Read from a stream such as stdin.
-    pub fn from_stream(input: Box<dyn Read + Send>, precision: Precision) -> Result<Reader, ReadError> {
-        let source = Source::Stream { input, buf: vec![0; STREAM_CHUNK], start: 0, end: 0, eof: false };
+    pub fn from_stream(
+        input: Box<dyn Read + Send>,
+        precision: Precision,
+    ) -> Result<Reader, ReadError> {
+        let source = Source::Stream {
+            input,
+            buf: vec![0; STREAM_CHUNK],
+            start: 0,
+            end: 0,
+            eof: false,
+        };
         Reader::with_source(source, precision)
     }
 
@@ -83,7 +92,17 @@ impl Reader {
             Format::Pcap { swapped, nano } => Parser::Pcap(PcapState::new(swapped, nano)),
             Format::Pcapng => Parser::Pcapng(PcapngState::default()),
         };
-        let mut reader = Reader { source, parser, format, precision, offset: 0, records: 0, done: false, released: 0, release_pages: true };
+        let mut reader = Reader {
+            source,
+            parser,
+            format,
+            precision,
+            offset: 0,
+            records: 0,
+            done: false,
+            released: 0,
+            release_pages: true,
+        };
         // Read up to the first frame's metadata so that link type and
         // snaplen are known before the first frame is asked for.
         reader.skip_headers()?;
@@ -167,7 +186,9 @@ impl Reader {
             self.release_consumed();
         }
         self.prefetch_ahead();
-        let Some((meta, at)) = self.next_record()? else { return Ok(None) };
+        let Some((meta, at)) = self.next_record()? else {
+            return Ok(None);
+        };
         let data = &window_from(&self.source, 0)[at..at + meta.caplen as usize];
         Ok(Some(meta.frame(data)))
     }
@@ -203,7 +224,11 @@ impl Reader {
                         return Err(self.truncation(need, false));
                     }
                 }
-                Step::Frame { consumed, data_at, meta } => {
+                Step::Frame {
+                    consumed,
+                    data_at,
+                    meta,
+                } => {
                     let base = self.advance(consumed);
                     self.records += 1;
                     return Ok(Some((meta, base + data_at)));
@@ -237,7 +262,13 @@ impl Reader {
                 // point into (see above); MADV_DONTNEED on a read-only file
                 // mapping only refaults the pages from the page cache if
                 // they are touched again.
-                let _ = unsafe { map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, self.released as usize, len) };
+                let _ = unsafe {
+                    map.unchecked_advise_range(
+                        memmap2::UncheckedAdvice::DontNeed,
+                        self.released as usize,
+                        len,
+                    )
+                };
                 self.released = end;
             }
         }
@@ -254,7 +285,12 @@ impl Reader {
             if at < map.len() {
                 // SAFETY: the pointer is inside the mapping; prefetch has no
                 // architectural effect.
-                unsafe { core::arch::x86_64::_mm_prefetch(map.as_ptr().add(at) as *const i8, core::arch::x86_64::_MM_HINT_T0) };
+                unsafe {
+                    core::arch::x86_64::_mm_prefetch(
+                        map.as_ptr().add(at) as *const i8,
+                        core::arch::x86_64::_MM_HINT_T0,
+                    )
+                };
             }
         }
     }
@@ -262,9 +298,19 @@ impl Reader {
     fn truncation(&self, need: usize, header: bool) -> ReadError {
         let available = unread(&self.source, self.offset).len() as u64;
         if header && self.offset == 0 {
-            return ReadError::Truncated { record: 0, offset: 0, needed: need as u64, available };
+            return ReadError::Truncated {
+                record: 0,
+                offset: 0,
+                needed: need as u64,
+                available,
+            };
         }
-        ReadError::Truncated { record: self.records + 1, offset: self.offset, needed: need as u64, available }
+        ReadError::Truncated {
+            record: self.records + 1,
+            offset: self.offset,
+            needed: need as u64,
+            available,
+        }
     }
 
     fn at_eof(&self) -> bool {
@@ -304,7 +350,9 @@ fn unread(source: &Source, offset: u64) -> &[u8] {
     match source {
         Source::Map(m) => &m[(offset as usize).min(m.len())..],
         Source::Empty => &[],
-        Source::Stream { buf, start, end, .. } => &buf[*start..*end],
+        Source::Stream {
+            buf, start, end, ..
+        } => &buf[*start..*end],
     }
 }
 
@@ -321,7 +369,13 @@ fn fill(source: &mut Source, need: usize) -> Result<&[u8], ReadError> {
     match source {
         Source::Map(m) => Ok(&m[..]),
         Source::Empty => Ok(&[]),
-        Source::Stream { input, buf, start, end, eof } => {
+        Source::Stream {
+            input,
+            buf,
+            start,
+            end,
+            eof,
+        } => {
             if *end - *start < need {
                 // Slide the unread bytes to the front, grow if one record is
                 // larger than the buffer, then read until enough or EOF.

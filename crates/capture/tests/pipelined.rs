@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 use tcpscope_capture::{FrameSource, Precision, ReadError, Reader};
 
 fn corpus(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/corpus/tcpdump/pcaps").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/corpus/tcpdump/pcaps")
+        .join(name)
 }
 
 type Seen = Vec<(i64, i64, u32, u32, u32, Vec<u8>)>;
@@ -27,7 +29,14 @@ fn both(path: &Path) -> ((Seen, Option<String>), (Seen, Option<String>)) {
     let a = collect(|v| {
         Ok(match direct.next_frame()? {
             Some(f) => {
-                v.push((f.ts_sec, f.ts_frac, f.linktype, f.caplen, f.len, f.data.to_vec()));
+                v.push((
+                    f.ts_sec,
+                    f.ts_frac,
+                    f.linktype,
+                    f.caplen,
+                    f.len,
+                    f.data.to_vec(),
+                ));
                 true
             }
             None => false,
@@ -40,7 +49,14 @@ fn both(path: &Path) -> ((Seen, Option<String>), (Seen, Option<String>)) {
     let b = collect(|v| {
         Ok(match piped.next_frame()? {
             Some(f) => {
-                v.push((f.ts_sec, f.ts_frac, f.linktype, f.caplen, f.len, f.data.to_vec()));
+                v.push((
+                    f.ts_sec,
+                    f.ts_frac,
+                    f.linktype,
+                    f.caplen,
+                    f.len,
+                    f.data.to_vec(),
+                ));
                 true
             }
             None => false,
@@ -73,7 +89,13 @@ fn same_frames_and_error_for_a_large_truncated_file() {
     let (a, b) = both(&p);
     std::fs::remove_file(&p).unwrap();
     assert!(a.0.len() > 10_000);
-    assert!(a.1.as_deref().unwrap_or("").starts_with("truncated capture"), "{:?}", a.1);
+    assert!(
+        a.1.as_deref()
+            .unwrap_or("")
+            .starts_with("truncated capture"),
+        "{:?}",
+        a.1
+    );
     assert_eq!(a.0.len(), b.0.len());
     assert!(a == b);
 }

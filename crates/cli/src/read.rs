@@ -10,10 +10,12 @@ use tcpscope_print::{Options, PacketType, Printer};
 
 /// Flags are tcpdump's, with the same letters and meanings.
 #[derive(Args, Debug)]
-#[command(after_help = "Output is byte-identical to tcpdump 4.99.3 for TCP/IP traffic. \
+#[command(
+    after_help = "Output is byte-identical to tcpdump 4.99.3 for TCP/IP traffic. \
 Names are never resolved (as with tcpdump -n).\n\nExit status: 0 on success, \
 1 if the file cannot be read or is corrupt or truncated (every complete record \
-before the damage is printed first), 2 on a usage error.")]
+before the damage is printed first), 2 on a usage error."
+)]
 pub struct ReadArgs {
     /// Capture file to read (pcap or pcapng); "-" reads standard input.
     #[arg(short = 'r', value_name = "FILE")]
@@ -84,7 +86,9 @@ pub fn run(args: ReadArgs) -> ExitCode {
         Some("domain") => Some(PacketType::Domain),
         Some("zmtp1") => Some(PacketType::Zmtp1),
         Some(other) => {
-            eprintln!("tcpscope: unknown packet type '{other}' for -T (known: resp, domain, zmtp1)");
+            eprintln!(
+                "tcpscope: unknown packet type '{other}' for -T (known: resp, domain, zmtp1)"
+            );
             return ExitCode::from(2);
         }
     };
@@ -103,7 +107,11 @@ pub fn run(args: ReadArgs) -> ExitCode {
         packettype,
     };
     let _ = args.numeric;
-    let precision = if args.nano { Precision::Nano } else { Precision::Micro };
+    let precision = if args.nano {
+        Precision::Nano
+    } else {
+        Precision::Micro
+    };
     let opened = if name == "-" {
         Reader::from_stream(Box::new(io::stdin()), precision)
     } else {
@@ -155,7 +163,9 @@ pub fn run(args: ReadArgs) -> ExitCode {
         }
     }
     if args.count_only {
-        buf.extend_from_slice(format!("{printed} packet{}\n", if printed == 1 { "" } else { "s" }).as_bytes());
+        buf.extend_from_slice(
+            format!("{printed} packet{}\n", if printed == 1 { "" } else { "s" }).as_bytes(),
+        );
     }
     if write_out(&mut out, &buf).is_err() || out.flush().is_err() {
         return ExitCode::SUCCESS;
@@ -169,7 +179,10 @@ pub fn run(args: ReadArgs) -> ExitCode {
     match failure {
         None => ExitCode::SUCCESS,
         Some(e) => {
-            eprintln!("tcpscope: {name}: {} (after {printed} complete packets)", describe(&e));
+            eprintln!(
+                "tcpscope: {name}: {} (after {printed} complete packets)",
+                describe(&e)
+            );
             ExitCode::from(1)
         }
     }

@@ -13,7 +13,11 @@ fn tcpscope(args: &[&str], stdin: Option<&[u8]>) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_tcpscope"))
         .args(args)
         .env("TZ", "UTC")
-        .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -62,7 +66,10 @@ fn a_file_that_is_not_a_capture_is_named_as_such() {
     let o = tcpscope(&["read", "-r", p.to_str().unwrap()], None);
     assert_eq!(o.status.code(), Some(1));
     assert!(o.stdout.is_empty());
-    assert_eq!(stderr(&o), format!("tcpscope: {}: not a pcap or pcapng file\n", p.display()));
+    assert_eq!(
+        stderr(&o),
+        format!("tcpscope: {}: not a pcap or pcapng file\n", p.display())
+    );
 }
 
 #[test]
@@ -70,14 +77,21 @@ fn an_empty_file_is_not_a_capture() {
     let p = scratch("empty.pcap", b"");
     let o = tcpscope(&["read", "-r", p.to_str().unwrap()], None);
     assert_eq!(o.status.code(), Some(1));
-    assert!(stderr(&o).ends_with("not a pcap or pcapng file\n"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).ends_with("not a pcap or pcapng file\n"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]
 fn a_missing_file_says_so() {
     let o = tcpscope(&["read", "-r", "/nonexistent/trace.pcap"], None);
     assert_eq!(o.status.code(), Some(1));
-    assert_eq!(stderr(&o), "tcpscope: /nonexistent/trace.pcap: No such file or directory\n");
+    assert_eq!(
+        stderr(&o),
+        "tcpscope: /nonexistent/trace.pcap: No such file or directory\n"
+    );
 }
 
 #[test]
@@ -116,12 +130,18 @@ fn a_file_cut_inside_a_record_header_is_reported_too() {
     let p = scratch("cut-header.pcap", &full[..24 + 7]);
     let o = tcpscope(&["read", "-r", p.to_str().unwrap()], None);
     assert_eq!(o.status.code(), Some(1));
-    assert!(stderr(&o).contains("record 1 at byte offset 24 needs 16 bytes, only 7 remain"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("record 1 at byte offset 24 needs 16 bytes, only 7 remain"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]
 fn zero_length_and_inconsistent_records_are_shown_and_reading_goes_on() {
-    let ip = [0x45u8, 0, 0, 20, 0, 0, 0, 0, 64, 6, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2];
+    let ip = [
+        0x45u8, 0, 0, 20, 0, 0, 0, 0, 64, 6, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2,
+    ];
     let mut f = pcap_header(65535, 101);
     f.extend(record(1, 0, 0, &[]));
     f.extend(record(2, 20, 10, &ip));
@@ -137,14 +157,24 @@ fn zero_length_and_inconsistent_records_are_shown_and_reading_goes_on() {
 
 #[test]
 fn a_caplen_beyond_the_snaplen_is_cut_to_it_with_a_warning() {
-    let ip = [0x45u8, 0, 0, 40, 0, 0, 0, 0, 64, 6, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2, 0, 80, 0, 81, 0, 0, 0, 1, 0, 0, 0, 0, 0x50, 2, 1, 0, 0, 0, 0, 0];
+    let ip = [
+        0x45u8, 0, 0, 40, 0, 0, 0, 0, 64, 6, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2, 0, 80, 0, 81, 0, 0, 0,
+        1, 0, 0, 0, 0, 0x50, 2, 1, 0, 0, 0, 0, 0,
+    ];
     let mut f = pcap_header(30, 101);
     f.extend(record(1, 40, 40, &ip));
     let p = scratch("over-snaplen.pcap", &f);
     let o = tcpscope(&["read", "-t", "-r", p.to_str().unwrap()], None);
     assert_eq!(o.status.code(), Some(0));
-    assert_eq!(String::from_utf8_lossy(&o.stdout), "IP 10.0.0.1.80 > 10.0.0.2.81:  [|tcp]\n");
-    assert!(stderr(&o).contains("1 record(s) claimed more bytes than the file's snapshot length"), "{}", stderr(&o));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        "IP 10.0.0.1.80 > 10.0.0.2.81:  [|tcp]\n"
+    );
+    assert!(
+        stderr(&o).contains("1 record(s) claimed more bytes than the file's snapshot length"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]
@@ -174,12 +204,22 @@ fn an_absurd_pcapng_block_length_is_reported_after_the_good_blocks() {
     assert_eq!(o.status.code(), Some(1));
     let expected = std::fs::read(corpus().join("expected/local-lo-ipv4-ng.n.out")).unwrap();
     assert_eq!(o.stdout, expected);
-    assert!(stderr(&o).contains(&format!("corrupt capture at byte offset {at}: block length 3221225472 is impossible")), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(&format!(
+            "corrupt capture at byte offset {at}: block length 3221225472 is impossible"
+        )),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]
 fn standard_input_reads_the_same_as_the_file() {
-    for name in ["print-flags.pcap", "syn-pcapng-2if-nsec.pcapng", "syn-pcap-bigendian.pcap"] {
+    for name in [
+        "print-flags.pcap",
+        "syn-pcapng-2if-nsec.pcapng",
+        "syn-pcap-bigendian.pcap",
+    ] {
         let data = std::fs::read(corpus().join("pcaps").join(name)).unwrap();
         let path = corpus().join("pcaps").join(name);
         let from_file = tcpscope(&["read", "-n", "-r", path.to_str().unwrap()], None);
@@ -192,7 +232,10 @@ fn standard_input_reads_the_same_as_the_file() {
 #[test]
 fn count_limits_the_packets_printed() {
     let path = corpus().join("pcaps/print-flags.pcap");
-    let o = tcpscope(&["read", "-n", "-c", "3", "-r", path.to_str().unwrap()], None);
+    let o = tcpscope(
+        &["read", "-n", "-c", "3", "-r", path.to_str().unwrap()],
+        None,
+    );
     let expected = std::fs::read_to_string(corpus().join("expected/print-flags.n.out")).unwrap();
     let first3: String = expected.lines().take(3).map(|l| format!("{l}\n")).collect();
     assert_eq!(String::from_utf8_lossy(&o.stdout), first3);

@@ -15,9 +15,18 @@ use std::process::Command;
 /// (case, why tcpscope prints less than tcpdump for it)
 const APPLICATION_EXCEPTIONS: &[(&str, &str)] = &[
     ("bgp-role", "BGP messages (port 179) are not decoded"),
-    ("bgp-enhanced-route-refresh-subtype", "BGP messages (port 179) are not decoded"),
-    ("nfs-write-verf-cookie", "NFS over RPC (port 2049) is not decoded"),
-    ("pptp", "PPTP control messages (port 1723) and the PPP inside GRE are not decoded"),
+    (
+        "bgp-enhanced-route-refresh-subtype",
+        "BGP messages (port 179) are not decoded",
+    ),
+    (
+        "nfs-write-verf-cookie",
+        "NFS over RPC (port 2049) is not decoded",
+    ),
+    (
+        "pptp",
+        "PPTP control messages (port 1723) and the PPP inside GRE are not decoded",
+    ),
     ("zmtp1", "ZeroMQ ZMTP/1.0 (-T zmtp1) is not decoded"),
 ];
 
@@ -34,7 +43,8 @@ struct Row {
 
 fn manifest() -> Vec<Row> {
     let dir = corpus();
-    let text = std::fs::read_to_string(dir.join("MANIFEST.tsv")).expect("MANIFEST.tsv is in the repository");
+    let text = std::fs::read_to_string(dir.join("MANIFEST.tsv"))
+        .expect("MANIFEST.tsv is in the repository");
     text.lines()
         .skip(1)
         .map(|line| {
@@ -58,7 +68,12 @@ fn run(args: &[String]) -> Vec<u8> {
         .env("LC_ALL", "C")
         .output()
         .expect("tcpscope runs");
-    assert!(out.status.success(), "tcpscope read {} failed: {}", args.join(" "), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "tcpscope read {} failed: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
     out.stdout
 }
 
@@ -66,7 +81,12 @@ fn run(args: &[String]) -> Vec<u8> {
 /// that stops where the application part starts.
 fn transport_part_matches(ours: &str, theirs: &str) -> Result<(), String> {
     // Continuation lines of application decoders start with a tab.
-    let keep = |s: &str| s.lines().filter(|l| !l.starts_with('\t')).map(String::from).collect::<Vec<_>>();
+    let keep = |s: &str| {
+        s.lines()
+            .filter(|l| !l.starts_with('\t'))
+            .map(String::from)
+            .collect::<Vec<_>>()
+    };
     let (a, b) = (keep(ours), keep(theirs));
     if a.len() != b.len() {
         return Err(format!("{} lines, tcpdump has {}", a.len(), b.len()));
@@ -75,9 +95,14 @@ fn transport_part_matches(ours: &str, theirs: &str) -> Result<(), String> {
         if x == y {
             continue;
         }
-        let rest = y.strip_prefix(x.as_str()).ok_or_else(|| format!("line {}: ours {x:?}\n tcpdump {y:?}", i + 1))?;
+        let rest = y
+            .strip_prefix(x.as_str())
+            .ok_or_else(|| format!("line {}: ours {x:?}\n tcpdump {y:?}", i + 1))?;
         if !(rest.starts_with(':') || rest.starts_with(' ')) {
-            return Err(format!("line {}: cut inside a field: {x:?} vs {y:?}", i + 1));
+            return Err(format!(
+                "line {}: cut inside a field: {x:?} vs {y:?}",
+                i + 1
+            ));
         }
     }
     Ok(())
@@ -86,7 +111,11 @@ fn transport_part_matches(ours: &str, theirs: &str) -> Result<(), String> {
 #[test]
 fn every_manifest_row_matches_tcpdump() {
     let rows = manifest();
-    assert!(rows.len() > 300, "the corpus manifest has {} rows", rows.len());
+    assert!(
+        rows.len() > 300,
+        "the corpus manifest has {} rows",
+        rows.len()
+    );
     let mut identical = 0;
     let mut excepted = 0;
     let mut failures = Vec::new();
@@ -101,9 +130,14 @@ fn every_manifest_row_matches_tcpdump() {
         let label = format!("{} {}", row.case, row.optset);
         if let Some((case, _)) = APPLICATION_EXCEPTIONS.iter().find(|(c, _)| *c == row.case) {
             needed.push(case);
-            match transport_part_matches(&String::from_utf8_lossy(&ours), &String::from_utf8_lossy(&theirs)) {
+            match transport_part_matches(
+                &String::from_utf8_lossy(&ours),
+                &String::from_utf8_lossy(&theirs),
+            ) {
                 Ok(()) => excepted += 1,
-                Err(e) => failures.push(format!("{label} (excepted for its application part, but): {e}")),
+                Err(e) => failures.push(format!(
+                    "{label} (excepted for its application part, but): {e}"
+                )),
             }
             continue;
         }
@@ -116,13 +150,28 @@ fn every_manifest_row_matches_tcpdump() {
             .unwrap_or_else(|| "outputs differ in length".to_string());
         failures.push(format!("{label}: {first_diff}"));
     }
-    let stale: Vec<_> = APPLICATION_EXCEPTIONS.iter().filter(|(c, _)| !needed.contains(c)).map(|(c, _)| *c).collect();
+    let stale: Vec<_> = APPLICATION_EXCEPTIONS
+        .iter()
+        .filter(|(c, _)| !needed.contains(c))
+        .map(|(c, _)| *c)
+        .collect();
     println!("identical {identical} of {}", rows.len());
-    println!("application-layer exceptions: {excepted} rows in {} captures", APPLICATION_EXCEPTIONS.len());
+    println!(
+        "application-layer exceptions: {excepted} rows in {} captures",
+        APPLICATION_EXCEPTIONS.len()
+    );
     for (case, why) in APPLICATION_EXCEPTIONS {
         println!("  {case}: {why}");
     }
-    assert!(stale.is_empty(), "exceptions no longer needed, remove them: {stale:?}");
-    assert!(failures.is_empty(), "{} rows differ from tcpdump:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        stale.is_empty(),
+        "exceptions no longer needed, remove them: {stale:?}"
+    );
+    assert!(
+        failures.is_empty(),
+        "{} rows differ from tcpdump:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
     assert_eq!(identical + excepted, rows.len());
 }

@@ -44,7 +44,11 @@ pub(crate) fn print_raw(nd: &mut Nd<'_>, hdrlen: usize) {
 pub(crate) fn ascii(nd: &mut Nd<'_>, mut off: usize, length: usize) -> R {
     nd.proto = "ascii";
     let cap = nd.avail(off);
-    let (mut length, truncated) = if length > cap { (cap, true) } else { (length, false) };
+    let (mut length, truncated) = if length > cap {
+        (cap, true)
+    } else {
+        (length, false)
+    };
     nd.ch(b'\n');
     while length > 0 {
         let s = nd.u1(off)?;
@@ -69,7 +73,11 @@ pub(crate) fn ascii(nd: &mut Nd<'_>, mut off: usize, length: usize) -> R {
 /// hex_and_ascii_print: 16 bytes a line as hex words, then the graphic characters.
 pub(crate) fn hex_and_ascii(nd: &mut Nd<'_>, ident: &str, mut off: usize, length: usize) -> R {
     let cap = nd.avail(off);
-    let (length, truncated) = if length > cap { (cap, true) } else { (length, false) };
+    let (length, truncated) = if length > cap {
+        (cap, true)
+    } else {
+        (length, false)
+    };
     let mut oset = 0u64;
     let mut hex = [0u8; 40];
     let mut hlen = 0;
@@ -139,7 +147,11 @@ fn emit_line(nd: &mut Nd<'_>, ident: &str, oset: u64, hex: &[u8], asc: &[u8]) {
 /// hex_print: 16 bytes a line as hex words.
 pub(crate) fn hex(nd: &mut Nd<'_>, ident: &str, mut off: usize, length: usize) -> R {
     let cap = nd.avail(off);
-    let (length, truncated) = if length > cap { (cap, true) } else { (length, false) };
+    let (length, truncated) = if length > cap {
+        (cap, true)
+    } else {
+        (length, false)
+    };
     let mut oset = 0u64;
     let mut i = 0usize;
     let mut nshorts = length / 2;

@@ -393,7 +393,11 @@ pub(crate) fn demux(
             proto::ICMP | proto::ICMPV6 | proto::IGMP => {
                 nd.ch(b'[');
                 nd.s(proto_name(nh).unwrap_or("unknown"));
-                nd.s(if nh == proto::ICMPV6 { " requires IPv6]" } else { " requires IPv4]" });
+                nd.s(if nh == proto::ICMPV6 {
+                    " requires IPv6]"
+                } else {
+                    " requires IPv4]"
+                });
                 nd.print_invalid();
                 return Ok(());
             }

@@ -80,7 +80,12 @@ pub(crate) fn ip6_print(nd: &mut Nd<'_>, seq: &mut SeqTable, ip6: usize, length:
         cp += advance;
         len -= advance;
         total_advance += advance;
-        if cp == ip6 + 40 && nh != proto::TCP && nh != proto::UDP && nh != proto::DCCP && nh != proto::SCTP {
+        if cp == ip6 + 40
+            && nh != proto::TCP
+            && nh != proto::UDP
+            && nh != proto::DCCP
+            && nh != proto::SCTP
+        {
             addresses(nd, ip6)?;
             nd.s(": ");
         }
@@ -191,7 +196,12 @@ fn addresses(nd: &mut Nd<'_>, ip6: usize) -> R {
 }
 
 /// hbhopt_process; `Ok(None)` when the options were cut (already reported).
-fn hbhopt_process(nd: &mut Nd<'_>, bp: usize, found_jumbo: &mut bool, payload_len: &mut u32) -> R<Option<usize>> {
+fn hbhopt_process(
+    nd: &mut Nd<'_>,
+    bp: usize,
+    found_jumbo: &mut bool,
+    payload_len: &mut u32,
+) -> R<Option<usize>> {
     nd.proto = "hbhopt";
     let hbhlen = (nd.u1(bp + 1)? as usize + 1) << 3;
     if !nd.ttest(bp, hbhlen) {
@@ -222,7 +232,12 @@ fn dstopt_process(nd: &mut Nd<'_>, bp: usize) -> R<Option<usize>> {
 }
 
 /// ip6_opt_process; `Ok(None)` for tcpdump's `goto trunc`.
-fn opt_process(nd: &mut Nd<'_>, bp: usize, len: usize, mut hbh: Option<(&mut bool, &mut u32)>) -> R<Option<()>> {
+fn opt_process(
+    nd: &mut Nd<'_>,
+    bp: usize,
+    len: usize,
+    mut hbh: Option<(&mut bool, &mut u32)>,
+) -> R<Option<()>> {
     if len == 0 {
         return Ok(Some(()));
     }
@@ -567,12 +582,21 @@ fn finddst(nd: &Nd<'_>, ip6: usize) -> R<usize> {
 }
 
 /// nextproto6_cksum: checksum over the pseudo-header and `data[..len]`.
-pub(crate) fn nextproto6_cksum(nd: &Nd<'_>, ip6: usize, data: usize, len: usize, next: u8) -> R<u16> {
+pub(crate) fn nextproto6_cksum(
+    nd: &Nd<'_>,
+    ip6: usize,
+    data: usize,
+    len: usize,
+    next: u8,
+) -> R<u16> {
     let nh = nd.u1(ip6 + 6)?;
     let dst = match nh {
-        proto::HOPOPTS | proto::DSTOPTS | proto::MOBILITY_OLD | proto::MOBILITY | proto::FRAGMENT | proto::ROUTING => {
-            finddst(nd, ip6)?
-        }
+        proto::HOPOPTS
+        | proto::DSTOPTS
+        | proto::MOBILITY_OLD
+        | proto::MOBILITY
+        | proto::FRAGMENT
+        | proto::ROUTING => finddst(nd, ip6)?,
         _ => ip6 + 24,
     };
     let mut ph = [0u8; 40];

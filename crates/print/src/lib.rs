@@ -91,7 +91,14 @@ pub struct Printer {
 impl Printer {
     /// A printer with these options.
     pub fn new(opts: Options) -> Printer {
-        Printer { opts, tcp: tcp::SeqTable::default(), time: ts::TimeState::default(), link: link::LinkState::default(), addrs: nd::AddrCache::default(), count: 0 }
+        Printer {
+            opts,
+            tcp: tcp::SeqTable::default(),
+            time: ts::TimeState::default(),
+            link: link::LinkState::default(),
+            addrs: nd::AddrCache::default(),
+            count: 0,
+        }
     }
 
     /// The options in use.
@@ -110,7 +117,8 @@ impl Printer {
         if !header_is_valid(frame, out) {
             return;
         }
-        self.time.print(&self.opts, frame.ts_sec, frame.ts_frac, out);
+        self.time
+            .print(&self.opts, frame.ts_sec, frame.ts_frac, out);
 
         let mut nd = Nd::new(frame.data, out, &self.opts, &mut self.addrs);
         let dissected = link::print_link(&mut nd, &mut self.tcp, &mut self.link, frame);

@@ -42,7 +42,12 @@ impl LinkState {
 }
 
 /// Dispatch on the frame's link type (tcpdump's if_printer table).
-pub(crate) fn print_link(nd: &mut Nd<'_>, seq: &mut SeqTable, st: &mut LinkState, frame: &Frame<'_>) -> R {
+pub(crate) fn print_link(
+    nd: &mut Nd<'_>,
+    seq: &mut SeqTable,
+    st: &mut LinkState,
+    frame: &Frame<'_>,
+) -> R {
     let len = frame.len as usize;
     let caplen = frame.caplen as usize;
     match LinkType::from_u32(frame.linktype) {
@@ -206,17 +211,32 @@ fn type_print(nd: &mut Nd<'_>, t: u16) {
 }
 
 /// Print the network layer for an EtherType; false if it is not one we decode.
-fn ethertype_print(nd: &mut Nd<'_>, seq: &mut SeqTable, t: u16, p: usize, length: usize, caplen: usize) -> R<bool> {
+fn ethertype_print(
+    nd: &mut Nd<'_>,
+    seq: &mut SeqTable,
+    t: u16,
+    p: usize,
+    length: usize,
+    caplen: usize,
+) -> R<bool> {
     match t {
         ethertype::IPV4 => ip::ip_print(nd, seq, p, length).map(|_| true),
         ethertype::IPV6 => ip6::ip6_print(nd, seq, p, length).map(|_| true),
-        ethertype::ARP | ethertype::REVARP => app::arp::arp_print(nd, p, length, caplen).map(|_| true),
+        ethertype::ARP | ethertype::REVARP => {
+            app::arp::arp_print(nd, p, length, caplen).map(|_| true)
+        }
         _ => Ok(false),
     }
 }
 
 /// DLT_NULL and DLT_LOOP: a 4-byte address family, host or network order.
-fn null(nd: &mut Nd<'_>, seq: &mut SeqTable, length: usize, caplen: usize, _network_order: bool) -> R {
+fn null(
+    nd: &mut Nd<'_>,
+    seq: &mut SeqTable,
+    length: usize,
+    caplen: usize,
+    _network_order: bool,
+) -> R {
     nd.proto = "null";
     nd.tcheck(0, 4)?;
     nd.ll_hdr_len += 4;
@@ -230,7 +250,9 @@ fn null(nd: &mut Nd<'_>, seq: &mut SeqTable, length: usize, caplen: usize, _netw
     let (length, caplen) = (length - 4, caplen - 4);
     match family {
         bsd_af::INET => ip::ip_print(nd, seq, 4, length),
-        bsd_af::INET6_BSD | bsd_af::INET6_FREEBSD | bsd_af::INET6_DARWIN => ip6::ip6_print(nd, seq, 4, length),
+        bsd_af::INET6_BSD | bsd_af::INET6_FREEBSD | bsd_af::INET6_DARWIN => {
+            ip6::ip6_print(nd, seq, 4, length)
+        }
         _ => {
             if !nd.opts.eflag {
                 null_header(nd, family, length + 4);
@@ -353,7 +375,13 @@ fn sll2_header(nd: &mut Nd<'_>, length: usize) -> R {
     Ok(())
 }
 
-fn sll2(nd: &mut Nd<'_>, seq: &mut SeqTable, st: &mut LinkState, length: usize, caplen: usize) -> R {
+fn sll2(
+    nd: &mut Nd<'_>,
+    seq: &mut SeqTable,
+    st: &mut LinkState,
+    length: usize,
+    caplen: usize,
+) -> R {
     nd.proto = "sll2";
     nd.tcheck(0, SLL2_HEADER_LEN)?;
     let name = st.ifname(nd.be4(4)?);

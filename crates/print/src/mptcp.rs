@@ -15,7 +15,17 @@ pub(crate) fn mptcp_print(nd: &mut Nd<'_>, opt: usize, len: usize, flags: u8) ->
     nd.ch(b' ');
     nd.dec(len as u64);
     nd.ch(b' ');
-    nd.s(["capable", "join", "dss", "add-addr", "rem-addr", "prio", "fail", "fast-close", "unknown"][subtype as usize]);
+    nd.s([
+        "capable",
+        "join",
+        "dss",
+        "add-addr",
+        "rem-addr",
+        "prio",
+        "fail",
+        "fast-close",
+        "unknown",
+    ][subtype as usize]);
     match subtype {
         0 => capable(nd, opt, len, flags),
         1 => join(nd, opt, len, flags),
@@ -44,7 +54,9 @@ pub(crate) fn mptcp_print(nd: &mut Nd<'_>, opt: usize, len: usize, flags: u8) ->
 }
 
 fn capable(nd: &mut Nd<'_>, opt: usize, len: usize, flags: u8) -> R<bool> {
-    if !((len == 12 || len == 4) && flags & SYN != 0) && !((len == 20 || len == 22) && flags & (SYN | ACK) == ACK) {
+    if !((len == 12 || len == 4) && flags & SYN != 0)
+        && !((len == 20 || len == 22) && flags & (SYN | ACK) == ACK)
+    {
         return Ok(false);
     }
     let version = nd.u1(opt + 2)? & 0xf;

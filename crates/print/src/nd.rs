@@ -46,7 +46,9 @@ impl Default for AddrCache {
     fn default() -> Self {
         // Slot 0's key 0 with length 0 is "empty": 0.0.0.0 is formatted
         // afresh each time, which is correct, only not cached.
-        AddrCache { slots: [(0, [0; 15], 0); 64] }
+        AddrCache {
+            slots: [(0, [0; 15], 0); 64],
+        }
     }
 }
 
@@ -82,8 +84,23 @@ impl AddrCache {
 }
 
 impl<'a> Nd<'a> {
-    pub fn new(pkt: &'a [u8], out: &'a mut Vec<u8>, opts: &'a Options, addrs: &'a mut AddrCache) -> Self {
-        Nd { pkt, snapend: pkt.len(), stack: [0; MAX_SNAP_STACK], depth: 0, out, proto: "", opts, ll_hdr_len: 0, addrs }
+    pub fn new(
+        pkt: &'a [u8],
+        out: &'a mut Vec<u8>,
+        opts: &'a Options,
+        addrs: &'a mut AddrCache,
+    ) -> Self {
+        Nd {
+            pkt,
+            snapend: pkt.len(),
+            stack: [0; MAX_SNAP_STACK],
+            depth: 0,
+            out,
+            proto: "",
+            opts,
+            ll_hdr_len: 0,
+            addrs,
+        }
     }
 
     // ---- bounds ----
@@ -122,7 +139,12 @@ impl<'a> Nd<'a> {
     #[inline]
     pub fn be4(&self, off: usize) -> R<u32> {
         self.tcheck(off, 4)?;
-        Ok(u32::from_be_bytes([self.pkt[off], self.pkt[off + 1], self.pkt[off + 2], self.pkt[off + 3]]))
+        Ok(u32::from_be_bytes([
+            self.pkt[off],
+            self.pkt[off + 1],
+            self.pkt[off + 2],
+            self.pkt[off + 3],
+        ]))
     }
     #[inline]
     pub fn be8(&self, off: usize) -> R<u64> {
@@ -460,7 +482,10 @@ mod tests {
         put_hex(&mut o, 0xab, 4);
         o.push(b' ');
         put_dec_padded(&mut o, 42, 6, b'0');
-        assert_eq!(String::from_utf8(o).unwrap(), "0 18446744073709551615 00ab 000042");
+        assert_eq!(
+            String::from_utf8(o).unwrap(),
+            "0 18446744073709551615 00ab 000042"
+        );
     }
 }
 
@@ -485,6 +510,9 @@ mod digit_tests {
             put_dec(&mut o, v);
             o.push(b' ');
         }
-        assert_eq!(String::from_utf8(o).unwrap(), "0 9 10 99 100 4294967295 18446744073709551615 ");
+        assert_eq!(
+            String::from_utf8(o).unwrap(),
+            "0 9 10 99 100 4294967295 18446744073709551615 "
+        );
     }
 }

@@ -75,7 +75,14 @@ const MAX_RST_DATA_LEN: usize = 30;
 
 /// tcp_print. `bp` is the TCP header, `length` the TCP length from the IP
 /// layer, `iph` the IP header.
-pub(crate) fn tcp_print(nd: &mut Nd<'_>, seqt: &mut SeqTable, bp: usize, length: usize, iph: usize, fragmented: bool) -> R {
+pub(crate) fn tcp_print(
+    nd: &mut Nd<'_>,
+    seqt: &mut SeqTable,
+    bp: usize,
+    length: usize,
+    iph: usize,
+    fragmented: bool,
+) -> R {
     nd.proto = "tcp";
     let v6 = nd.u1(iph)? >> 4 == 6;
     if !nd.ttest(bp + 2, 2) {
@@ -153,7 +160,16 @@ pub(crate) fn tcp_print(nd: &mut Nd<'_>, seqt: &mut SeqTable, bp: usize, length:
     if flags == 0 {
         nd.s("none");
     } else {
-        for (bit, c) in [(0x01, b'F'), (0x02, b'S'), (0x04, b'R'), (0x08, b'P'), (0x10, b'.'), (0x20, b'U'), (0x40, b'E'), (0x80, b'W')] {
+        for (bit, c) in [
+            (0x01, b'F'),
+            (0x02, b'S'),
+            (0x04, b'R'),
+            (0x08, b'P'),
+            (0x10, b'.'),
+            (0x20, b'U'),
+            (0x40, b'E'),
+            (0x80, b'W'),
+        ] {
             if flags & bit != 0 {
                 nd.ch(c);
             }
@@ -164,11 +180,20 @@ pub(crate) fn tcp_print(nd: &mut Nd<'_>, seqt: &mut SeqTable, bp: usize, length:
     let (mut thseq, mut thack, mut rev) = (0u32, 0u32, false);
     if !nd.opts.absolute_seq && flags & ACK != 0 {
         let alen = if v6 { 16 } else { 4 };
-        let (sa, da) = if v6 { (iph + 8, iph + 24) } else { (iph + 12, iph + 16) };
+        let (sa, da) = if v6 {
+            (iph + 8, iph + 24)
+        } else {
+            (iph + 12, iph + 16)
+        };
         let src = nd.bytes(sa, alen)?;
         let dst = nd.bytes(da, alen)?;
         rev = sport > dport || (sport == dport && src > dst);
-        let mut key = ConvKey { src: [0; 16], dst: [0; 16], ports: 0, v6 };
+        let mut key = ConvKey {
+            src: [0; 16],
+            dst: [0; 16],
+            ports: 0,
+            v6,
+        };
         if rev {
             key.src[..alen].copy_from_slice(dst);
             key.dst[..alen].copy_from_slice(src);
@@ -191,7 +216,11 @@ pub(crate) fn tcp_print(nd: &mut Nd<'_>, seqt: &mut SeqTable, bp: usize, length:
                 e
             }
             _ => {
-                let e = if rev { (ack.wrapping_sub(1), seq) } else { (seq, ack.wrapping_sub(1)) };
+                let e = if rev {
+                    (ack.wrapping_sub(1), seq)
+                } else {
+                    (seq, ack.wrapping_sub(1))
+                };
                 seqt.map.insert(key, e);
                 e
             }
@@ -209,7 +238,11 @@ pub(crate) fn tcp_print(nd: &mut Nd<'_>, seqt: &mut SeqTable, bp: usize, length:
     }
 
     if nd.opts.vflag > 0 && !nd.opts.no_checksum && !fragmented && nd.ttest(bp, length) {
-        let sum = if v6 { nextproto6_cksum(nd, iph, bp, length, proto::TCP)? } else { nextproto4_cksum(nd, iph, bp, length)? };
+        let sum = if v6 {
+            nextproto6_cksum(nd, iph, bp, length, proto::TCP)?
+        } else {
+            nextproto4_cksum(nd, iph, bp, length)?
+        };
         let tcp_sum = nd.be2(bp + 16)?;
         nd.s(", cksum 0x");
         nd.hex(tcp_sum as u64, 4);
@@ -294,9 +327,13 @@ pub(crate) fn tcp_print(nd: &mut Nd<'_>, seqt: &mut SeqTable, bp: usize, length:
 enum OptEnd {
     Done,
     /// `[bad opt]`; the bracket is closed only if an option was printed before.
-    Bad { after_first: bool },
+    Bad {
+        after_first: bool,
+    },
     /// A length check ran past the capture inside an option.
-    Trunc { after_first: bool },
+    Trunc {
+        after_first: bool,
+    },
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -461,7 +498,11 @@ fn options(
                 let raw = nd.be2(cp)? as u32;
                 nd.s(" 0x");
                 nd.hex(raw as u64, 0);
-                let v = if raw & 1 != 0 { (raw >> 1) * 60 } else { raw >> 1 };
+                let v = if raw & 1 != 0 {
+                    (raw >> 1) * 60
+                } else {
+                    raw >> 1
+                };
                 nd.ch(b' ');
                 nd.dec(v as u64);
             }
@@ -577,7 +618,11 @@ fn fastopen(nd: &mut Nd<'_>, cp: usize, datalen: usize, exp: bool) -> R {
 
 /// print_tcp_rst_data: up to 30 bytes of an RST's payload (RFC 1122 4.2.2.12).
 fn rst_data(nd: &mut Nd<'_>, mut sp: usize, length: usize) -> R {
-    nd.s(if nd.ttest(sp, length) { " [RST" } else { " [!RST" });
+    nd.s(if nd.ttest(sp, length) {
+        " [RST"
+    } else {
+        " [!RST"
+    });
     let mut length = length;
     if length > MAX_RST_DATA_LEN {
         length = MAX_RST_DATA_LEN;
@@ -598,7 +643,11 @@ fn rst_data(nd: &mut Nd<'_>, mut sp: usize, length: usize) -> R {
 /// source route when the header has options.
 fn nextproto4_cksum(nd: &Nd<'_>, ip: usize, data: usize, len: usize) -> R<u16> {
     let hl = (nd.u1(ip)? & 0xf) as usize * 4;
-    let dst = if hl == 20 { ip + 16 } else { ip_finddst(nd, ip, hl) };
+    let dst = if hl == 20 {
+        ip + 16
+    } else {
+        ip_finddst(nd, ip, hl)
+    };
     let mut ph = [0u8; 12];
     ph[..4].copy_from_slice(nd.bytes(ip + 12, 4)?);
     ph[4..8].copy_from_slice(nd.bytes(dst, 4)?);

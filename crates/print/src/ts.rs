@@ -38,7 +38,11 @@ impl TimeState {
                     _ => now,
                 };
                 let negative = now < reference;
-                let (a, b) = if negative { (reference, now) } else { (now, reference) };
+                let (a, b) = if negative {
+                    (reference, now)
+                } else {
+                    (now, reference)
+                };
                 let mut dsec = a.0 - b.0;
                 let mut dfrac = a.1 - b.1;
                 if dfrac < 0 {
@@ -48,7 +52,11 @@ impl TimeState {
                 out.push(if negative { b'-' } else { b' ' });
                 utc_hms(dsec, dfrac, opts.nano, out);
                 out.push(b' ');
-                self.reference = if opts.tflag == 3 { Some(now) } else { Some(reference) };
+                self.reference = if opts.tflag == 3 {
+                    Some(now)
+                } else {
+                    Some(reference)
+                };
             }
             _ => {
                 self.local(sec, frac, true, opts.nano, out);

@@ -10,7 +10,10 @@ use tcpscope_print::{Options, PacketType, Printer};
 
 fn corpus_pcaps() -> Vec<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/corpus/tcpdump/pcaps");
-    let mut v: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut v: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     v.sort();
     v
 }
@@ -31,17 +34,51 @@ fn option_sets() -> Vec<Options> {
     let base = Options::default();
     vec![
         base.clone(),
-        Options { vflag: 3, eflag: true, ..base.clone() },
-        Options { vflag: 1, big_xflag: 2, ..base.clone() },
-        Options { qflag: 1, xflag: 1, tflag: 3, ..base.clone() },
-        Options { absolute_seq: true, aflag: 2, packet_number: true, ..base.clone() },
-        Options { packettype: Some(PacketType::Resp), vflag: 1, ..base.clone() },
-        Options { packettype: Some(PacketType::Domain), vflag: 2, ..base },
+        Options {
+            vflag: 3,
+            eflag: true,
+            ..base.clone()
+        },
+        Options {
+            vflag: 1,
+            big_xflag: 2,
+            ..base.clone()
+        },
+        Options {
+            qflag: 1,
+            xflag: 1,
+            tflag: 3,
+            ..base.clone()
+        },
+        Options {
+            absolute_seq: true,
+            aflag: 2,
+            packet_number: true,
+            ..base.clone()
+        },
+        Options {
+            packettype: Some(PacketType::Resp),
+            vflag: 1,
+            ..base.clone()
+        },
+        Options {
+            packettype: Some(PacketType::Domain),
+            vflag: 2,
+            ..base
+        },
     ]
 }
 
 fn print_all(printers: &mut [Printer], linktype: u32, data: &[u8], len: u32) -> usize {
-    let frame = Frame { ts_sec: 1, ts_frac: 2, linktype, caplen: data.len() as u32, len, interface: 0, data };
+    let frame = Frame {
+        ts_sec: 1,
+        ts_frac: 2,
+        linktype,
+        caplen: data.len() as u32,
+        len,
+        interface: 0,
+        data,
+    };
     let mut out = Vec::new();
     for p in printers.iter_mut() {
         p.print(&frame, &mut out);

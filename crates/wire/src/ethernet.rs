@@ -41,7 +41,10 @@ pub mod ethertype {
 
 /// Whether an EtherType announces a VLAN tag.
 pub fn is_vlan(t: u16) -> bool {
-    matches!(t, ethertype::VLAN | ethertype::QINQ | ethertype::VLAN_9100 | ethertype::VLAN_9200)
+    matches!(
+        t,
+        ethertype::VLAN | ethertype::QINQ | ethertype::VLAN_9100 | ethertype::VLAN_9200
+    )
 }
 
 /// A view of an Ethernet frame.

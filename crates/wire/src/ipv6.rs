@@ -66,7 +66,11 @@ impl<'a> Ipv6Packet<'a> {
         let mut fragmented = false;
         for _ in 0..16 {
             match nh {
-                proto::HOPOPTS | proto::DSTOPTS | proto::ROUTING | proto::MOBILITY_OLD | proto::MOBILITY => {
+                proto::HOPOPTS
+                | proto::DSTOPTS
+                | proto::ROUTING
+                | proto::MOBILITY_OLD
+                | proto::MOBILITY => {
                     let len = (u8_at(self.buf, at + 1)? as usize + 1) * 8;
                     nh = u8_at(self.buf, at)?;
                     at += len;
@@ -77,7 +81,12 @@ impl<'a> Ipv6Packet<'a> {
                     nh = u8_at(self.buf, at)?;
                     at += 8;
                     if off != 0 {
-                        return Some(UpperLayer { protocol: nh, offset: at, fragmented, first_fragment: false });
+                        return Some(UpperLayer {
+                            protocol: nh,
+                            offset: at,
+                            fragmented,
+                            first_fragment: false,
+                        });
                     }
                 }
                 proto::AH => {
@@ -85,7 +94,14 @@ impl<'a> Ipv6Packet<'a> {
                     nh = u8_at(self.buf, at)?;
                     at += len;
                 }
-                _ => return Some(UpperLayer { protocol: nh, offset: at, fragmented, first_fragment: true }),
+                _ => {
+                    return Some(UpperLayer {
+                        protocol: nh,
+                        offset: at,
+                        fragmented,
+                        first_fragment: true,
+                    })
+                }
             }
         }
         None

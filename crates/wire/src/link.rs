@@ -121,5 +121,9 @@ pub fn null_family(buf: &[u8], network_order: bool) -> Option<u32> {
     } else {
         u32::from_le_bytes([b[0], b[1], b[2], b[3]])
     };
-    Some(if v & 0xffff_0000 != 0 { v.swap_bytes() } else { v })
+    Some(if v & 0xffff_0000 != 0 {
+        v.swap_bytes()
+    } else {
+        v
+    })
 }

@@ -154,7 +154,10 @@ impl<'a> TcpPacket<'a> {
     }
     /// Iterate the options.
     pub fn options(&self) -> TcpOptions<'a> {
-        TcpOptions { buf: self.option_bytes(), at: 0 }
+        TcpOptions {
+            buf: self.option_bytes(),
+            at: 0,
+        }
     }
     /// Payload as captured.
     pub fn payload(&self) -> &'a [u8] {
@@ -247,7 +250,10 @@ impl<'a> Iterator for TcpOptions<'a> {
                 val: u32::from_be_bytes([data[0], data[1], data[2], data[3]]),
                 ecr: u32::from_be_bytes([data[4], data[5], data[6], data[7]]),
             },
-            _ => TcpOption::Other { kind: kind_byte, data },
+            _ => TcpOption::Other {
+                kind: kind_byte,
+                data,
+            },
         })
     }
 }
@@ -266,7 +272,9 @@ mod tests {
 
     #[test]
     fn parses_a_linux_syn() {
-        let seg = syn_with(&[2, 4, 0xff, 0xd7, 4, 2, 8, 10, 0, 0, 0, 1, 0, 0, 0, 0, 1, 3, 3, 7]);
+        let seg = syn_with(&[
+            2, 4, 0xff, 0xd7, 4, 2, 8, 10, 0, 0, 0, 1, 0, 0, 0, 0, 1, 3, 3, 7,
+        ]);
         let got: Vec<_> = TcpPacket::new(&seg).options().collect();
         assert_eq!(
             got,

@@ -1,7 +1,10 @@
 //! Every accessor of every view returns a value or `None` on any bytes.
 
 use proptest::prelude::*;
-use tcpscope_wire::{ethernet::EthernetFrame, icmp::IcmpPacket, ipv4::Ipv4Packet, ipv6::Ipv6Packet, link, tcp::TcpPacket, udp::UdpPacket};
+use tcpscope_wire::{
+    ethernet::EthernetFrame, icmp::IcmpPacket, ipv4::Ipv4Packet, ipv6::Ipv6Packet, link,
+    tcp::TcpPacket, udp::UdpPacket,
+};
 
 proptest! {
     #![proptest_config(ProptestConfig { cases: 5000, ..ProptestConfig::default() })]

@@ -13,14 +13,49 @@ const MAXCDNAME: usize = 255;
 const T_OPT: u16 = 41;
 
 const NS_OPS: [&str; 16] = [
-    "", " inv_q", " stat", " op3", " notify", " update", " op6", " op7", " op8", " updateA", " updateD", " updateDA",
-    " updateM", " updateMA", " zoneInit", " zoneRef",
+    "",
+    " inv_q",
+    " stat",
+    " op3",
+    " notify",
+    " update",
+    " op6",
+    " op7",
+    " op8",
+    " updateA",
+    " updateD",
+    " updateDA",
+    " updateM",
+    " updateMA",
+    " zoneInit",
+    " zoneRef",
 ];
 
 const NS_RESP: [&str; 24] = [
-    "", " FormErr", " ServFail", " NXDomain", " NotImp", " Refused", " YXDomain", " YXRRSet", " NXRRSet", " NotAuth",
-    " NotZone", " Resp11", " Resp12", " Resp13", " Resp14", " NoChange", " BadVers", "Resp17", " Resp18", " Resp19",
-    " Resp20", "Resp21", " Resp22", " BadCookie",
+    "",
+    " FormErr",
+    " ServFail",
+    " NXDomain",
+    " NotImp",
+    " Refused",
+    " YXDomain",
+    " YXRRSet",
+    " NXRRSet",
+    " NotAuth",
+    " NotZone",
+    " Resp11",
+    " Resp12",
+    " Resp13",
+    " Resp14",
+    " NoChange",
+    " BadVers",
+    "Resp17",
+    " Resp18",
+    " Resp19",
+    " Resp20",
+    "Resp21",
+    " Resp22",
+    " BadCookie",
 ];
 
 fn type_name(t: u16) -> Option<&'static str> {
@@ -306,7 +341,14 @@ fn trunc(nd: &mut Nd<'_>) -> R {
 
 /// Print `count` records; false means "goto trunc". The answer section is
 /// printed even when the capture ends before it (`first_always`).
-fn section(nd: &mut Nd<'_>, cp: &mut usize, bp: usize, count: &mut u32, label: &str, first_always: bool) -> R<bool> {
+fn section(
+    nd: &mut Nd<'_>,
+    cp: &mut usize,
+    bp: usize,
+    count: &mut u32,
+    label: &str,
+    first_always: bool,
+) -> R<bool> {
     if *count > 0 && (first_always || *cp < nd.snapend) {
         nd.s(label);
         match rprint(nd, *cp, bp)? {
@@ -329,14 +371,18 @@ fn section(nd: &mut Nd<'_>, cp: &mut usize, bp: usize, count: &mut u32, label: &
 /// The walk that finds an OPT record to complete the rcode.
 fn find_ext_rcode(nd: &Nd<'_>, mut cp: usize, qd: u32, anns: u32, ar: u32, rcode: &mut u32) -> R {
     for _ in 0..qd {
-        let Some(c) = nskip(nd, cp) else { return Ok(()) };
+        let Some(c) = nskip(nd, cp) else {
+            return Ok(());
+        };
         cp = c + 4;
         if cp >= nd.snapend {
             return Ok(());
         }
     }
     for _ in 0..anns {
-        let Some(c) = nskip(nd, cp) else { return Ok(()) };
+        let Some(c) = nskip(nd, cp) else {
+            return Ok(());
+        };
         cp = c + 8;
         if cp + 2 > nd.snapend {
             return Ok(());
@@ -348,7 +394,9 @@ fn find_ext_rcode(nd: &Nd<'_>, mut cp: usize, qd: u32, anns: u32, ar: u32, rcode
         }
     }
     for _ in 0..ar {
-        let Some(c) = nskip(nd, cp) else { return Ok(()) };
+        let Some(c) = nskip(nd, cp) else {
+            return Ok(());
+        };
         cp = c;
         if cp + 2 > nd.snapend {
             return Ok(());
@@ -439,7 +487,9 @@ fn printn(nd: &mut Nd<'_>, mut s: usize, mut n: usize) -> R<bool> {
 }
 
 fn blabel_print(nd: &mut Nd<'_>, cp: usize) -> R<Option<usize>> {
-    let Ok(mut bitlen) = nd.u1(cp).map(|b| b as usize) else { return Ok(None) };
+    let Ok(mut bitlen) = nd.u1(cp).map(|b| b as usize) else {
+        return Ok(None);
+    };
     if bitlen == 0 {
         bitlen = 256;
     }
@@ -468,8 +518,12 @@ fn blabel_print(nd: &mut Nd<'_>, cp: usize) -> R<Option<usize>> {
 
 /// fqdn_print: the name at `cp`; returns the offset after it in the record.
 fn fqdn_print(nd: &mut Nd<'_>, mut cp: usize, bp: usize) -> R<Option<usize>> {
-    let Some(mut l) = labellen(nd, cp) else { return Ok(None) };
-    let Ok(mut i) = nd.u1(cp) else { return Ok(None) };
+    let Some(mut l) = labellen(nd, cp) else {
+        return Ok(None);
+    };
+    let Ok(mut i) = nd.u1(cp) else {
+        return Ok(None);
+    };
     let mut max_offset = cp.wrapping_sub(bp);
     cp += 1;
     let mut compress = false;
@@ -496,7 +550,9 @@ fn fqdn_print(nd: &mut Nd<'_>, mut cp: usize, bp: usize) -> R<Option<usize>> {
                     cp = bp + offset;
                     let Ok(ni) = nd.u1(cp) else { return Ok(None) };
                     i = ni;
-                    let Some(nl) = labellen(nd, cp) else { return Ok(None) };
+                    let Some(nl) = labellen(nd, cp) else {
+                        return Ok(None);
+                    };
                     l = nl;
                     cp += 1;
                     continue;
@@ -536,7 +592,9 @@ fn fqdn_print(nd: &mut Nd<'_>, mut cp: usize, bp: usize) -> R<Option<usize>> {
             name_chars += 1;
             let Ok(ni) = nd.u1(cp) else { return Ok(None) };
             i = ni;
-            let Some(nl) = labellen(nd, cp) else { return Ok(None) };
+            let Some(nl) = labellen(nd, cp) else {
+                return Ok(None);
+            };
             l = nl;
             cp += 1;
             if !compress {
@@ -554,7 +612,9 @@ fn fqdn_print(nd: &mut Nd<'_>, mut cp: usize, bp: usize) -> R<Option<usize>> {
 
 /// ns_qprint: " TYPE? name" (class shown when not IN).
 fn qprint(nd: &mut Nd<'_>, np: usize, bp: usize) -> R<Option<usize>> {
-    let Some(cp) = nskip(nd, np) else { return Ok(None) };
+    let Some(cp) = nskip(nd, np) else {
+        return Ok(None);
+    };
     if !nd.ttest(cp, 4) {
         return Ok(None);
     }
@@ -614,7 +674,9 @@ fn rprint(nd: &mut Nd<'_>, cp: usize, bp: usize) -> R<Option<usize>> {
     }
     match typ {
         1 => {
-            let Ok(a) = nd.bytes(cp, 4) else { return Ok(None) };
+            let Ok(a) = nd.bytes(cp, 4) else {
+                return Ok(None);
+            };
             let a = [a[0], a[1], a[2], a[3]];
             nd.ch(b' ');
             put_ipv4(nd.out, a);
@@ -630,9 +692,13 @@ fn rprint(nd: &mut Nd<'_>, cp: usize, bp: usize) -> R<Option<usize>> {
                 return Ok(Some(rp));
             }
             nd.ch(b' ');
-            let Some(c) = fqdn_print(nd, cp, bp)? else { return Ok(None) };
+            let Some(c) = fqdn_print(nd, cp, bp)? else {
+                return Ok(None);
+            };
             nd.ch(b' ');
-            let Some(c) = fqdn_print(nd, c, bp)? else { return Ok(None) };
+            let Some(c) = fqdn_print(nd, c, bp)? else {
+                return Ok(None);
+            };
             if !nd.ttest(c, 20) {
                 return Ok(None);
             }
@@ -680,7 +746,9 @@ fn rprint(nd: &mut Nd<'_>, cp: usize, bp: usize) -> R<Option<usize>> {
             nd.dec(nd.be2(cp + 2)? as u64);
         }
         28 => {
-            let Ok(a) = nd.bytes(cp, 16) else { return Ok(None) };
+            let Ok(a) = nd.bytes(cp, 16) else {
+                return Ok(None);
+            };
             let mut b = [0u8; 16];
             b.copy_from_slice(a);
             nd.ch(b' ');
@@ -730,9 +798,17 @@ fn rprint(nd: &mut Nd<'_>, cp: usize, bp: usize) -> R<Option<usize>> {
                 return Ok(Some(rp));
             }
             nd.ch(b' ');
-            let Some(mut c) = fqdn_print(nd, cp, bp)? else { return Ok(None) };
+            let Some(mut c) = fqdn_print(nd, cp, bp)? else {
+                return Ok(None);
+            };
             c += 6;
-            for (label, skip_mac) in [(" fudge=", false), (" maclen=", true), (" origid=", false), (" error=", false), (" otherlen=", false)] {
+            for (label, skip_mac) in [
+                (" fudge=", false),
+                (" maclen=", true),
+                (" origid=", false),
+                (" error=", false),
+                (" otherlen=", false),
+            ] {
                 if !nd.ttest(c, 2) {
                     return Ok(None);
                 }
@@ -866,7 +942,11 @@ fn ecs_print(nd: &mut Nd<'_>, cp: usize, data_len: usize) -> R {
             return Ok(());
         }
     };
-    if data_len - 4 > addr_bits / 8 || src_len > addr_bits || scope_len > addr_bits || (src_len + 7) / 8 != data_len - 4 {
+    if data_len - 4 > addr_bits / 8
+        || src_len > addr_bits
+        || scope_len > addr_bits
+        || (src_len + 7) / 8 != data_len - 4
+    {
         nd.print_invalid();
         return Ok(());
     }
@@ -886,7 +966,14 @@ fn ecs_print(nd: &mut Nd<'_>, cp: usize, data_len: usize) -> R {
 
 /// unsigned_relts_print: a TTL as 1w2d3h4m5s.
 fn relts_print(nd: &mut Nd<'_>, mut secs: u32) {
-    const UNITS: [(u32, &str); 6] = [(31_536_000, "y"), (604_800, "w"), (86_400, "d"), (3600, "h"), (60, "m"), (1, "s")];
+    const UNITS: [(u32, &str); 6] = [
+        (31_536_000, "y"),
+        (604_800, "w"),
+        (86_400, "d"),
+        (3600, "h"),
+        (60, "m"),
+        (1, "s"),
+    ];
     if secs == 0 {
         nd.s("0s");
         return;

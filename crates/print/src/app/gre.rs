@@ -68,7 +68,11 @@ pub(crate) fn gre_print(nd: &mut Nd<'_>, mut bp: usize, length: usize) -> R {
             }
             let v = nd.be4(bp)?;
             nd.s(label);
-            nd.dec(if bit == KP { (v & 0xffff) as u64 } else { v as u64 });
+            nd.dec(if bit == KP {
+                (v & 0xffff) as u64
+            } else {
+                v as u64
+            });
             len -= 4;
             bp += 4;
         }

@@ -39,7 +39,11 @@ pub(crate) fn icmp_print(nd: &mut Nd<'_>, bp: usize, length: usize) -> R {
                 }
             }
         }
-        11 => nd.s(if code == 0 { "time exceeded in-transit" } else { "ip reassembly time exceeded" }),
+        11 => nd.s(if code == 0 {
+            "time exceeded in-transit"
+        } else {
+            "ip reassembly time exceeded"
+        }),
         _ => {
             nd.s("type-#");
             nd.dec(t as u64);
@@ -56,7 +60,11 @@ pub(crate) fn icmp6_print(nd: &mut Nd<'_>, bp: usize, length: usize) -> R {
     nd.s("ICMP6, ");
     match t {
         128 | 129 => {
-            nd.s(if t == 128 { "echo request" } else { "echo reply" });
+            nd.s(if t == 128 {
+                "echo request"
+            } else {
+                "echo reply"
+            });
             nd.s(", id ");
             nd.dec(nd.be2(bp + 4)? as u64);
             nd.s(", seq ");

@@ -12,7 +12,14 @@ pub(crate) mod udp;
 use crate::nd::{Nd, R};
 
 /// The port demux at the end of tcp_print.
-pub(crate) fn tcp_payload(nd: &mut Nd<'_>, bp: usize, length: usize, sport: u16, dport: u16, _iph: usize) -> R {
+pub(crate) fn tcp_payload(
+    nd: &mut Nd<'_>,
+    bp: usize,
+    length: usize,
+    sport: u16,
+    dport: u16,
+    _iph: usize,
+) -> R {
     let either = |p: u16| sport == p || dport == p;
     if either(23) {
         // telnet: not decoded.
@@ -54,14 +61,57 @@ pub(crate) fn zmtp1_print(_nd: &mut Nd<'_>, _bp: usize, _length: usize) -> R {
 }
 
 const HTTP_CMDS: &[&str] = &[
-    "GET", "PUT", "COPY", "HEAD", "LOCK", "MOVE", "POLL", "POST", "BCOPY", "BMOVE", "MKCOL", "TRACE", "LABEL", "MERGE",
-    "DELETE", "SEARCH", "UNLOCK", "REPORT", "UPDATE", "NOTIFY", "BDELETE", "CONNECT", "OPTIONS", "CHECKIN", "PROPFIND",
-    "CHECKOUT", "CCM_POST", "SUBSCRIBE", "PROPPATCH", "BPROPFIND", "BPROPPATCH", "UNCHECKOUT", "MKACTIVITY",
-    "MKWORKSPACE", "UNSUBSCRIBE", "RPC_CONNECT", "VERSION-CONTROL", "BASELINE-CONTROL",
+    "GET",
+    "PUT",
+    "COPY",
+    "HEAD",
+    "LOCK",
+    "MOVE",
+    "POLL",
+    "POST",
+    "BCOPY",
+    "BMOVE",
+    "MKCOL",
+    "TRACE",
+    "LABEL",
+    "MERGE",
+    "DELETE",
+    "SEARCH",
+    "UNLOCK",
+    "REPORT",
+    "UPDATE",
+    "NOTIFY",
+    "BDELETE",
+    "CONNECT",
+    "OPTIONS",
+    "CHECKIN",
+    "PROPFIND",
+    "CHECKOUT",
+    "CCM_POST",
+    "SUBSCRIBE",
+    "PROPPATCH",
+    "BPROPFIND",
+    "BPROPPATCH",
+    "UNCHECKOUT",
+    "MKACTIVITY",
+    "MKWORKSPACE",
+    "UNSUBSCRIBE",
+    "RPC_CONNECT",
+    "VERSION-CONTROL",
+    "BASELINE-CONTROL",
 ];
 
 const RTSP_CMDS: &[&str] = &[
-    "DESCRIBE", "ANNOUNCE", "GET_PARAMETER", "OPTIONS", "PAUSE", "PLAY", "RECORD", "REDIRECT", "SETUP", "SET_PARAMETER",
+    "DESCRIBE",
+    "ANNOUNCE",
+    "GET_PARAMETER",
+    "OPTIONS",
+    "PAUSE",
+    "PLAY",
+    "RECORD",
+    "REDIRECT",
+    "SETUP",
+    "SET_PARAMETER",
     "TEARDOWN",
 ];
 
@@ -69,7 +119,13 @@ const MAX_TOKEN: usize = 128;
 
 /// fetch_token: the next token, or 0 if none; returns the index after the
 /// token and its trailing blanks.
-fn fetch_token(nd: &Nd<'_>, p: usize, mut idx: usize, len: usize, tok: &mut [u8; MAX_TOKEN + 1]) -> (usize, usize) {
+fn fetch_token(
+    nd: &Nd<'_>,
+    p: usize,
+    mut idx: usize,
+    len: usize,
+    tok: &mut [u8; MAX_TOKEN + 1],
+) -> (usize, usize) {
     let mut toklen = 0;
     while idx < len {
         let Ok(c) = nd.u1(p + idx) else { return (0, 0) };
@@ -110,7 +166,8 @@ fn print_txt_line(nd: &mut Nd<'_>, prefix: &str, p: usize, mut idx: usize, len: 
         if c == b'\n' {
             let linelen = idx - start;
             nd.s(prefix);
-            nd.out.extend_from_slice(&nd.pkt[p + start..p + start + linelen]);
+            nd.out
+                .extend_from_slice(&nd.pkt[p + start..p + start + linelen]);
             return Ok(idx + 1);
         } else if c == b'\r' {
             if idx + 1 >= len {
@@ -119,7 +176,8 @@ fn print_txt_line(nd: &mut Nd<'_>, prefix: &str, p: usize, mut idx: usize, len: 
             if nd.u1(p + idx + 1)? == b'\n' {
                 let linelen = idx - start;
                 nd.s(prefix);
-                nd.out.extend_from_slice(&nd.pkt[p + start..p + start + linelen]);
+                nd.out
+                    .extend_from_slice(&nd.pkt[p + start..p + start + linelen]);
                 return Ok(idx + 2);
             }
             return Ok(0);
@@ -143,7 +201,10 @@ fn txtproto(nd: &mut Nd<'_>, p: usize, len: usize, cmds: Option<&[&str]>) -> R {
         let mut tok = [0u8; MAX_TOKEN + 1];
         let (mut idx, mut tl) = fetch_token(nd, p, 0, len, &mut tok);
         if idx != 0 {
-            if cmds.iter().any(|c| c.as_bytes().eq_ignore_ascii_case(&tok[..tl])) {
+            if cmds
+                .iter()
+                .any(|c| c.as_bytes().eq_ignore_ascii_case(&tok[..tl]))
+            {
                 print_this = true;
             }
             // Responses carry their code in the second token.

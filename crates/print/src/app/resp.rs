@@ -70,7 +70,9 @@ fn find_crlf(nd: &Nd<'_>, mut p: usize, mut len: i64) -> R<Option<(usize, i64)>>
 
 fn string_error_integer(nd: &mut Nd<'_>, bp: usize, length: i64) -> R<Option<i64>> {
     let start = bp + 1;
-    let Some((end, _)) = find_crlf(nd, start, length - 1)? else { return Ok(None) };
+    let Some((end, _)) = find_crlf(nd, start, length - 1)? else {
+        return Ok(None);
+    };
     let len = end - start;
     if !segment(nd, start, len)? {
         return Ok(None);
@@ -171,7 +173,9 @@ fn bulk_string(nd: &mut Nd<'_>, bp: usize, length: i64) -> R<Option<i64>> {
             p += string_len as usize;
             cur -= string_len;
         }
-        let Some((_, l)) = find_crlf(nd, p, cur)? else { return Ok(None) };
+        let Some((_, l)) = find_crlf(nd, p, cur)? else {
+            return Ok(None);
+        };
         cur = l - 2;
     } else if !length_verdict(nd, string_len) {
         return Ok(None);
@@ -187,7 +191,9 @@ fn array(nd: &mut Nd<'_>, bp: usize, length: i64) -> R<Option<i64>> {
     let mut p = endp;
     if array_len > 0 {
         for _ in 0..array_len {
-            let Some(n) = parse(nd, p, cur)? else { return Ok(None) };
+            let Some(n) = parse(nd, p, cur)? else {
+                return Ok(None);
+            };
             p += n as usize;
             cur -= n;
         }
@@ -217,7 +223,9 @@ fn consume_cr_or_lf(nd: &Nd<'_>, mut p: usize, mut len: i64) -> R<Option<(usize,
 }
 
 fn inline(nd: &mut Nd<'_>, bp: usize, length: i64) -> R<Option<i64>> {
-    let Some((start, mut cur)) = consume_cr_or_lf(nd, bp, length)? else { return Ok(None) };
+    let Some((start, mut cur)) = consume_cr_or_lf(nd, bp, length)? else {
+        return Ok(None);
+    };
     let mut p = start;
     loop {
         if cur < 1 {
@@ -233,7 +241,9 @@ fn inline(nd: &mut Nd<'_>, bp: usize, length: i64) -> R<Option<i64>> {
     if !segment(nd, start, p - start)? {
         return Ok(None);
     }
-    let Some((_, rest)) = consume_cr_or_lf(nd, p, cur)? else { return Ok(None) };
+    let Some((_, rest)) = consume_cr_or_lf(nd, p, cur)? else {
+        return Ok(None);
+    };
     cur = rest;
     Ok(Some(length - cur))
 }

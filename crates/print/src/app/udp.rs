@@ -10,7 +10,11 @@ use crate::nd::{Nd, R};
 fn ipaddr_print(nd: &mut Nd<'_>, iph: usize, ports: Option<(u16, u16)>) -> R {
     let v6 = nd.u1(iph)? >> 4 == 6;
     let direct = if v6 { nd.u1(iph + 6)? } else { nd.u1(iph + 9)? } == proto::UDP;
-    let (sa, da) = if v6 { (iph + 8, iph + 24) } else { (iph + 12, iph + 16) };
+    let (sa, da) = if v6 {
+        (iph + 8, iph + 24)
+    } else {
+        (iph + 12, iph + 16)
+    };
     let addr = |nd: &mut Nd<'_>, at: usize| if v6 { nd.ip6addr(at) } else { nd.ipaddr(at) };
     if direct {
         addr(nd, sa)?;
@@ -34,7 +38,13 @@ fn ipaddr_print(nd: &mut Nd<'_>, iph: usize, ports: Option<(u16, u16)>) -> R {
     Ok(())
 }
 
-pub(crate) fn udp_print(nd: &mut Nd<'_>, bp: usize, length: usize, iph: usize, fragmented: bool) -> R {
+pub(crate) fn udp_print(
+    nd: &mut Nd<'_>,
+    bp: usize,
+    length: usize,
+    iph: usize,
+    fragmented: bool,
+) -> R {
     nd.proto = "udp";
     if !nd.ttest(bp + 2, 2) {
         ipaddr_print(nd, iph, None)?;
@@ -130,5 +140,8 @@ fn udp4_cksum(nd: &Nd<'_>, ip: usize, data: usize, len: usize) -> R<u16> {
     ph[4..8].copy_from_slice(nd.bytes(ip + 16, 4)?);
     ph[9] = proto::UDP;
     ph[10..12].copy_from_slice(&(len as u16).to_be_bytes());
-    Ok(tcpscope_wire::bytes::internet_checksum(&[&ph, nd.bytes(data, len)?]))
+    Ok(tcpscope_wire::bytes::internet_checksum(&[
+        &ph,
+        nd.bytes(data, len)?,
+    ]))
 }
