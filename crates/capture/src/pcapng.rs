@@ -35,6 +35,11 @@ impl PcapngState {
         self.interfaces.first().map(|i| i.linktype)
     }
 
+    /// The first interface's snaplen as libpcap reports it (0 means the maximum).
+    pub fn first_snaplen(&self) -> Option<u32> {
+        self.interfaces.first().map(|i| if i.snaplen == 0 { MAXIMUM_SNAPLEN } else { i.snaplen })
+    }
+
     pub fn step(
         &mut self,
         buf: &[u8],

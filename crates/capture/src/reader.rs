@@ -122,11 +122,11 @@ impl Reader {
         }
     }
 
-    /// The snapshot length recorded in the pcap file header.
+    /// The snapshot length of the file (pcap) or of its first interface (pcapng).
     pub fn snaplen(&self) -> Option<u32> {
         match &self.parser {
             Parser::Pcap(p) => Some(p.snaplen),
-            Parser::Pcapng(_) => None,
+            Parser::Pcapng(p) => p.first_snaplen(),
         }
     }
 

@@ -131,6 +131,10 @@ pub fn run(args: ReadArgs) -> ExitCode {
             line.push_str(&format!(", snapshot length {s}"));
         }
         eprintln!("{line}");
+        if lt == tcpscope_capture::LinkType::LINUX_SLL2 {
+            // Interface names are looked up on this host, as tcpdump does.
+            eprintln!("Warning: interface names might be incorrect");
+        }
     }
 
     let mut reader = FrameSource::new(reader);
