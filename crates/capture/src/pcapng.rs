@@ -37,7 +37,13 @@ impl PcapngState {
 
     /// The first interface's snaplen as libpcap reports it (0 means the maximum).
     pub fn first_snaplen(&self) -> Option<u32> {
-        self.interfaces.first().map(|i| if i.snaplen == 0 { MAXIMUM_SNAPLEN } else { i.snaplen })
+        self.interfaces.first().map(|i| {
+            if i.snaplen == 0 {
+                MAXIMUM_SNAPLEN
+            } else {
+                i.snaplen
+            }
+        })
     }
 
     pub fn step(

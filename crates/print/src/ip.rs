@@ -92,19 +92,7 @@ pub(crate) fn ip_print(nd: &mut Nd<'_>, seq: &mut SeqTable, ip: usize, length: u
         nd.s(", offset ");
         nd.dec(((off & OFFSET_MASK) as u64) * 8);
         nd.s(", flags [");
-        let mut any = false;
-        for (bit, name) in [(MF, "+"), (DF, "DF"), (RESERVED, "rsvd")] {
-            if off & bit != 0 {
-                if any {
-                    nd.s(", ");
-                }
-                nd.s(name);
-                any = true;
-            }
-        }
-        if !any {
-            nd.s("none");
-        }
+        nd.bit_names(off, &[(MF, "+"), (DF, "DF"), (RESERVED, "rsvd")]);
         nd.s("], proto ");
         nd.s(proto_name(ip_proto).unwrap_or("unknown"));
         nd.s(" (");

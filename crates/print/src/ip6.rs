@@ -417,7 +417,7 @@ fn frag6_print(nd: &mut Nd<'_>, bp: usize, ip6: usize) -> R<Option<usize>> {
 fn rt6_print(nd: &mut Nd<'_>, bp: usize, _ip6: usize) -> R<Option<usize>> {
     nd.proto = "rt6";
     nd.print_proto_caps();
-    let mut len = nd.u1(bp + 1)? as usize;
+    let len = nd.u1(bp + 1)? as usize;
     nd.s(" (len=");
     nd.dec(len as u64);
     let ty = nd.u1(bp + 2)?;
@@ -435,24 +435,7 @@ fn rt6_print(nd: &mut Nd<'_>, bp: usize, _ip6: usize) -> R<Option<usize>> {
                 nd.s(", rsv=0x");
                 nd.hex(rsv as u64, 0);
             }
-            if len % 2 == 1 {
-                nd.s(" (invalid length ");
-                nd.dec(len as u64);
-                nd.ch(b')');
-                nd.print_invalid();
-                return Ok(None);
-            }
-            len >>= 1;
-            let mut p = bp + 8;
-            for i in 0..len {
-                nd.s(", [");
-                nd.dec(i as u64);
-                nd.ch(b']');
-                nd.ip6addr(p)?;
-                p += 16;
-            }
-            nd.s(") ");
-            Ok(Some((nd.u1(bp + 1)? as usize + 1) << 3))
+            rt6_addresses(nd, bp, len)
         }
         4 => {
             nd.s(", last-entry=");
@@ -464,24 +447,7 @@ fn rt6_print(nd: &mut Nd<'_>, bp: usize, _ip6: usize) -> R<Option<usize>> {
             }
             nd.s(", tag=");
             nd.hex(nd.be2(bp + 6)? as u64, 0);
-            if len % 2 == 1 {
-                nd.s(" (invalid length ");
-                nd.dec(len as u64);
-                nd.ch(b')');
-                nd.print_invalid();
-                return Ok(None);
-            }
-            len >>= 1;
-            let mut p = bp + 8;
-            for i in 0..len {
-                nd.s(", [");
-                nd.dec(i as u64);
-                nd.ch(b']');
-                nd.ip6addr(p)?;
-                p += 16;
-            }
-            nd.s(") ");
-            Ok(Some((nd.u1(bp + 1)? as usize + 1) << 3))
+            rt6_addresses(nd, bp, len)
         }
         _ => {
             nd.s(" (unknown type)");
@@ -489,6 +455,25 @@ fn rt6_print(nd: &mut Nd<'_>, bp: usize, _ip6: usize) -> R<Option<usize>> {
             Ok(None)
         }
     }
+}
+
+/// The address list that ends both routing header types, and the header length.
+fn rt6_addresses(nd: &mut Nd<'_>, bp: usize, len: usize) -> R<Option<usize>> {
+    if len % 2 == 1 {
+        nd.s(" (invalid length ");
+        nd.dec(len as u64);
+        nd.ch(b')');
+        nd.print_invalid();
+        return Ok(None);
+    }
+    for i in 0..len / 2 {
+        nd.s(", [");
+        nd.dec(i as u64);
+        nd.ch(b']');
+        nd.ip6addr(bp + 8 + 16 * i)?;
+    }
+    nd.s(") ");
+    Ok(Some((nd.u1(bp + 1)? as usize + 1) << 3))
 }
 
 /// ah_print; returns the header length (0 when it cannot go on).

@@ -123,14 +123,7 @@ fn ether(nd: &mut Nd<'_>, seq: &mut SeqTable, mut length: usize, mut caplen: usi
             } else {
                 nd.s(", ");
             }
-            nd.s("vlan ");
-            nd.dec((tag & 0xfff) as u64);
-            nd.s(", p ");
-            nd.dec((tag >> 13) as u64);
-            if tag & 0x1000 != 0 {
-                nd.s(", DEI");
-            }
-            nd.s(", ");
+            nd.vlan_tci(tag);
         }
         length_type = nd.be2(p + 2)?;
         p += 4;
@@ -433,14 +426,7 @@ fn cooked_payload(
             }
             if nd.opts.eflag {
                 let tag = nd.be2(p)?;
-                nd.s("vlan ");
-                nd.dec((tag & 0xfff) as u64);
-                nd.s(", p ");
-                nd.dec((tag >> 13) as u64);
-                if tag & 0x1000 != 0 {
-                    nd.s(", DEI");
-                }
-                nd.s(", ");
+                nd.vlan_tci(tag);
             }
             proto = nd.be2(p + 2)?;
             if proto <= MAX_LENGTH_VALUE {

@@ -137,38 +137,14 @@ fn dss(nd: &mut Nd<'_>, opt: usize, len: usize, flags: u8) -> R<bool> {
     let mut left = len - 4;
     if f & 0x01 != 0 {
         nd.s(" ack ");
-        if f & 0x02 != 0 {
-            if left < 8 {
-                return Ok(false);
-            }
-            nd.dec(nd.be8(p)?);
-            p += 8;
-            left -= 8;
-        } else {
-            if left < 4 {
-                return Ok(false);
-            }
-            nd.dec(nd.be4(p)? as u64);
-            p += 4;
-            left -= 4;
+        if !dss_number(nd, &mut p, &mut left, f & 0x02 != 0)? {
+            return Ok(false);
         }
     }
     if f & 0x04 != 0 {
         nd.s(" seq ");
-        if f & 0x08 != 0 {
-            if left < 8 {
-                return Ok(false);
-            }
-            nd.dec(nd.be8(p)?);
-            p += 8;
-            left -= 8;
-        } else {
-            if left < 4 {
-                return Ok(false);
-            }
-            nd.dec(nd.be4(p)? as u64);
-            p += 4;
-            left -= 4;
+        if !dss_number(nd, &mut p, &mut left, f & 0x08 != 0)? {
+            return Ok(false);
         }
         if left < 4 {
             return Ok(false);
@@ -191,6 +167,22 @@ fn dss(nd: &mut Nd<'_>, opt: usize, len: usize, flags: u8) -> R<bool> {
         }
     }
     Ok(left == 0)
+}
+
+/// A DSS data ack or sequence number: 8 bytes when its flag says so, else 4.
+fn dss_number(nd: &mut Nd<'_>, p: &mut usize, left: &mut usize, eight: bool) -> R<bool> {
+    let n = if eight { 8 } else { 4 };
+    if *left < n {
+        return Ok(false);
+    }
+    nd.dec(if eight {
+        nd.be8(*p)?
+    } else {
+        nd.be4(*p)? as u64
+    });
+    *p += n;
+    *left -= n;
+    Ok(true)
 }
 
 fn add_addr(nd: &mut Nd<'_>, opt: usize, len: usize) -> R<bool> {

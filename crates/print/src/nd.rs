@@ -212,6 +212,33 @@ impl<'a> Nd<'a> {
     pub fn hex(&mut self, v: u64, width: usize) {
         put_hex(self.out, v, width);
     }
+    /// bittok2str: the names of the set bits joined by ", ", or "none".
+    pub fn bit_names(&mut self, v: u16, names: &[(u16, &str)]) {
+        let mut any = false;
+        for (bit, name) in names {
+            if v & bit != 0 {
+                if any {
+                    self.s(", ");
+                }
+                self.s(name);
+                any = true;
+            }
+        }
+        if !any {
+            self.s("none");
+        }
+    }
+    /// An 802.1Q tag control field: "vlan ID, p PRIO[, DEI], ".
+    pub fn vlan_tci(&mut self, tag: u16) {
+        self.s("vlan ");
+        self.dec((tag & 0xfff) as u64);
+        self.s(", p ");
+        self.dec((tag >> 13) as u64);
+        if tag & 0x1000 != 0 {
+            self.s(", DEI");
+        }
+        self.s(", ");
+    }
     /// ` [|proto]`.
     pub fn print_trunc(&mut self) {
         self.s(" [|");

@@ -31,26 +31,17 @@ pub(crate) fn gre_print(nd: &mut Nd<'_>, mut bp: usize, length: usize) -> R {
     bp += 2;
     if nd.opts.vflag > 0 {
         nd.s(", Flags [");
-        let mut any = false;
-        for (bit, name) in [
-            (CP, "checksum present"),
-            (RP, "routing present"),
-            (KP, "key present"),
-            (SP, "sequence# present"),
-            (SSR, "source routing present"),
-            (AP, "ack present"),
-        ] {
-            if flags & bit != 0 {
-                if any {
-                    nd.s(", ");
-                }
-                nd.s(name);
-                any = true;
-            }
-        }
-        if !any {
-            nd.s("none");
-        }
+        nd.bit_names(
+            flags,
+            &[
+                (CP, "checksum present"),
+                (RP, "routing present"),
+                (KP, "key present"),
+                (SP, "sequence# present"),
+                (SSR, "source routing present"),
+                (AP, "ack present"),
+            ],
+        );
         nd.ch(b']');
     }
     if !nd.ttest(bp, 2) || len < 2 {
