@@ -1,5 +1,6 @@
 //! The `tcpscope` binary: argument parsing and wiring, nothing else.
 
+mod peers;
 mod read;
 
 use std::process::ExitCode;
@@ -18,6 +19,10 @@ struct Cli {
 enum Command {
     /// Print a pcap or pcapng capture exactly as tcpdump 4.99 does.
     Read(read::ReadArgs),
+    /// Run a test server: echo, discard, source or HTTP, with every TCP knob.
+    Server(peers::ServerArgs),
+    /// Run a test client: connections with every TCP knob; reports what the application saw.
+    Client(peers::ClientArgs),
 }
 
 fn main() -> ExitCode {
@@ -35,5 +40,7 @@ fn main() -> ExitCode {
     };
     match cli.command {
         Command::Read(args) => read::run(args),
+        Command::Server(args) => peers::server(args),
+        Command::Client(args) => peers::client(args),
     }
 }

@@ -1,0 +1,300 @@
+//! `tcpscope client`: connections with every knob the phenomena need.
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use socket2::SockRef;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpSocket, TcpStream};
+use tokio::sync::{mpsc, watch, Notify, Semaphore};
+use tokio::task::JoinSet;
+
+use crate::report::{ConnRecord, Report};
+use crate::server::close;
+use crate::sockopt::SockOpts;
+use crate::CloseMode;
+
+/// Everything `tcpscope client` can be told.
+#[derive(Clone)]
+pub struct ClientConfig {
+    /// Where to connect.
+    pub target: SocketAddr,
+    /// Connections to make in all.
+    pub count: u64,
+    /// Connections open at once at most.
+    pub concurrency: u64,
+    /// New connections per second at most.
+    pub rate: Option<f64>,
+    /// Bytes to send on each connection (`--send N` makes N bytes, `--message` text).
+    pub message: Option<Vec<u8>>,
+    /// Read the reply: as many bytes as were sent, or until EOF if nothing was sent.
+    pub recv: bool,
+    /// How to end each connection.
+    pub close: CloseMode,
+    /// Keep each connection open this long before closing it.
+    pub hold: Option<Duration>,
+    /// TCP_FASTOPEN_CONNECT: data in the SYN when the server gave a cookie.
+    pub fastopen: bool,
+    /// Give up on connect() after this long (ETIMEDOUT).
+    pub connect_timeout: Duration,
+    /// Local address (and port: SO_REUSEADDR is set, to meet TIME-WAIT).
+    pub bind: Option<SocketAddr>,
+    /// After the exchange, write twice more with a pause: the first write
+    /// after a peer's close draws its RST, the next fails with EPIPE.
+    pub write_after_reset: bool,
+    /// Options set on each connection.
+    pub opts: SockOpts,
+    /// Each finished connection's record, for `-v` and `--json`.
+    pub on_conn: Option<mpsc::UnboundedSender<ConnRecord>>,
+}
+
+impl ClientConfig {
+    /// Defaults: one connection, nothing sent, FIN close, 5 s connect timeout.
+    pub fn new(target: SocketAddr) -> ClientConfig {
+        ClientConfig {
+            target,
+            count: 1,
+            concurrency: 1,
+            rate: None,
+            message: None,
+            recv: false,
+            close: CloseMode::Fin,
+            hold: None,
+            fastopen: false,
+            connect_timeout: Duration::from_secs(5),
+            bind: None,
+            write_after_reset: false,
+            opts: SockOpts::default(),
+            on_conn: None,
+        }
+    }
+}
+
+/// Bound on how long a read for the reply may wait.
+const RECV_TIMEOUT: Duration = Duration::from_secs(10);
+/// The pause between writes after a reset, long enough for the RST to arrive.
+const RESET_PAUSE: Duration = Duration::from_millis(100);
+
+/// Make the connections and report what the application saw.
+pub async fn run(cfg: ClientConfig) -> Report {
+    let started = Instant::now();
+    let mut report = Report::new("client");
+    let cfg = Arc::new(cfg);
+    let slots = Arc::new(Semaphore::new(cfg.concurrency.clamp(1, 1 << 20) as usize));
+    let open = Arc::new(AtomicU64::new(0));
+    let peak = Arc::new(AtomicU64::new(0));
+    let (_shutdown_tx, shutdown_rx) = watch::channel(false);
+    let exit = Arc::new(Notify::new());
+    let mut tasks: JoinSet<ConnRecord> = JoinSet::new();
+    let gap = cfg
+        .rate
+        .filter(|r| *r > 0.0)
+        .map(|r| Duration::from_secs_f64(1.0 / r));
+    let mut next_start = tokio::time::Instant::now();
+    for id in 1..=cfg.count {
+        if let Some(g) = gap {
+            tokio::time::sleep_until(next_start).await;
+            next_start += g;
+        }
+        let permit = slots
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("the semaphore is never closed");
+        // Fold finished connections as we go, so memory stays bounded.
+        while let Some(done) = tasks.try_join_next() {
+            finish(&cfg, &mut report, done);
+        }
+        let (cfg, open, peak, sd, ex) = (
+            cfg.clone(),
+            open.clone(),
+            peak.clone(),
+            shutdown_rx.clone(),
+            exit.clone(),
+        );
+        tasks.spawn(async move {
+            let rec = one(id, &cfg, &open, &peak, sd, &ex).await;
+            drop(permit);
+            rec
+        });
+        report.connections += 1;
+    }
+    while let Some(done) = tasks.join_next().await {
+        finish(&cfg, &mut report, done);
+    }
+    report.peak_open = peak.load(Ordering::Relaxed);
+    report.established = report.connect_times.len() as u64;
+    report.elapsed = started.elapsed();
+    report
+}
+
+fn finish(
+    cfg: &ClientConfig,
+    report: &mut Report,
+    done: Result<ConnRecord, tokio::task::JoinError>,
+) {
+    if let Ok(rec) = done {
+        report.add(&rec);
+        if rec.closed_by_us == Some("exit") {
+            report.exit_requested = true;
+        }
+        if let Some(tx) = &cfg.on_conn {
+            let _ = tx.send(rec);
+        }
+    }
+}
+
+async fn connect(id: u64, cfg: &ClientConfig, rec: &mut ConnRecord) -> Option<TcpStream> {
+    let sock = match new_socket(cfg) {
+        Ok(s) => s,
+        Err((op, e)) => {
+            rec.fail(op, &e);
+            return None;
+        }
+    };
+    let t0 = Instant::now();
+    let stream = match tokio::time::timeout(cfg.connect_timeout, sock.connect(cfg.target)).await {
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) => {
+            rec.fail("connect", &e);
+            return None;
+        }
+        Err(_) => {
+            rec.fail("connect", &io::Error::from_raw_os_error(libc::ETIMEDOUT));
+            return None;
+        }
+    };
+    rec.connect_time = Some(t0.elapsed());
+    rec.local = stream.local_addr().ok();
+    rec.peer = Some(cfg.target);
+    let _ = id;
+    Some(stream)
+}
+
+fn new_socket(cfg: &ClientConfig) -> Result<TcpSocket, (&'static str, io::Error)> {
+    let sock = if cfg.target.is_ipv4() {
+        TcpSocket::new_v4()
+    } else {
+        TcpSocket::new_v6()
+    }
+    .map_err(|e| ("socket", e))?;
+    let s2 = SockRef::from(&sock);
+    if let Some(n) = cfg.opts.rcvbuf {
+        s2.set_recv_buffer_size(n).map_err(|e| ("setsockopt", e))?;
+    }
+    if let Some(n) = cfg.opts.sndbuf {
+        s2.set_send_buffer_size(n).map_err(|e| ("setsockopt", e))?;
+    }
+    if cfg.fastopen {
+        set_int(&sock, libc::IPPROTO_TCP, libc::TCP_FASTOPEN_CONNECT, 1)
+            .map_err(|e| ("setsockopt", e))?;
+    }
+    if let Some(b) = cfg.bind {
+        sock.set_reuseaddr(true).map_err(|e| ("setsockopt", e))?;
+        sock.bind(b).map_err(|e| ("bind", e))?;
+    }
+    Ok(sock)
+}
+
+fn set_int(s: &TcpSocket, level: i32, name: i32, v: i32) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: a plain int option on a socket we own.
+    let r = unsafe {
+        libc::setsockopt(
+            s.as_raw_fd(),
+            level,
+            name,
+            &v as *const i32 as *const libc::c_void,
+            std::mem::size_of::<i32>() as u32,
+        )
+    };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+async fn one(
+    id: u64,
+    cfg: &ClientConfig,
+    open: &AtomicU64,
+    peak: &AtomicU64,
+    mut shutdown: watch::Receiver<bool>,
+    exit: &Notify,
+) -> ConnRecord {
+    let mut rec = ConnRecord {
+        id,
+        ..Default::default()
+    };
+    let Some(mut stream) = connect(id, cfg, &mut rec).await else {
+        return rec;
+    };
+    let now_open = open.fetch_add(1, Ordering::Relaxed) + 1;
+    peak.fetch_max(now_open, Ordering::Relaxed);
+    if let Err(e) = cfg.opts.apply(SockRef::from(&stream)) {
+        rec.fail("setsockopt", &e);
+    }
+    let ok = exchange(&mut stream, cfg, &mut rec).await;
+    if ok && cfg.write_after_reset {
+        let msg = cfg.message.clone().unwrap_or_else(|| b"x".to_vec());
+        for _ in 0..3 {
+            tokio::time::sleep(RESET_PAUSE).await;
+            match stream.write_all(&msg).await {
+                Ok(()) => rec.sent += msg.len() as u64,
+                Err(e) => {
+                    rec.fail("write", &e);
+                    break;
+                }
+            }
+        }
+    }
+    if let Some(h) = cfg.hold {
+        tokio::time::sleep(h).await;
+    }
+    close(
+        stream,
+        &mut rec,
+        cfg.close,
+        cfg.opts.linger,
+        &mut shutdown,
+        exit,
+    )
+    .await;
+    open.fetch_sub(1, Ordering::Relaxed);
+    rec
+}
+
+/// Send the message and read the reply; false once an error ended it.
+async fn exchange(stream: &mut TcpStream, cfg: &ClientConfig, rec: &mut ConnRecord) -> bool {
+    if let Some(msg) = &cfg.message {
+        if let Err(e) = stream.write_all(msg).await {
+            rec.fail("write", &e);
+            return false;
+        }
+        rec.sent += msg.len() as u64;
+    }
+    if !cfg.recv {
+        return true;
+    }
+    let want = cfg.message.as_ref().map_or(u64::MAX, |m| m.len() as u64);
+    let mut buf = vec![0u8; 64 * 1024];
+    while rec.received < want {
+        match tokio::time::timeout(RECV_TIMEOUT, stream.read(&mut buf)).await {
+            Ok(Ok(0)) => {
+                rec.peer_closed = true;
+                break;
+            }
+            Ok(Ok(n)) => rec.received += n as u64,
+            Ok(Err(e)) => {
+                rec.fail("read", &e);
+                return true;
+            }
+            Err(_) => break,
+        }
+    }
+    true
+}
