@@ -2,16 +2,14 @@
 # Install what tcpscope's tests and benchmarks need on a fresh Debian machine.
 #
 #   bash scripts/install-deps.sh          # what the tests need
-#   bash scripts/install-deps.sh bench    # plus what the benchmarks compare against
+#   bash scripts/install-deps.sh bench    # the same (kept for the benchmark scripts)
 #
-# Building needs only cargo: tcpscope has no C dependency. The tests compare
-# with stored tcpdump output, so they need no tcpdump. The benchmarks run
-# tcpdump itself and make traffic in a network namespace.
+# Building needs only cargo: tcpscope has no C dependency. The printer's
+# tests compare with stored tcpdump output; the peers' privileged tests
+# capture with tcpdump in a network namespace (unshare, ip), and the
+# benchmarks run tcpdump itself.
 set -euo pipefail
-want=(iproute2 util-linux python3)
-if [ "${1:-}" = "bench" ]; then
-    want+=(tcpdump)
-fi
+want=(iproute2 util-linux python3 tcpdump)
 missing=()
 for p in "${want[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -282,9 +282,7 @@ pub fn server(args: ServerArgs) -> ExitCode {
                 return None;
             }
         };
-        if !printer.json {
-            eprintln!("tcpscope server: listening on {}", srv.local_addr());
-        }
+        eprintln!("tcpscope server: listening on {}", srv.local_addr());
         let toggle = srv.accept_toggle();
         tokio::spawn(async move {
             if let Ok(mut sig) =
