@@ -170,10 +170,12 @@ fn on_the_wire(server_args: &str, client_args: &str) -> String {
     let script = format!(
         "set -e; ip link set lo up; \
          tcpdump -Z root --immediate-mode -i lo -U -w {pcap} tcp port 9300 2>/dev/null & tp=$!; sleep 1; \
-         {BIN} server 127.0.0.1:9300 --max-conns 1 --duration 10s {server_args} >/dev/null 2>&1 & sp=$!; sleep 0.3; \
-         {BIN} client 127.0.0.1:9300 {client_args} >/dev/null 2>&1 || true; \
+         {BIN} server 127.0.0.1:9300 --max-conns 1 --duration 10s -v {server_args} >{log}/server.txt 2>&1 & sp=$!; \
+         for i in $(seq 50); do grep -q listening {log}/server.txt && break; sleep 0.1; done; \
+         {BIN} client 127.0.0.1:9300 -v {client_args} >{log}/client.txt 2>&1 || true; \
          wait $sp || true; sleep 0.5; kill -INT $tp; wait $tp || true",
-        pcap = pcap.display()
+        pcap = pcap.display(),
+        log = dir.display()
     );
     let st = Command::new("unshare")
         .args(["--net", "sh", "-c", &script])
@@ -197,6 +199,7 @@ fn on_the_wire(server_args: &str, client_args: &str) -> String {
 /// The flags of each packet, "c" for client to server and "s" for the reverse.
 fn flags(text: &str) -> Vec<String> {
     text.lines()
+        .filter(|l| !l.starts_with('#'))
         .map(|l| {
             let dir = if l.contains(" > 127.0.0.1.9300:") {
                 "c"

@@ -301,8 +301,15 @@ async fn serve(
     }
     let ending = if cfg.unread {
         // Wait for data, leave it unread, close: the kernel answers with RST.
+        // peek, not readable(): readiness can be reported before any byte
+        // has arrived, and a close with nothing unread is a plain FIN.
+        let mut one = [0u8; 1];
         tokio::select! {
-            r = stream.readable() => if r.is_ok() { Ending::Active } else { Ending::Failed },
+            r = stream.peek(&mut one) => match r {
+                Ok(0) => { rec.peer_closed = true; Ending::PeerClosed }
+                Ok(_) => Ending::Active,
+                Err(e) => { rec.fail("read", &e); Ending::Failed }
+            },
             _ = shutdown.changed() => Ending::Shutdown,
         }
     } else if cfg.close_after == Some(0) {
