@@ -471,7 +471,11 @@ pub(crate) async fn close(
     shutdown: &mut watch::Receiver<bool>,
     exit: &Notify,
 ) {
-    if rec.errors.iter().any(|e| e.errno == libc::ECONNRESET || e.errno == libc::EPIPE) {
+    if rec
+        .errors
+        .iter()
+        .any(|e| e.errno == libc::ECONNRESET || e.errno == libc::EPIPE)
+    {
         // Reset already: close() only frees the descriptor; nothing goes on the wire.
         rec.closed_by_us = Some("after reset");
         return;

@@ -233,3 +233,85 @@ fn many_concurrent_connections_are_counted() {
     let (min, med, p99) = c.latency().unwrap();
     assert!(min <= med && med <= p99);
 }
+
+#[test]
+fn a_full_accept_queue_drops_further_syns() {
+    // backlog 1: the queue holds two connections; nobody accepts them.
+    let server = ServerConfig {
+        backlog: 1,
+        accept: tcpscope_lab::server::AcceptPolicy::Never,
+        ..ServerConfig::new(local())
+    };
+    let (s, c) = pair(server, |a| ClientConfig {
+        count: 5,
+        concurrency: 5,
+        connect_timeout: Duration::from_millis(1500),
+        ..ClientConfig::new(a)
+    });
+    assert_eq!(s.connections, 0, "{}", s.text());
+    assert_eq!(c.established, 2, "{}", c.text());
+    assert_eq!(c.error_count("connect", libc::ETIMEDOUT), 3, "{}", c.text());
+}
+
+#[test]
+fn reusing_a_local_port_in_time_wait_follows_tcp_tw_reuse() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let bind: SocketAddr = SocketAddr::from(([127, 0, 0, 1], port));
+    let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+    let srv = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let s = Server::bind(ServerConfig {
+                duration: Some(Duration::from_secs(2)),
+                ..ServerConfig::new(local())
+            })
+            .unwrap();
+            addr_tx.send(s.local_addr()).unwrap();
+            s.run().await
+        })
+    });
+    let addr = addr_rx.recv().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    // The client closes first, so its side of the 4-tuple is in TIME-WAIT.
+    let first = rt.block_on(client::run(ClientConfig {
+        bind: Some(bind),
+        ..hello(addr)
+    }));
+    assert!(first.errors.is_empty(), "{}", first.text());
+    std::thread::sleep(Duration::from_millis(100));
+    // The same 4-tuple again, with the server still listening. Whether the
+    // kernel may take over the TIME-WAIT is net.ipv4.tcp_tw_reuse: 0 never
+    // (connect fails with EADDRNOTAVAIL), 1 always, 2 (the default) for
+    // loopback only, which this is.
+    let second = rt.block_on(client::run(ClientConfig {
+        bind: Some(bind),
+        ..ClientConfig::new(addr)
+    }));
+    let reuse = std::fs::read_to_string("/proc/sys/net/ipv4/tcp_tw_reuse").unwrap();
+    if reuse.trim() == "0" {
+        assert_eq!(
+            second.error_count("connect", libc::EADDRNOTAVAIL),
+            1,
+            "{}",
+            second.text()
+        );
+    } else {
+        assert_eq!(
+            second.established,
+            1,
+            "tcp_tw_reuse={reuse}: {}",
+            second.text()
+        );
+    }
+    srv.join().unwrap();
+}
