@@ -6,7 +6,9 @@ use std::process::ExitCode;
 
 use clap::{ArgAction, Args};
 use tcpscope_capture::{linktype_name, FrameSource, Precision, ReadError, Reader};
+use tcpscope_print::explain::{explain_line, packet_json, simple_header, simple_line};
 use tcpscope_print::{Options, PacketType, Printer};
+use tcpscope_track::{segment, FlowTable};
 
 /// Flags are tcpdump's, with the same letters and meanings.
 #[derive(Args, Debug)]
@@ -66,6 +68,17 @@ pub struct ReadArgs {
     /// Only count the packets, as tcpdump --count does.
     #[arg(long = "count")]
     count_only: bool,
+    /// Under each packet, the TCP state changes it causes on each side and
+    /// Wireshark's analysis flags (retransmission, dup ACK, zero window ...).
+    #[arg(long, conflicts_with_all = ["simple", "json"])]
+    explain: bool,
+    /// The view people draw by hand: one line per TCP packet with direction,
+    /// flags, relative seq/ack, window, length and both sides' states.
+    #[arg(long, conflicts_with = "json")]
+    simple: bool,
+    /// JSON Lines: one object per TCP packet with states, transitions and analysis flags.
+    #[arg(long)]
+    json: bool,
     /// Filter expression (pcap-filter syntax).
     #[arg(value_name = "EXPRESSION", trailing_var_arg = true)]
     expression: Vec<String>,
@@ -145,11 +158,42 @@ pub fn run(args: ReadArgs) -> ExitCode {
     let mut printed = 0u64;
     let limit = args.count.unwrap_or(u64::MAX);
     let mut failure = None;
+    let tracking = args.explain || args.simple || args.json;
+    let mut table = FlowTable::new();
+    let mut first_ts = None;
+    if args.simple {
+        buf.extend_from_slice(simple_header().as_bytes());
+        buf.push(b'\n');
+    }
     while printed < limit {
         match reader.next_frame() {
             Ok(Some(frame)) => {
                 printed += 1;
-                if !args.count_only {
+                if tracking {
+                    let Some(seg) = segment::extract(&frame, args.nano) else { continue };
+                    let obs = table.observe(&seg);
+                    let conn = table.conn_of(&seg).expect("just observed");
+                    if args.explain {
+                        printer.print(&frame, &mut buf);
+                        if let Some(line) = explain_line(&obs) {
+                            buf.extend_from_slice(line.as_bytes());
+                            buf.push(b'\n');
+                        }
+                    } else if args.json {
+                        buf.extend_from_slice(packet_json(printed, &seg, &obs, conn).as_bytes());
+                        buf.push(b'\n');
+                    } else {
+                        let t0 = *first_ts.get_or_insert(seg.ts);
+                        buf.extend_from_slice(simple_line(printed, seg.ts.since(t0), &seg, &obs, conn).as_bytes());
+                        buf.push(b'\n');
+                    }
+                    if buf.len() >= 1 << 16 {
+                        if write_out(&mut out, &buf).is_err() {
+                            return ExitCode::SUCCESS;
+                        }
+                        buf.clear();
+                    }
+                } else if !args.count_only {
                     printer.print(&frame, &mut buf);
                     if buf.len() >= 1 << 16 {
                         if write_out(&mut out, &buf).is_err() {

@@ -24,9 +24,12 @@
 #![deny(missing_docs)]
 
 mod app;
+pub mod conns;
+pub mod explain;
 mod hexdump;
 mod ip;
 mod ip6;
+pub mod ladder;
 mod link;
 mod mptcp;
 mod nd;

@@ -1,0 +1,208 @@
+//! A TCP segment as the tracker needs it, pulled out of a captured frame
+//! through the wire views. No allocation: everything is copied into a small
+//! `Copy` struct.
+
+use tcpscope_capture::{Frame, LinkType};
+use tcpscope_wire::ethernet::{ethertype, EthernetFrame};
+use tcpscope_wire::ip::proto;
+use tcpscope_wire::ipv4::{Ipv4Packet, OFFSET_MASK};
+use tcpscope_wire::ipv6::Ipv6Packet;
+use tcpscope_wire::link::{null_family, Sll2Header, SllHeader};
+use tcpscope_wire::tcp::{TcpOption, TcpPacket};
+
+/// An IPv4 or IPv6 address, stored in 16 bytes.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug, Default)]
+pub struct Addr {
+    /// The bytes (IPv4 in the first four).
+    pub bytes: [u8; 16],
+    /// IPv6.
+    pub v6: bool,
+}
+
+impl std::fmt::Display for Addr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.v6 {
+            std::net::Ipv6Addr::from(self.bytes).fmt(f)
+        } else {
+            std::net::Ipv4Addr::new(self.bytes[0], self.bytes[1], self.bytes[2], self.bytes[3]).fmt(f)
+        }
+    }
+}
+
+/// One endpoint: address and port.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug, Default)]
+pub struct Endpoint {
+    /// Address.
+    pub addr: Addr,
+    /// Port.
+    pub port: u16,
+}
+
+impl std::fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.addr.v6 {
+            write!(f, "[{}]:{}", self.addr, self.port)
+        } else {
+            write!(f, "{}:{}", self.addr, self.port)
+        }
+    }
+}
+
+/// A point in time: seconds and nanoseconds since the epoch.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug, Default)]
+pub struct Ts {
+    /// Seconds.
+    pub sec: i64,
+    /// Nanoseconds, 0..1e9.
+    pub nsec: u32,
+}
+
+impl Ts {
+    /// From a frame's timestamp in the given precision.
+    pub fn from_frame(f: &Frame<'_>, nano: bool) -> Ts {
+        let frac = if nano { f.ts_frac } else { f.ts_frac * 1000 };
+        let (sec, nsec) = (f.ts_sec + frac.div_euclid(1_000_000_000), frac.rem_euclid(1_000_000_000) as u32);
+        Ts { sec, nsec }
+    }
+    /// Seconds since the epoch as a float.
+    pub fn secs(self) -> f64 {
+        self.sec as f64 + self.nsec as f64 / 1e9
+    }
+    /// `self - earlier` in seconds.
+    pub fn since(self, earlier: Ts) -> f64 {
+        (self.sec - earlier.sec) as f64 + (self.nsec as f64 - earlier.nsec as f64) / 1e9
+    }
+}
+
+/// The TCP facts of one captured packet.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Segment {
+    /// Capture time.
+    pub ts: Ts,
+    /// Sender.
+    pub src: Endpoint,
+    /// Receiver.
+    pub dst: Endpoint,
+    /// Sequence number.
+    pub seq: u32,
+    /// Acknowledgment number.
+    pub ack: u32,
+    /// Flag byte.
+    pub flags: u8,
+    /// Window field, unscaled.
+    pub win: u16,
+    /// Payload length from the IP lengths (not the captured length).
+    pub len: u32,
+    /// MSS option.
+    pub mss: Option<u16>,
+    /// Window scale option.
+    pub wscale: Option<u8>,
+    /// SACK permitted option.
+    pub sack_ok: bool,
+    /// Timestamps option (val, ecr).
+    pub tsopt: Option<(u32, u32)>,
+    /// SACK blocks (left, right), `nsack` of them.
+    pub sack: [(u32, u32); 4],
+    /// Number of SACK blocks.
+    pub nsack: u8,
+}
+
+/// TCP flag bits.
+pub mod flag {
+    pub use tcpscope_wire::tcp::flags::*;
+}
+
+impl Segment {
+    /// Whether all of `bits` are set.
+    pub fn has(&self, bits: u8) -> bool {
+        self.flags & bits == bits
+    }
+    /// Sequence space the segment occupies (data plus SYN and FIN).
+    pub fn seq_len(&self) -> u32 {
+        self.len + self.has(flag::SYN) as u32 + self.has(flag::FIN) as u32
+    }
+}
+
+/// Extract the TCP segment of a frame, if it carries one whose header was captured.
+pub fn extract(frame: &Frame<'_>, nano: bool) -> Option<Segment> {
+    let data = frame.data;
+    let (ip_off, family) = match LinkType::from_u32(frame.linktype) {
+        LinkType::Ethernet => {
+            let (t, off) = EthernetFrame::new(data).payload()?;
+            (off, t)
+        }
+        LinkType::LinuxSll => (16, SllHeader::new(data).protocol()?),
+        LinkType::LinuxSll2 => (20, Sll2Header::new(data).protocol()?),
+        LinkType::Null | LinkType::Loop => {
+            let af = null_family(data, false)?;
+            (4, if af == 2 { ethertype::IPV4 } else { ethertype::IPV6 })
+        }
+        LinkType::Raw | LinkType::Ipv4 | LinkType::Ipv6 => {
+            let v = data.first()? >> 4;
+            (0, if v == 4 { ethertype::IPV4 } else { ethertype::IPV6 })
+        }
+        LinkType::Unknown(_) => return None,
+    };
+    let ip = data.get(ip_off..)?;
+    let mut seg = Segment { ts: Ts::from_frame(frame, nano), ..Segment::default() };
+    let (tcp, tcp_len) = match family {
+        ethertype::IPV4 => {
+            let p = Ipv4Packet::new(ip);
+            if p.version()? != 4 || p.protocol()? != proto::TCP || p.frag_field()? & OFFSET_MASK != 0 {
+                return None;
+            }
+            let hl = p.header_len()?;
+            let total = p.total_len()? as usize;
+            seg.src.addr.bytes[..4].copy_from_slice(&p.src()?);
+            seg.dst.addr.bytes[..4].copy_from_slice(&p.dst()?);
+            // TSO/GRO captures carry a total length of 0: use what was on the wire.
+            let total = if total == 0 { frame.len as usize - ip_off } else { total };
+            (ip.get(hl..)?, total.checked_sub(hl)?)
+        }
+        ethertype::IPV6 => {
+            let p = Ipv6Packet::new(ip);
+            let up = p.upper_layer()?;
+            if p.version()? != 6 || up.protocol != proto::TCP || !up.first_fragment {
+                return None;
+            }
+            seg.src.addr.bytes.copy_from_slice(p.src()?);
+            seg.dst.addr.bytes.copy_from_slice(p.dst()?);
+            seg.src.addr.v6 = true;
+            seg.dst.addr.v6 = true;
+            let plen = p.payload_len()? as usize;
+            let plen = if plen == 0 { frame.len as usize - ip_off - 40 } else { plen };
+            (ip.get(up.offset..)?, (plen + 40).checked_sub(up.offset)?)
+        }
+        _ => return None,
+    };
+    let t = TcpPacket::new(tcp);
+    seg.src.port = t.src_port()?;
+    seg.dst.port = t.dst_port()?;
+    seg.seq = t.seq()?;
+    seg.ack = t.ack()?;
+    seg.flags = t.flags()?;
+    seg.win = t.window()?;
+    let hl = t.header_len()?;
+    if hl < 20 {
+        return None;
+    }
+    seg.len = tcp_len.saturating_sub(hl) as u32;
+    for o in t.options() {
+        match o {
+            TcpOption::Mss(m) => seg.mss = Some(m),
+            TcpOption::WindowScale(w) => seg.wscale = Some(w),
+            TcpOption::SackPermitted => seg.sack_ok = true,
+            TcpOption::Timestamp { val, ecr } => seg.tsopt = Some((val, ecr)),
+            TcpOption::Sack(blocks) => {
+                for b in blocks.chunks_exact(8).take(4) {
+                    let l = u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
+                    let r = u32::from_be_bytes([b[4], b[5], b[6], b[7]]);
+                    seg.sack[seg.nsack as usize] = (l, r);
+                    seg.nsack += 1;
+                }
+            }
+            _ => {}
+        }
+    }
+    Some(seg)
+}
