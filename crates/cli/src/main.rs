@@ -2,6 +2,7 @@
 
 mod peers;
 mod read;
+mod track_cmds;
 
 use std::process::ExitCode;
 
@@ -19,6 +20,10 @@ struct Cli {
 enum Command {
     /// Print a pcap or pcapng capture exactly as tcpdump 4.99 does.
     Read(read::ReadArgs),
+    /// One row per connection: states, history, bytes, RTT, who closed, who reset, what each application saw.
+    Conns(track_cmds::ConnsArgs),
+    /// The sequence diagram of one connection, with both sides' states.
+    Ladder(track_cmds::LadderArgs),
     /// Run a test server: echo, discard, source or HTTP, with every TCP knob.
     Server(peers::ServerArgs),
     /// Run a test client: connections with every TCP knob; reports what the application saw.
@@ -40,6 +45,8 @@ fn main() -> ExitCode {
     };
     match cli.command {
         Command::Read(args) => read::run(args),
+        Command::Conns(args) => track_cmds::conns(args),
+        Command::Ladder(args) => track_cmds::ladder(args),
         Command::Server(args) => peers::server(args),
         Command::Client(args) => peers::client(args),
     }

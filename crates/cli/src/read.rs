@@ -170,7 +170,9 @@ pub fn run(args: ReadArgs) -> ExitCode {
             Ok(Some(frame)) => {
                 printed += 1;
                 if tracking {
-                    let Some(seg) = segment::extract(&frame, args.nano) else { continue };
+                    let Some(seg) = segment::extract(&frame, args.nano) else {
+                        continue;
+                    };
                     let obs = table.observe(&seg);
                     let conn = table.conn_of(&seg).expect("just observed");
                     if args.explain {
@@ -184,7 +186,9 @@ pub fn run(args: ReadArgs) -> ExitCode {
                         buf.push(b'\n');
                     } else {
                         let t0 = *first_ts.get_or_insert(seg.ts);
-                        buf.extend_from_slice(simple_line(printed, seg.ts.since(t0), &seg, &obs, conn).as_bytes());
+                        buf.extend_from_slice(
+                            simple_line(printed, seg.ts.since(t0), &seg, &obs, conn).as_bytes(),
+                        );
                         buf.push(b'\n');
                     }
                     if buf.len() >= 1 << 16 {
@@ -241,7 +245,7 @@ fn write_out(out: &mut impl Write, buf: &[u8]) -> io::Result<()> {
     out.write_all(buf)
 }
 
-fn describe(e: &ReadError) -> String {
+pub(crate) fn describe(e: &ReadError) -> String {
     match e {
         ReadError::Io(io) => match io.kind() {
             io::ErrorKind::NotFound => "No such file or directory".to_string(),

@@ -53,7 +53,11 @@ impl Row {
             match e {
                 Some(x) => x,
                 None => {
-                    let peer_fin = if me == Side::Client { c.stats[1].fin } else { c.stats[0].fin };
+                    let peer_fin = if me == Side::Client {
+                        c.stats[1].fin
+                    } else {
+                        c.stats[0].fin
+                    };
                     if peer_fin {
                         "EOF (peer closed)"
                     } else {
@@ -99,7 +103,11 @@ pub fn table_header() -> String {
 /// One aligned row.
 pub fn table_row(r: &Row) -> String {
     let irtt = r.irtt.map_or("-".to_string(), ms);
-    let client = if r.guessed { format!("{}?", r.client) } else { r.client.clone() };
+    let client = if r.guessed {
+        format!("{}?", r.client)
+    } else {
+        r.client.clone()
+    };
     let mut s = format!(
         "{:>4}  {:<22} {:<22} {:>9.6}s {:>6} {:>9} {:>6} {:>9} {:>10}  {:<6} {:<12} {:>7}  {:<6} {:<9} {:<6}  ",
         r.id,

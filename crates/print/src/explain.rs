@@ -31,7 +31,13 @@ pub fn flag_labels(f: Flags, dupack: u32) -> Vec<String> {
     Flags::ALL
         .iter()
         .filter(|(bit, _, _)| f.has(*bit))
-        .map(|(bit, label, _)| if *bit == Flags::DUPLICATE_ACK { format!("{label} #{dupack}") } else { label.to_string() })
+        .map(|(bit, label, _)| {
+            if *bit == Flags::DUPLICATE_ACK {
+                format!("{label} #{dupack}")
+            } else {
+                label.to_string()
+            }
+        })
         .collect()
 }
 
@@ -40,7 +46,11 @@ pub fn explain_line(obs: &Observation) -> Option<String> {
     if obs.ntrans == 0 && obs.flags.is_empty() {
         return None;
     }
-    let dir = if obs.from_client { "client → server" } else { "server → client" };
+    let dir = if obs.from_client {
+        "client → server"
+    } else {
+        "server → client"
+    };
     let mut s = format!("    conn {}, {dir}:", obs.conn);
     let mut first = true;
     for t in obs.transitions() {
@@ -71,7 +81,16 @@ pub fn explain_line(obs: &Observation) -> Option<String> {
 
 fn flag_string(flags: u8) -> String {
     let mut s = String::new();
-    for (bit, c) in [(0x02u8, 'S'), (0x01, 'F'), (0x04, 'R'), (0x08, 'P'), (0x10, '.'), (0x20, 'U'), (0x40, 'E'), (0x80, 'W')] {
+    for (bit, c) in [
+        (0x02u8, 'S'),
+        (0x01, 'F'),
+        (0x04, 'R'),
+        (0x08, 'P'),
+        (0x10, '.'),
+        (0x20, 'U'),
+        (0x40, 'E'),
+        (0x80, 'W'),
+    ] {
         if flags & bit != 0 {
             s.push(c);
         }
@@ -90,7 +109,11 @@ pub fn simple_header() -> &'static str {
 /// One `--simple` line: the view people draw by hand.
 pub fn simple_line(n: u64, rel_time: f64, seg: &Segment, obs: &Observation, conn: &Conn) -> String {
     let dir = if obs.from_client { "C→S" } else { "S→C" };
-    let ack = if seg.flags & 0x10 != 0 { obs.rel_ack.to_string() } else { "-".to_string() };
+    let ack = if seg.flags & 0x10 != 0 {
+        obs.rel_ack.to_string()
+    } else {
+        "-".to_string()
+    };
     let labels = flag_labels(obs.flags, obs.dupack).join(", ");
     format!(
         "{n:>5}  {rel_time:<11.6}  {:>4} {dir}  {:<5}  {:<9}  {:<9}  {:>9}  {:>5}  {:<12}  {:<12}  {labels}",
@@ -136,7 +159,9 @@ pub fn packet_json(n: u64, seg: &Segment, obs: &Observation, conn: &Conn) -> Str
         if i > 0 {
             s.push(',');
         }
-        let note = note_text(t.note).map_or("null".to_string(), |n| format!("\"{}\"", n.replace('"', "\\\"")));
+        let note = note_text(t.note).map_or("null".to_string(), |n| {
+            format!("\"{}\"", n.replace('"', "\\\""))
+        });
         let _ = write!(
             s,
             "{{\"side\":\"{}\",\"from\":\"{}\",\"to\":\"{}\",\"inferred\":{},\"note\":{note}}}",
@@ -147,7 +172,11 @@ pub fn packet_json(n: u64, seg: &Segment, obs: &Observation, conn: &Conn) -> Str
         );
     }
     s.push_str("],\"analysis\":[");
-    let keys: Vec<String> = Flags::ALL.iter().filter(|(b, _, _)| obs.flags.has(*b)).map(|(_, _, k)| format!("\"{k}\"")).collect();
+    let keys: Vec<String> = Flags::ALL
+        .iter()
+        .filter(|(b, _, _)| obs.flags.has(*b))
+        .map(|(_, _, k)| format!("\"{k}\""))
+        .collect();
     s.push_str(&keys.join(","));
     s.push(']');
     if obs.flags.has(Flags::DUPLICATE_ACK) {

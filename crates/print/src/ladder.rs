@@ -17,10 +17,35 @@ pub struct Ladder {
 
 impl Ladder {
     /// The two column titles.
-    pub fn header(client: &str, server: &str, client_state: State, server_state: State) -> (Ladder, String) {
-        let mut s = format!("{:<w$}{:>a$}\n", format!("client {client}"), format!("server {server}"), w = STATE_W + ARROW_W / 2, a = ARROW_W / 2 + STATE_W);
-        s.push_str(&format!("{:<w$}{:>a$}{:>w$}\n", client_state.name(), "", server_state.name(), w = STATE_W, a = ARROW_W));
-        (Ladder { client: client_state, server: server_state, start: None }, s)
+    pub fn header(
+        client: &str,
+        server: &str,
+        client_state: State,
+        server_state: State,
+    ) -> (Ladder, String) {
+        let mut s = format!(
+            "{:<w$}{:>a$}\n",
+            format!("client {client}"),
+            format!("server {server}"),
+            w = STATE_W + ARROW_W / 2,
+            a = ARROW_W / 2 + STATE_W
+        );
+        s.push_str(&format!(
+            "{:<w$}{:>a$}{:>w$}\n",
+            client_state.name(),
+            "",
+            server_state.name(),
+            w = STATE_W,
+            a = ARROW_W
+        ));
+        (
+            Ladder {
+                client: client_state,
+                server: server_state,
+                start: None,
+            },
+            s,
+        )
     }
 
     /// One packet's arrow, with the states that changed beside it.
@@ -44,7 +69,12 @@ impl Ladder {
         let arrow = if obs.from_client {
             format!("{}{}{}▶ ", "─".repeat(left), label, "─".repeat(right))
         } else {
-            format!(" ◀{}{}{}", "─".repeat(left), label, "─".repeat(right))
+            format!(
+                " ◀{}{}{} ",
+                "─".repeat(left),
+                label,
+                "─".repeat(right.saturating_sub(1))
+            )
         };
         let mut cs = String::new();
         let mut ss = String::new();
@@ -62,7 +92,9 @@ impl Ladder {
             }
         }
         let time = format!("{:>10.6}", seg.ts.secs() - t0);
-        format!("{cs:<w$}{arrow}{ss:<w$} {time}", w = STATE_W).trim_end().to_string()
+        format!("{cs:<w$}{arrow}{ss:<w$} {time}", w = STATE_W)
+            .trim_end()
+            .to_string()
     }
 
     /// The legend under the diagram.

@@ -262,7 +262,22 @@ fn is_power_of_ten(mut n: u64) -> bool {
 
 /// Ports that make an endpoint look like the server when no SYN was seen.
 fn looks_like_server(port: u16) -> bool {
-    port < 1024 || matches!(port, 1433 | 1521 | 2049 | 3306 | 5432 | 5672 | 6379 | 8080 | 8443 | 9092 | 9200 | 11211 | 27017)
+    port < 1024
+        || matches!(
+            port,
+            1433 | 1521
+                | 2049
+                | 3306
+                | 5432
+                | 5672
+                | 6379
+                | 8080
+                | 8443
+                | 9092
+                | 9200
+                | 11211
+                | 27017
+        )
 }
 
 impl Conn {
@@ -278,7 +293,8 @@ impl Conn {
             (seg.dst, seg.src, false)
         } else {
             let src_serves = looks_like_server(seg.src.port) && !looks_like_server(seg.dst.port)
-                || (looks_like_server(seg.src.port) == looks_like_server(seg.dst.port) && seg.src.port < seg.dst.port);
+                || (looks_like_server(seg.src.port) == looks_like_server(seg.dst.port)
+                    && seg.src.port < seg.dst.port);
             if src_serves {
                 (seg.dst, seg.src, true)
             } else {
@@ -304,7 +320,10 @@ impl Conn {
             first_rst: None,
             refused: false,
             stats: [DirStats::default(); 2],
-            seq: [SeqInfo { win_scale: -1, ..SeqInfo::default() }; 2],
+            seq: [SeqInfo {
+                win_scale: -1,
+                ..SeqInfo::default()
+            }; 2],
             syn_time: None,
             fin_seq: [None; 2],
             history: History::default(),
@@ -346,7 +365,11 @@ impl Conn {
     pub fn observe(&mut self, seg: &Segment) -> Observation {
         let from_client = seg.src == self.client;
         let (d, r) = if from_client { (0, 1) } else { (1, 0) };
-        let sender = if from_client { Side::Client } else { Side::Server };
+        let sender = if from_client {
+            Side::Client
+        } else {
+            Side::Server
+        };
         self.last = seg.ts;
         let mut obs = Observation {
             conn: self.id,
@@ -355,7 +378,13 @@ impl Conn {
             rel_seq: 0,
             rel_ack: 0,
             window: 0,
-            transitions: [Transition { side: Side::Client, from: State::Closed, to: State::Closed, inferred: false, note: Note::None }; 4],
+            transitions: [Transition {
+                side: Side::Client,
+                from: State::Closed,
+                to: State::Closed,
+                inferred: false,
+                note: Note::None,
+            }; 4],
             ntrans: 0,
             flags: Flags::default(),
             dupack: 0,
@@ -383,8 +412,16 @@ impl Conn {
             self.seq[r].win_scale = -2;
         }
         obs.rel_seq = seg.seq.wrapping_sub(self.seq[d].isn);
-        obs.rel_ack = if seg.has(flag::ACK) { seg.ack.wrapping_sub(self.seq[r].isn) } else { 0 };
-        let shift = if seg.has(flag::SYN) || self.seq[d].win_scale < 0 { 0 } else { self.seq[d].win_scale as u32 };
+        obs.rel_ack = if seg.has(flag::ACK) {
+            seg.ack.wrapping_sub(self.seq[r].isn)
+        } else {
+            0
+        };
+        let shift = if seg.has(flag::SYN) || self.seq[d].win_scale < 0 {
+            0
+        } else {
+            self.seq[d].win_scale as u32
+        };
         obs.window = (seg.win as u64) << shift;
 
         self.analyze(seg, d, r, &mut obs);
@@ -416,22 +453,36 @@ impl Conn {
             if seglen <= 1 && seq == fwd.nextseq.wrapping_sub(1) && !sfr {
                 f.set(Flags::KEEP_ALIVE);
             }
-            let same = seglen == 0 && seq == fwd.nextseq && ack == fwd.lastack && !sfr && fwd.seen_ack;
+            let same =
+                seglen == 0 && seq == fwd.nextseq && ack == fwd.lastack && !sfr && fwd.seen_ack;
             if same && window != 0 && window != fwd.window {
                 f.set(Flags::WINDOW_UPDATE);
             }
             if seglen > 0 && rev.win_scale != -1 && rev.seen_ack && !sfr {
-                let sh = if rev.win_scale < 0 { 0 } else { rev.win_scale as u32 };
+                let sh = if rev.win_scale < 0 {
+                    0
+                } else {
+                    rev.win_scale as u32
+                };
                 if seq.wrapping_add(seglen) == rev.lastack.wrapping_add(rev.window << sh) {
                     f.set(Flags::WINDOW_FULL);
                 }
             }
-            if same && window != 0 && window == fwd.window && rev.last_flags.has(Flags::KEEP_ALIVE) {
+            if same && window != 0 && window == fwd.window && rev.last_flags.has(Flags::KEEP_ALIVE)
+            {
                 f.set(Flags::KEEP_ALIVE_ACK);
-            } else if same && window == 0 && window == fwd.window && rev.last_flags.has(Flags::ZERO_WINDOW_PROBE) {
+            } else if same
+                && window == 0
+                && window == fwd.window
+                && rev.last_flags.has(Flags::ZERO_WINDOW_PROBE)
+            {
                 f.set(Flags::ZERO_WINDOW_PROBE_ACK);
             } else if same && window != 0 && window == fwd.window {
-                let n = if fwd.dupacknum < 0 { 1 } else { fwd.dupacknum + 1 };
+                let n = if fwd.dupacknum < 0 {
+                    1
+                } else {
+                    fwd.dupacknum + 1
+                };
                 self.seq[d].dupacknum = n;
                 f.set(Flags::DUPLICATE_ACK);
                 obs.dupack = n as u32;
@@ -457,13 +508,19 @@ impl Conn {
             if seglen > 1 && fwd.nextseq.wrapping_sub(1) == seq {
                 not_advanced = false;
             }
-            if seglen > 0 && rev.lastack != 0 && seq_le(seq.wrapping_add(seglen), rev.lastack) && rev.seen_ack {
+            if seglen > 0
+                && rev.lastack != 0
+                && seq_le(seq.wrapping_add(seglen), rev.lastack)
+                && rev.seen_ack
+            {
                 f.set(Flags::SPURIOUS_RETRANSMISSION);
             } else {
                 let since_dupack = seg.ts.since(rev.lastack_time);
                 let since_next = seg.ts.since(fwd.nextseq_time);
                 let ooo_threshold = self.irtt.unwrap_or(0.003);
-                let next_after = seq.wrapping_add(seglen).wrapping_add((seg.flags & (flag::SYN | flag::FIN) != 0) as u32);
+                let next_after = seq
+                    .wrapping_add(seglen)
+                    .wrapping_add((seg.flags & (flag::SYN | flag::FIN) != 0) as u32);
                 if not_advanced && rev.dupacknum >= 2 && rev.lastack == seq && since_dupack < 0.02 {
                     f.set(Flags::FAST_RETRANSMISSION);
                 } else if not_advanced && since_next < ooo_threshold && fwd.nextseq != next_after {
@@ -483,7 +540,8 @@ impl Conn {
             s.nextseq = nextseq;
             s.nextseq_time = seg.ts;
         }
-        if (seq == s.maxseqtobeacked || s.maxseqtobeacked == 0) && !f.has(Flags::ZERO_WINDOW_PROBE) {
+        if (seq == s.maxseqtobeacked || s.maxseqtobeacked == 0) && !f.has(Flags::ZERO_WINDOW_PROBE)
+        {
             s.maxseqtobeacked = s.nextseq;
         }
         s.window = window;
@@ -501,7 +559,9 @@ impl Conn {
         st.bytes += seg.len as u64;
         st.first_ts.get_or_insert(seg.ts);
         let f = obs.flags;
-        let retransmitted = f.0 & (Flags::RETRANSMISSION | Flags::FAST_RETRANSMISSION | Flags::SPURIOUS_RETRANSMISSION) != 0;
+        let retransmitted = f.0
+            & (Flags::RETRANSMISSION | Flags::FAST_RETRANSMISSION | Flags::SPURIOUS_RETRANSMISSION)
+            != 0;
         if retransmitted {
             st.retransmissions += 1;
         }
@@ -514,7 +574,12 @@ impl Conn {
         if f.has(Flags::ZERO_WINDOW) {
             st.zero_windows += 1;
         }
-        let (syn, ack, fin, rst) = (seg.has(flag::SYN), seg.has(flag::ACK), seg.has(flag::FIN), seg.has(flag::RST));
+        let (syn, ack, fin, rst) = (
+            seg.has(flag::SYN),
+            seg.has(flag::ACK),
+            seg.has(flag::FIN),
+            seg.has(flag::RST),
+        );
         // Zeek's history letters.
         let h = &mut self.history;
         if syn && rst || syn && fin {
@@ -560,9 +625,21 @@ impl Conn {
 
     /// The RFC 9293 state machine, as the capture point sees it: one match
     /// on (state, event) for the sender, one for the receiver.
-    fn transitions(&mut self, seg: &Segment, sender: Side, d: usize, r: usize, obs: &mut Observation) {
+    fn transitions(
+        &mut self,
+        seg: &Segment,
+        sender: Side,
+        d: usize,
+        r: usize,
+        obs: &mut Observation,
+    ) {
         let receiver = sender.other();
-        let (syn, ack, fin, rst) = (seg.has(flag::SYN), seg.has(flag::ACK), seg.has(flag::FIN), seg.has(flag::RST));
+        let (syn, ack, fin, rst) = (
+            seg.has(flag::SYN),
+            seg.has(flag::ACK),
+            seg.has(flag::FIN),
+            seg.has(flag::RST),
+        );
         // fin_seq[r] is the receiver's FIN: an ACK beyond it acknowledges it.
         let acks_peer_fin = ack && self.fin_seq[r].is_some_and(|s| seq_gt(seg.ack, s));
         let acks_peer_syn = ack && self.seq[r].isn_set && seq_gt(seg.ack, self.seq[r].isn);
@@ -573,20 +650,47 @@ impl Conn {
             *self.state_mut(sender) = State::Closed;
             if peer == State::SynSent && before == State::Listen {
                 // Assumed listening until now: nothing was.
-                obs.transitions[obs.ntrans as usize] =
-                    Transition { side: sender, from: State::Closed, to: State::Closed, inferred: false, note: Note::NoListener };
+                obs.transitions[obs.ntrans as usize] = Transition {
+                    side: sender,
+                    from: State::Closed,
+                    to: State::Closed,
+                    inferred: false,
+                    note: Note::NoListener,
+                };
                 obs.ntrans += 1;
             } else {
-                Self::push(obs, Transition { side: sender, from: before, to: State::Closed, inferred: false, note: Note::SentReset });
+                Self::push(
+                    obs,
+                    Transition {
+                        side: sender,
+                        from: before,
+                        to: State::Closed,
+                        inferred: false,
+                        note: Note::SentReset,
+                    },
+                );
             }
-            let note = if peer == State::SynSent { Note::Refused } else { Note::Reset };
+            let note = if peer == State::SynSent {
+                Note::Refused
+            } else {
+                Note::Reset
+            };
             if self.first_rst.is_none() {
                 self.first_rst = Some(sender);
                 self.refused = peer == State::SynSent;
             }
             if peer != State::Closed && peer != State::TimeWait && peer != State::Listen {
                 *self.state_mut(receiver) = State::Closed;
-                Self::push(obs, Transition { side: receiver, from: peer, to: State::Closed, inferred: true, note });
+                Self::push(
+                    obs,
+                    Transition {
+                        side: receiver,
+                        from: peer,
+                        to: State::Closed,
+                        inferred: true,
+                        note,
+                    },
+                );
             }
             return;
         }
@@ -595,7 +699,9 @@ impl Conn {
         let s = self.state(sender);
         let next = match (s, syn, ack, fin) {
             (State::Closed, true, false, _) => Some((State::SynSent, Note::None)),
-            (State::Closed | State::Listen | State::SynSent, true, true, _) => Some((State::SynReceived, Note::None)),
+            (State::Closed | State::Listen | State::SynSent, true, true, _) => {
+                Some((State::SynReceived, Note::None))
+            }
             (State::SynSent, false, true, _) if acks_peer_syn => {
                 let irtt = self.syn_time.map(|t| seg.ts.since(t));
                 self.irtt = irtt;
@@ -606,7 +712,16 @@ impl Conn {
         };
         if let Some((to, note)) = next {
             *self.state_mut(sender) = to;
-            Self::push(obs, Transition { side: sender, from: s, to, inferred: false, note });
+            Self::push(
+                obs,
+                Transition {
+                    side: sender,
+                    from: s,
+                    to,
+                    inferred: false,
+                    note,
+                },
+            );
         }
         if fin {
             self.fin_seq[d].get_or_insert(seg.seq.wrapping_add(seg.len));
@@ -621,7 +736,16 @@ impl Conn {
             };
             if let Some((to, note)) = to {
                 *self.state_mut(sender) = to;
-                Self::push(obs, Transition { side: sender, from: s, to, inferred: false, note });
+                Self::push(
+                    obs,
+                    Transition {
+                        side: sender,
+                        from: s,
+                        to,
+                        inferred: false,
+                        note,
+                    },
+                );
             }
         }
         // What receiving it does to the receiver (assumed delivered).
@@ -649,9 +773,22 @@ impl Conn {
             };
         }
         if next != p {
-            let note = if fin && next == State::CloseWait { Note::PeerFin } else { Note::None };
+            let note = if fin && next == State::CloseWait {
+                Note::PeerFin
+            } else {
+                Note::None
+            };
             *self.state_mut(receiver) = next;
-            Self::push(obs, Transition { side: receiver, from: p, to: next, inferred: true, note });
+            Self::push(
+                obs,
+                Transition {
+                    side: receiver,
+                    from: p,
+                    to: next,
+                    inferred: true,
+                    note,
+                },
+            );
         }
     }
 

@@ -24,7 +24,8 @@ impl std::fmt::Display for Addr {
         if self.v6 {
             std::net::Ipv6Addr::from(self.bytes).fmt(f)
         } else {
-            std::net::Ipv4Addr::new(self.bytes[0], self.bytes[1], self.bytes[2], self.bytes[3]).fmt(f)
+            std::net::Ipv4Addr::new(self.bytes[0], self.bytes[1], self.bytes[2], self.bytes[3])
+                .fmt(f)
         }
     }
 }
@@ -61,7 +62,10 @@ impl Ts {
     /// From a frame's timestamp in the given precision.
     pub fn from_frame(f: &Frame<'_>, nano: bool) -> Ts {
         let frac = if nano { f.ts_frac } else { f.ts_frac * 1000 };
-        let (sec, nsec) = (f.ts_sec + frac.div_euclid(1_000_000_000), frac.rem_euclid(1_000_000_000) as u32);
+        let (sec, nsec) = (
+            f.ts_sec + frac.div_euclid(1_000_000_000),
+            frac.rem_euclid(1_000_000_000) as u32,
+        );
         Ts { sec, nsec }
     }
     /// Seconds since the epoch as a float.
@@ -135,20 +139,40 @@ pub fn extract(frame: &Frame<'_>, nano: bool) -> Option<Segment> {
         LinkType::LinuxSll2 => (20, Sll2Header::new(data).protocol()?),
         LinkType::Null | LinkType::Loop => {
             let af = null_family(data, false)?;
-            (4, if af == 2 { ethertype::IPV4 } else { ethertype::IPV6 })
+            (
+                4,
+                if af == 2 {
+                    ethertype::IPV4
+                } else {
+                    ethertype::IPV6
+                },
+            )
         }
         LinkType::Raw | LinkType::Ipv4 | LinkType::Ipv6 => {
             let v = data.first()? >> 4;
-            (0, if v == 4 { ethertype::IPV4 } else { ethertype::IPV6 })
+            (
+                0,
+                if v == 4 {
+                    ethertype::IPV4
+                } else {
+                    ethertype::IPV6
+                },
+            )
         }
         LinkType::Unknown(_) => return None,
     };
     let ip = data.get(ip_off..)?;
-    let mut seg = Segment { ts: Ts::from_frame(frame, nano), ..Segment::default() };
+    let mut seg = Segment {
+        ts: Ts::from_frame(frame, nano),
+        ..Segment::default()
+    };
     let (tcp, tcp_len) = match family {
         ethertype::IPV4 => {
             let p = Ipv4Packet::new(ip);
-            if p.version()? != 4 || p.protocol()? != proto::TCP || p.frag_field()? & OFFSET_MASK != 0 {
+            if p.version()? != 4
+                || p.protocol()? != proto::TCP
+                || p.frag_field()? & OFFSET_MASK != 0
+            {
                 return None;
             }
             let hl = p.header_len()?;
@@ -156,7 +180,11 @@ pub fn extract(frame: &Frame<'_>, nano: bool) -> Option<Segment> {
             seg.src.addr.bytes[..4].copy_from_slice(&p.src()?);
             seg.dst.addr.bytes[..4].copy_from_slice(&p.dst()?);
             // TSO/GRO captures carry a total length of 0: use what was on the wire.
-            let total = if total == 0 { frame.len as usize - ip_off } else { total };
+            let total = if total == 0 {
+                frame.len as usize - ip_off
+            } else {
+                total
+            };
             (ip.get(hl..)?, total.checked_sub(hl)?)
         }
         ethertype::IPV6 => {
@@ -170,7 +198,11 @@ pub fn extract(frame: &Frame<'_>, nano: bool) -> Option<Segment> {
             seg.src.addr.v6 = true;
             seg.dst.addr.v6 = true;
             let plen = p.payload_len()? as usize;
-            let plen = if plen == 0 { frame.len as usize - ip_off - 40 } else { plen };
+            let plen = if plen == 0 {
+                frame.len as usize - ip_off - 40
+            } else {
+                plen
+            };
             (ip.get(up.offset..)?, (plen + 40).checked_sub(up.offset)?)
         }
         _ => return None,

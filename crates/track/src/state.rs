@@ -50,7 +50,10 @@ impl State {
 
     /// States where the endpoint has sent its FIN.
     pub fn fin_sent(self) -> bool {
-        matches!(self, State::FinWait1 | State::FinWait2 | State::Closing | State::LastAck | State::TimeWait)
+        matches!(
+            self,
+            State::FinWait1 | State::FinWait2 | State::Closing | State::LastAck | State::TimeWait
+        )
     }
 }
 

@@ -44,7 +44,12 @@ impl Default for FlowTable {
 impl FlowTable {
     /// An empty table.
     pub fn new() -> FlowTable {
-        FlowTable { conns: HashMap::new(), next_id: 1, packets: 0, evicted: Vec::new() }
+        FlowTable {
+            conns: HashMap::new(),
+            next_id: 1,
+            packets: 0,
+            evicted: Vec::new(),
+        }
     }
 
     /// Connections in the table now.
