@@ -1,0 +1,191 @@
+//! Connection tracking on captures of real kernel traffic
+//! (`tests/captures/make.sh` made them in a private network namespace with
+//! tcpscope's own peers): the states and verdicts each scenario must give,
+//! and the analysis flags compared flag by flag with tshark's.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use tcpscope_capture::{Precision, Reader};
+use tcpscope_track::{segment, Conn, Flags, FlowTable, Observation, Side, State};
+
+fn dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/captures")
+}
+
+/// (frame number, observation) for every TCP frame, and the connections.
+fn track(name: &str) -> (Vec<(u64, Observation)>, Vec<Conn>) {
+    let mut r = Reader::open(&dir().join(format!("{name}.pcap")), Precision::Nano).unwrap();
+    let mut table = FlowTable::new();
+    let mut obs = Vec::new();
+    let mut n = 0;
+    while let Some(f) = r.next_frame().unwrap() {
+        n += 1;
+        if let Some(seg) = segment::extract(&f, true) {
+            obs.push((n, table.observe(&seg)));
+        }
+    }
+    (obs, table.finish())
+}
+
+fn only(name: &str) -> Conn {
+    let (_, conns) = track(name);
+    assert_eq!(conns.len(), 1, "{name}");
+    conns.into_iter().next().unwrap()
+}
+
+#[test]
+fn client_close_leaves_the_client_in_time_wait() {
+    let c = only("client-close");
+    assert!(!c.roles_guessed);
+    assert_eq!(c.conn_state(), "SF");
+    assert_eq!(c.first_fin, Some(Side::Client));
+    assert_eq!(c.time_wait(), Some(Side::Client));
+    assert_eq!((c.client_state, c.server_state), (State::TimeWait, State::Closed));
+    assert!(c.irtt.is_some_and(|r| r > 0.0 && r < 0.01));
+    assert_eq!(c.history(), "ShADadFf");
+    assert_eq!(c.app_errors(), (None, None));
+}
+
+#[test]
+fn server_close_leaves_the_server_in_time_wait() {
+    let c = only("server-close");
+    assert_eq!(c.first_fin, Some(Side::Server));
+    assert_eq!(c.time_wait(), Some(Side::Server));
+    assert_eq!(c.server_state, State::TimeWait);
+    assert_eq!(c.stats[1].bytes, 100_000);
+}
+
+#[test]
+fn a_refused_connect_is_rej_and_econnrefused() {
+    let c = only("refused");
+    assert_eq!(c.conn_state(), "REJ");
+    assert_eq!(c.history(), "Sr");
+    assert_eq!(c.first_rst, Some(Side::Server));
+    assert!(c.refused);
+    assert_eq!(c.app_errors().0, Some("ECONNREFUSED (Connection refused) on connect"));
+}
+
+#[test]
+fn linger_zero_is_an_originator_reset() {
+    let c = only("rst-linger0");
+    assert_eq!(c.conn_state(), "RSTO");
+    assert_eq!(c.first_rst, Some(Side::Client));
+    assert_eq!(c.time_wait(), None);
+    assert!(c.app_errors().1.unwrap().starts_with("ECONNRESET"));
+    assert_eq!((c.client_state, c.server_state), (State::Closed, State::Closed));
+}
+
+#[test]
+fn reset_by_peer_is_a_responder_reset() {
+    let c = only("reset-by-peer");
+    assert_eq!(c.conn_state(), "RSTR");
+    assert_eq!(c.first_rst, Some(Side::Server));
+    assert!(c.app_errors().0.unwrap().contains("Connection reset by peer"));
+}
+
+#[test]
+fn half_close_passes_through_close_wait_with_data_after_the_fin() {
+    let (obs, conns) = track("half-close");
+    let c = &conns[0];
+    assert_eq!(c.first_fin, Some(Side::Client));
+    assert_eq!(c.time_wait(), Some(Side::Client));
+    // After the client's FIN, the server still sends its echo.
+    let fin_at = obs.iter().position(|(_, o)| o.transitions().iter().any(|t| t.to == State::FinWait1)).unwrap();
+    assert!(obs[fin_at..].iter().any(|(_, o)| !o.from_client && o.transitions().iter().all(|t| t.to != State::LastAck)));
+    assert_eq!(c.stats[1].bytes, 5);
+}
+
+#[test]
+fn ipv6_is_tracked_like_ipv4() {
+    let c = only("ipv6");
+    assert!(c.client.addr.v6);
+    assert_eq!(c.conn_state(), "SF");
+    assert_eq!(c.time_wait(), Some(Side::Client));
+    assert_eq!(c.client.to_string().split(']').next(), Some("[::1"));
+}
+
+#[test]
+fn every_transition_of_a_handshake_in_order() {
+    let (obs, _) = track("client-close");
+    let first: Vec<String> = obs[..3]
+        .iter()
+        .flat_map(|(_, o)| o.transitions().iter().map(|t| format!("{} {}->{}{}", t.side.name(), t.from, t.to, if t.inferred { "*" } else { "" })))
+        .collect();
+    assert_eq!(
+        first,
+        [
+            "client CLOSED->SYN-SENT",
+            "server LISTEN->SYN-RECEIVED",
+            "client SYN-SENT->ESTABLISHED",
+            "server SYN-RECEIVED->ESTABLISHED*"
+        ]
+    );
+}
+
+/// tshark's flags: (frame, key) pairs from the stored TSV.
+fn tshark(name: &str) -> (BTreeSet<(u64, String)>, Option<(u64, f64)>) {
+    let text = std::fs::read_to_string(dir().join(format!("{name}.tshark.tsv"))).unwrap();
+    let mut set = BTreeSet::new();
+    let mut irtt = None;
+    for line in text.lines().filter(|l| !l.starts_with('#')) {
+        let f: Vec<&str> = line.split('\t').collect();
+        if f[0] == "irtt" {
+            irtt = Some((f[1].parse().unwrap(), f[2].parse().unwrap()));
+        } else {
+            // tshark names "ACKed unseen segment" ack_lost_segment.
+            let key = if f[1] == "ack_lost_segment" { "acked_unseen_segment" } else { f[1] };
+            set.insert((f[0].parse().unwrap(), key.to_string()));
+        }
+    }
+    (set, irtt)
+}
+
+/// Where tcpscope and tshark 4.0 differ on purpose, with the reason.
+const KNOWN_DISAGREEMENTS: &[(&str, u64, &str, &str)] = &[(
+    "refused",
+    2,
+    "irtt",
+    "tshark times the RST,ACK that refuses the SYN as a handshake RTT; no handshake happened, so tcpscope gives none",
+)];
+
+#[test]
+fn analysis_flags_agree_with_tshark() {
+    let names = ["client-close", "server-close", "refused", "rst-linger0", "half-close", "ipv6", "reset-by-peer", "zero-window", "keepalive"];
+    let mut agree = 0;
+    let mut total = 0;
+    let mut problems = Vec::new();
+    for name in names {
+        let (obs, conns) = track(name);
+        let ours: BTreeSet<(u64, String)> = obs
+            .iter()
+            .flat_map(|(n, o)| Flags::ALL.iter().filter(|(b, _, _)| o.flags.has(*b)).map(move |(_, _, k)| (*n, k.to_string())))
+            .collect();
+        let (theirs, irtt) = tshark(name);
+        for x in ours.union(&theirs) {
+            total += 1;
+            if ours.contains(x) && theirs.contains(x) {
+                agree += 1;
+                continue;
+            }
+            let who = if ours.contains(x) { "only tcpscope" } else { "only tshark" };
+            if KNOWN_DISAGREEMENTS.iter().any(|(c, f, k, _)| *c == name && *f == x.0 && *k == x.1) {
+                continue;
+            }
+            problems.push(format!("{name} frame {} {}: {who}", x.0, x.1));
+        }
+        if let (Some((frame, t)), Some(c)) = (irtt, conns.first()) {
+            total += 1;
+            match c.irtt {
+                Some(ours) if (ours - t).abs() < 1e-6 => agree += 1,
+                _ if KNOWN_DISAGREEMENTS.iter().any(|(n, f, k, _)| *n == name && *f == frame && *k == "irtt") => {}
+                ours => problems.push(format!("{name}: iRTT {ours:?} vs tshark {t}")),
+            }
+        }
+    }
+    println!("analysis flags: {agree} of {total} (frame, flag) pairs agree with tshark; {} known disagreements", KNOWN_DISAGREEMENTS.len());
+    for (c, f, k, why) in KNOWN_DISAGREEMENTS {
+        println!("  {c} frame {f} {k}: {why}");
+    }
+    assert!(problems.is_empty(), "disagreements with tshark:\n{}", problems.join("\n"));
+}

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Make the connection-tracking test captures from real kernel traffic, and
+# store tshark's analysis of them as test data.
+#
+#   sudo bash tests/captures/make.sh      # rewrites tests/captures/*.pcap and *.tshark.tsv
+#
+# Each scenario runs tcpscope's own server and client inside a private
+# network namespace (nothing leaves it) while tcpdump captures its loopback.
+# Needs root, tcpdump and tshark (scripts/install-deps.sh bench installs the
+# first; apt-get install tshark the second).
+set -euo pipefail
+cd "$(dirname "$0")"
+BIN=${BIN:-../../target/release/tcpscope}
+[ -x "$BIN" ] || (cd ../.. && cargo build --release --quiet)
+BIN=$(readlink -f "$BIN")
+
+# scenario NAME LISTEN SERVER_ARGS CLIENT_TARGET CLIENT_ARGS
+scenario() {
+    local name=$1 listen=$2 sargs=$3 target=$4 cargs=$5
+    rm -f "$name.pcap"
+    unshare --net bash -c "
+        ip link set lo up
+        tcpdump -Z root --immediate-mode -i lo -s 262144 -U -w '$PWD/$name.pcap' tcp 2>/dev/null & tp=\$!
+        sleep 1
+        if [ -n '$listen' ]; then
+            '$BIN' server '$listen' --max-conns 1 --duration 20s $sargs >/dev/null 2>&1 & sp=\$!
+            sleep 0.3
+        fi
+        '$BIN' client '$target' $cargs >/dev/null 2>&1 || true
+        [ -n '$listen' ] && { wait \$sp || true; }
+        sleep 0.5
+        kill -INT \$tp; wait \$tp || true
+    "
+    echo "$name: $(tcpdump -r "$name.pcap" 2>/dev/null | wc -l) packets"
+}
+
+scenario client-close 127.0.0.1:9300 "" 127.0.0.1:9300 "--message hello --recv"
+scenario server-close 127.0.0.1:9300 "--mode source --bytes 100000" 127.0.0.1:9300 "--recv --close never"
+scenario refused "" "" 127.0.0.1:9300 ""
+scenario rst-linger0 127.0.0.1:9300 "" 127.0.0.1:9300 "--message hello --recv --close rst"
+scenario half-close 127.0.0.1:9300 "" 127.0.0.1:9300 "--message hello --close half"
+scenario ipv6 "[::1]:9300" "" "[::1]:9300" "--message hello --recv"
+scenario reset-by-peer 127.0.0.1:9300 "--close rst --close-after 1" 127.0.0.1:9300 "--message hello --recv --write-after-reset"
+scenario zero-window 127.0.0.1:9300 "--mode discard --rcvbuf 2048 --read-delay 100ms --close-after 60000" 127.0.0.1:9300 "--send 60000 --sndbuf 65536"
+scenario keepalive 127.0.0.1:9300 "" 127.0.0.1:9300 "--keepalive 1s,1s,5 --hold 3500ms"
+
+# tshark's analysis flags: one line per (frame, flag), plus iRTT and dup ACK numbers.
+FLAGS="retransmission fast_retransmission spurious_retransmission out_of_order lost_segment ack_lost_segment duplicate_ack zero_window zero_window_probe zero_window_probe_ack window_full window_update keep_alive keep_alive_ack reused_ports"
+for p in *.pcap; do
+    out=${p%.pcap}.tshark.tsv
+    {
+        echo "# tshark $(tshark --version 2>/dev/null | head -1 | awk '{print $3}') analysis of $p: frame<TAB>flag"
+        for f in $FLAGS; do
+            tshark -r "$p" -Y "tcp.analysis.$f" -T fields -e frame.number 2>/dev/null | sed "s/\$/\t$f/"
+        done | sort -n
+        tshark -r "$p" -Y "tcp.analysis.initial_rtt" -T fields -e frame.number -e tcp.analysis.initial_rtt 2>/dev/null | head -1 | sed 's/^/irtt\t/'
+    } > "$out"
+done
+echo "wrote $(ls *.pcap | wc -l) captures and their tshark analysis"
