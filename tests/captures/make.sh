@@ -34,6 +34,7 @@ scenario() {
     echo "$name: $(tcpdump -r "$name.pcap" 2>/dev/null | wc -l) packets"
 }
 
+if [ -z "${ONLY_TSHARK:-}" ]; then
 scenario client-close 127.0.0.1:9300 "" 127.0.0.1:9300 "--message hello --recv"
 scenario server-close 127.0.0.1:9300 "--mode source --bytes 100000" 127.0.0.1:9300 "--recv --close never"
 scenario refused "" "" 127.0.0.1:9300 ""
@@ -43,11 +44,14 @@ scenario ipv6 "[::1]:9300" "" "[::1]:9300" "--message hello --recv"
 scenario reset-by-peer 127.0.0.1:9300 "--close rst --close-after 1" 127.0.0.1:9300 "--message hello --recv --write-after-reset"
 scenario zero-window 127.0.0.1:9300 "--mode discard --rcvbuf 2048 --read-delay 100ms --close-after 60000" 127.0.0.1:9300 "--send 60000 --sndbuf 65536"
 scenario keepalive 127.0.0.1:9300 "" 127.0.0.1:9300 "--keepalive 1s,1s,5 --hold 3500ms"
+fi
 
-# tshark's analysis flags: one line per (frame, flag), plus iRTT and dup ACK numbers.
+# tshark's analysis flags: one line per (frame, flag), plus iRTT.
 FLAGS="retransmission fast_retransmission spurious_retransmission out_of_order lost_segment ack_lost_segment duplicate_ack zero_window zero_window_probe zero_window_probe_ack window_full window_update keep_alive keep_alive_ack reused_ports"
-for p in *.pcap; do
-    out=${p%.pcap}.tshark.tsv
+# Also for the tcpdump corpus captures (no root needed for these): ONLY_TSHARK=1 skips the scenarios.
+mkdir -p corpus
+for p in *.pcap ../corpus/tcpdump/pcaps/*.pcap ../corpus/tcpdump/pcaps/*.pcapng; do
+    case "$p" in ../*) out=corpus/$(basename "${p%.*}").tshark.tsv ;; *) out=${p%.pcap}.tshark.tsv ;; esac
     {
         echo "# tshark $(tshark --version 2>/dev/null | head -1 | awk '{print $3}') analysis of $p: frame<TAB>flag"
         for f in $FLAGS; do
@@ -56,4 +60,4 @@ for p in *.pcap; do
         tshark -r "$p" -Y "tcp.analysis.initial_rtt" -T fields -e frame.number -e tcp.analysis.initial_rtt 2>/dev/null | head -1 | sed 's/^/irtt\t/'
     } > "$out"
 done
-echo "wrote $(ls *.pcap | wc -l) captures and their tshark analysis"
+echo "wrote $(ls *.pcap | wc -l) captures and the tshark analysis of $(ls *.tsv corpus/*.tsv | wc -l) files"

@@ -330,15 +330,16 @@ impl Conn {
         }
     }
 
-    /// Whether a new SYN on this 4-tuple starts a new connection: the
-    /// client's ISN changes, or this one is over.
+    /// Whether a new SYN on this 4-tuple starts a new connection (and
+    /// reuses the ports): a SYN whose sequence number is not the initial
+    /// sequence number already known for its direction, as Wireshark decides.
     pub fn is_new_incarnation(&self, seg: &Segment) -> bool {
         if !(seg.has(flag::SYN) && !seg.has(flag::ACK)) {
             return false;
         }
-        let c = &self.seq[0];
-        let over = self.first_rst.is_some() || (self.stats[0].fin && self.stats[1].fin);
-        (c.isn_set && self.stats[0].syn && c.isn != seg.seq) || over
+        let d = if seg.src == self.client { 0 } else { 1 };
+        let s = &self.seq[d];
+        s.isn_set && s.isn != seg.seq
     }
 
     /// Zeek's history string.
@@ -425,6 +426,9 @@ impl Conn {
         obs.window = (seg.win as u64) << shift;
 
         self.analyze(seg, d, r, &mut obs);
+        if seg.options_cut {
+            obs.flags = Flags::default();
+        }
         self.count(seg, d, from_client, &obs);
         self.transitions(seg, sender, d, r, &mut obs);
         obs

@@ -5,7 +5,7 @@
 use tcpscope_capture::{Frame, LinkType};
 use tcpscope_wire::ethernet::{ethertype, EthernetFrame};
 use tcpscope_wire::ip::proto;
-use tcpscope_wire::ipv4::{Ipv4Packet, OFFSET_MASK};
+use tcpscope_wire::ipv4::{Ipv4Packet, MF, OFFSET_MASK};
 use tcpscope_wire::ipv6::Ipv6Packet;
 use tcpscope_wire::link::{null_family, Sll2Header, SllHeader};
 use tcpscope_wire::tcp::{TcpOption, TcpPacket};
@@ -61,7 +61,10 @@ pub struct Ts {
 impl Ts {
     /// From a frame's timestamp in the given precision.
     pub fn from_frame(f: &Frame<'_>, nano: bool) -> Ts {
-        let frac = if nano { f.ts_frac } else { f.ts_frac * 1000 };
+        // The file's fraction field is unsigned; an out-of-range one carries
+        // into the seconds, as Wireshark reads it.
+        let raw = f.ts_frac as u32 as i64;
+        let frac = if nano { raw } else { raw * 1000 };
         let (sec, nsec) = (
             f.ts_sec + frac.div_euclid(1_000_000_000),
             frac.rem_euclid(1_000_000_000) as u32,
@@ -109,6 +112,9 @@ pub struct Segment {
     pub sack: [(u32, u32); 4],
     /// Number of SACK blocks.
     pub nsack: u8,
+    /// The capture ends inside the options: the segment is tracked, but
+    /// (as Wireshark, whose dissection stops there) its flags are not shown.
+    pub options_cut: bool,
 }
 
 /// TCP flag bits.
@@ -190,11 +196,15 @@ pub fn extract(frame: &Frame<'_>, nano: bool) -> Option<Segment> {
         ethertype::IPV6 => {
             let p = Ipv6Packet::new(ip);
             let up = p.upper_layer()?;
-            if p.version()? != 6 || up.protocol != proto::TCP || !up.first_fragment {
+            if p.version()? != 6
+                || up.protocol != proto::TCP
+                || !up.first_fragment
+                || p.more_fragments()?
+            {
                 return None;
             }
             seg.src.addr.bytes.copy_from_slice(p.src()?);
-            seg.dst.addr.bytes.copy_from_slice(p.dst()?);
+            seg.dst.addr.bytes.copy_from_slice(p.final_destination()?);
             seg.src.addr.v6 = true;
             seg.dst.addr.v6 = true;
             let plen = p.payload_len()? as usize;
@@ -215,16 +225,22 @@ pub fn extract(frame: &Frame<'_>, nano: bool) -> Option<Segment> {
     seg.flags = t.flags()?;
     seg.win = t.window()?;
     let hl = t.header_len()?;
-    if hl < 20 {
+    // Like Wireshark, analyse segments whose fixed header was captured.
+    if hl < 20 || tcp.len() < 20 {
         return None;
     }
     seg.len = tcp_len.saturating_sub(hl) as u32;
+    seg.options_cut = tcp.len() < hl;
     for o in t.options() {
         match o {
             TcpOption::Mss(m) => seg.mss = Some(m),
             TcpOption::WindowScale(w) => seg.wscale = Some(w),
             TcpOption::SackPermitted => seg.sack_ok = true,
             TcpOption::Timestamp { val, ecr } => seg.tsopt = Some((val, ecr)),
+            // Wireshark stops dissecting at a malformed option, before its analysis.
+            TcpOption::Malformed { .. } | TcpOption::Other { kind: 5, .. } => {
+                seg.options_cut = true
+            }
             TcpOption::Sack(blocks) => {
                 for b in blocks.chunks_exact(8).take(4) {
                     let l = u32::from_be_bytes([b[0], b[1], b[2], b[3]]);

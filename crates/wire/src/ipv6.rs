@@ -108,6 +108,55 @@ impl<'a> Ipv6Packet<'a> {
     }
 }
 
+impl<'a> Ipv6Packet<'a> {
+    /// The destination a routing header will deliver to (its last address
+    /// for types 0 and 2, the first segment for type 4), else `dst()`.
+    /// Pseudo-headers and conversations use this address.
+    pub fn final_destination(&self) -> Option<&'a [u8]> {
+        let mut nh = self.next_header()?;
+        let mut at = HEADER_LEN;
+        for _ in 0..8 {
+            match nh {
+                proto::HOPOPTS | proto::DSTOPTS => {
+                    nh = u8_at(self.buf, at)?;
+                    at += (u8_at(self.buf, at + 1)? as usize + 1) * 8;
+                }
+                proto::ROUTING => {
+                    let len = u8_at(self.buf, at + 1)? as usize;
+                    let segleft = u8_at(self.buf, at + 3)?;
+                    if segleft == 0 || len % 2 == 1 || len == 0 {
+                        break;
+                    }
+                    return match u8_at(self.buf, at + 2)? {
+                        0 | 2 => slice(self.buf, at + 8 + (len / 2 - 1) * 16, 16),
+                        4 => slice(self.buf, at + 8, 16),
+                        _ => self.dst(),
+                    };
+                }
+                _ => break,
+            }
+        }
+        self.dst()
+    }
+
+    /// Whether a fragment header says more fragments follow.
+    pub fn more_fragments(&self) -> Option<bool> {
+        let mut nh = self.next_header()?;
+        let mut at = HEADER_LEN;
+        for _ in 0..8 {
+            match nh {
+                proto::HOPOPTS | proto::DSTOPTS | proto::ROUTING => {
+                    nh = u8_at(self.buf, at)?;
+                    at += (u8_at(self.buf, at + 1)? as usize + 1) * 8;
+                }
+                proto::FRAGMENT => return Some(be16(self.buf, at + 2)? & 1 == 1),
+                _ => return Some(false),
+            }
+        }
+        Some(false)
+    }
+}
+
 /// Where the upper-layer header of an IPv6 packet starts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct UpperLayer {
