@@ -42,6 +42,8 @@ pub struct Reader {
     done: bool,
     /// Mapped bytes below this offset have been handed back to the kernel.
     released: u64,
+    /// Mapped bytes below this offset have been prefetched.
+    prefetched: usize,
     release_pages: bool,
 }
 
@@ -50,6 +52,8 @@ const STREAM_CHUNK: usize = 1 << 20;
 /// this process (they stay in the page cache). Keeps resident memory flat
 /// however large the file is.
 const RELEASE_STEP: u64 = 16 << 20;
+/// How far ahead of the next record a mapped file is prefetched.
+const PREFETCH_DISTANCE: usize = 8192;
 
 impl Reader {
     /// Open a file through mmap.
@@ -101,6 +105,7 @@ impl Reader {
             records: 0,
             done: false,
             released: 0,
+            prefetched: 0,
             release_pages: true,
         };
         // Read up to the first frame's metadata so that link type and
@@ -199,6 +204,7 @@ impl Reader {
         if self.done {
             return Ok(None);
         }
+        self.prefetch_ahead();
         loop {
             if unread(&self.source, self.offset).is_empty() && self.at_eof() {
                 self.done = true;
@@ -278,11 +284,14 @@ impl Reader {
     /// stops at page boundaries, and waiting for each new page's first line
     /// is most of the cost of walking a mapped file.
     #[inline]
-    fn prefetch_ahead(&self) {
+    fn prefetch_ahead(&mut self) {
         #[cfg(target_arch = "x86_64")]
         if let Source::Map(map) = &self.source {
-            let at = self.offset as usize + 4096;
-            if at < map.len() {
+            // Every line up to PREFETCH_DISTANCE ahead: record headers sit at
+            // unpredictable places, so the whole stretch is asked for.
+            let end = (self.offset as usize + PREFETCH_DISTANCE).min(map.len());
+            let mut at = self.prefetched.max(self.offset as usize & !63);
+            while at < end {
                 // SAFETY: the pointer is inside the mapping; prefetch has no
                 // architectural effect.
                 unsafe {
@@ -291,7 +300,9 @@ impl Reader {
                         core::arch::x86_64::_MM_HINT_T0,
                     )
                 };
+                at += 64;
             }
+            self.prefetched = at;
         }
     }
 

@@ -3,7 +3,9 @@
 //! printers by port.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
+use std::hash::BuildHasherDefault;
+
+use tcpscope_wire::hash::FastHasher;
 
 use tcpscope_wire::bytes::internet_checksum;
 use tcpscope_wire::ip::proto;
@@ -33,42 +35,6 @@ struct ConvKey {
 #[derive(Default)]
 pub(crate) struct SeqTable {
     map: HashMap<ConvKey, (u32, u32), BuildHasherDefault<FastHasher>>,
-}
-
-/// A multiply-rotate hasher for conversation keys. The default SipHash
-/// guards against hash flooding, which costs a tenth of the run time here;
-/// a capture is not an adversary that can choose its own keys' hashes
-/// cheaply enough to matter for a one-pass printer.
-#[derive(Default)]
-pub(crate) struct FastHasher(u64);
-
-impl Hasher for FastHasher {
-    #[inline]
-    fn write(&mut self, bytes: &[u8]) {
-        let mut chunks = bytes.chunks_exact(8);
-        for c in &mut chunks {
-            self.write_u64(u64::from_le_bytes(c.try_into().unwrap()));
-        }
-        for b in chunks.remainder() {
-            self.write_u64(*b as u64);
-        }
-    }
-    #[inline]
-    fn write_u64(&mut self, v: u64) {
-        self.0 = (self.0.rotate_left(5) ^ v).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    }
-    #[inline]
-    fn write_u32(&mut self, v: u32) {
-        self.write_u64(v as u64);
-    }
-    #[inline]
-    fn write_u8(&mut self, v: u8) {
-        self.write_u64(v as u64);
-    }
-    #[inline]
-    fn finish(&self) -> u64 {
-        self.0
-    }
 }
 
 const MAX_RST_DATA_LEN: usize = 30;

@@ -177,7 +177,8 @@ pub fn extract(frame: &Frame<'_>, nano: bool) -> Option<Segment> {
             let p = Ipv4Packet::new(ip);
             if p.version()? != 4
                 || p.protocol()? != proto::TCP
-                || p.frag_field()? & OFFSET_MASK != 0
+                // A fragment's TCP segment is incomplete: not tracked (no reassembly).
+                || p.frag_field()? & (OFFSET_MASK | MF) != 0
             {
                 return None;
             }

@@ -18,6 +18,7 @@
 
 pub mod bytes;
 pub mod ethernet;
+pub mod hash;
 pub mod icmp;
 pub mod ip;
 pub mod ipv4;
