@@ -17,6 +17,7 @@ pub fn note_text(n: Note) -> Option<String> {
         Note::Reset => "next read fails: ECONNRESET \"Connection reset by peer\"; a later write: EPIPE \"Broken pipe\"".into(),
         Note::SentReset => "sent the RST".into(),
         Note::PeerFin => "read() returns 0 (EOF)".into(),
+        Note::SimultaneousClose => "simultaneous close: the FINs crossed".into(),
         Note::NoListener => "nothing listens on this port: the kernel answers the SYN with RST".into(),
     })
 }

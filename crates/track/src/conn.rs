@@ -56,6 +56,8 @@ pub enum Note {
     PeerFin,
     /// An RST answered a SYN: nothing listened on the port.
     NoListener,
+    /// Both sides sent their FIN before receiving the other's.
+    SimultaneousClose,
 }
 
 /// One state change of one endpoint.
@@ -734,6 +736,12 @@ impl Conn {
                 State::Established | State::SynReceived => {
                     self.first_fin.get_or_insert(sender);
                     Some((State::FinWait1, Note::ActiveClose))
+                }
+                // The FINs crossed: this FIN does not acknowledge the peer's,
+                // so the peer's had not arrived when this one left. Both
+                // sides close at once and pass through CLOSING.
+                State::CloseWait if !acks_peer_fin => {
+                    Some((State::Closing, Note::SimultaneousClose))
                 }
                 State::CloseWait => Some((State::LastAck, Note::PassiveClose)),
                 _ => None,

@@ -1,0 +1,186 @@
+//! `read --explain`, `read --simple`, `read --json`, `conns` and `ladder`
+//! as a user runs them, on captures of real kernel traffic.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn capture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/captures")
+        .join(name)
+}
+
+fn run(args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_tcpscope"))
+        .args(args)
+        .env("TZ", "UTC")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn explain_puts_each_sides_transitions_under_tcpdumps_lines() {
+    let f = capture("client-close.pcap");
+    let out = run(&["read", "-n", "--explain", "-r", f.to_str().unwrap()]);
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(lines[0].contains("Flags [S], seq"), "{out}");
+    assert_eq!(
+        lines[1],
+        "    conn 1, client → server: client CLOSED → SYN-SENT"
+    );
+    assert_eq!(
+        lines[3],
+        "    conn 1, server → client: server LISTEN → SYN-RECEIVED"
+    );
+    assert!(
+        lines[5].starts_with(
+            "    conn 1, client → server: client SYN-SENT → ESTABLISHED (handshake RTT "
+        ),
+        "{out}"
+    );
+    assert!(
+        lines[5].ends_with("; server SYN-RECEIVED → ESTABLISHED (inferred)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("client ESTABLISHED → FIN-WAIT-1 (active closer: it will hold TIME-WAIT)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("client FIN-WAIT-1 → TIME-WAIT (inferred)")
+            || out.contains("client FIN-WAIT-2 → TIME-WAIT (inferred)"),
+        "{out}"
+    );
+    // The tcpdump lines themselves are untouched.
+    let plain = run(&["read", "-n", "-r", f.to_str().unwrap()]);
+    let kept: Vec<&str> = lines
+        .iter()
+        .copied()
+        .filter(|l| !l.starts_with("    conn "))
+        .collect();
+    assert_eq!(kept, plain.lines().collect::<Vec<_>>());
+}
+
+#[test]
+fn explain_names_the_errors_a_reset_causes() {
+    let out = run(&[
+        "read",
+        "-n",
+        "--explain",
+        "-r",
+        capture("refused.pcap").to_str().unwrap(),
+    ]);
+    assert!(out.contains("client SYN-SENT → CLOSED (inferred, connect() fails: ECONNREFUSED \"Connection refused\")"), "{out}");
+    let out = run(&[
+        "read",
+        "-n",
+        "--explain",
+        "-r",
+        capture("reset-by-peer.pcap").to_str().unwrap(),
+    ]);
+    assert!(out.contains("next read fails: ECONNRESET \"Connection reset by peer\"; a later write: EPIPE \"Broken pipe\""), "{out}");
+}
+
+#[test]
+fn simple_and_json_views() {
+    let f = capture("zero-window.pcap");
+    let simple = run(&["read", "--simple", "-r", f.to_str().unwrap()]);
+    assert!(simple
+        .lines()
+        .next()
+        .unwrap()
+        .contains("client        server        analysis"));
+    assert!(simple.contains("TCP ZeroWindow"), "{simple}");
+    let json = run(&["read", "--json", "-r", f.to_str().unwrap()]);
+    let objs: Vec<serde_json::Value> = json
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(objs[0]["client_state"], "SYN-SENT");
+    assert!(objs.iter().any(|o| o["analysis"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|a| a == "zero_window")));
+    assert_eq!(objs[2]["transitions"][0]["to"], "ESTABLISHED");
+}
+
+#[test]
+fn conns_in_every_format() {
+    let f = capture("client-close.pcap");
+    let table = run(&["conns", "-r", f.to_str().unwrap()]);
+    assert!(table.lines().next().unwrap().contains("history"));
+    assert!(table.lines().nth(1).unwrap().contains(" SF "), "{table}");
+    let json: serde_json::Value =
+        serde_json::from_str(run(&["conns", "--json", "-r", f.to_str().unwrap()]).trim()).unwrap();
+    assert_eq!(json["conn_state"], "SF");
+    assert_eq!(json["history"], "ShADadFf");
+    assert_eq!(json["time_wait"], "client");
+    assert_eq!(json["closed_first"], "client");
+    assert_eq!(json["client_bytes"], 5);
+    let zeek = run(&["conns", "--format", "zeek", "-r", f.to_str().unwrap()]);
+    assert!(zeek.starts_with("#separator \\x09\n"));
+    let row = zeek.lines().find(|l| !l.starts_with('#')).unwrap();
+    let cols: Vec<&str> = row.split('\t').collect();
+    assert_eq!(cols.len(), 21, "{row}");
+    assert_eq!(
+        (cols[5], cols[6], cols[11], cols[15]),
+        ("9300", "tcp", "SF", "ShADadFf")
+    );
+    let csv = run(&["conns", "--format", "csv", "-r", f.to_str().unwrap()]);
+    assert!(csv.starts_with("id,client,server,"));
+    let refused: serde_json::Value = serde_json::from_str(
+        run(&[
+            "conns",
+            "--json",
+            "-r",
+            capture("refused.pcap").to_str().unwrap(),
+        ])
+        .trim(),
+    )
+    .unwrap();
+    assert_eq!(refused["conn_state"], "REJ");
+    assert_eq!(
+        refused["client_saw"],
+        "ECONNREFUSED (Connection refused) on connect"
+    );
+}
+
+#[test]
+fn ladder_draws_the_handshake_and_the_close() {
+    let out = run(&[
+        "ladder",
+        "-r",
+        capture("client-close.pcap").to_str().unwrap(),
+    ]);
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(lines[0].starts_with("client 127.0.0.1:"), "{out}");
+    assert!(
+        lines[1].starts_with("CLOSED") && lines[1].trim_end().ends_with("LISTEN"),
+        "{out}"
+    );
+    assert!(
+        lines[2].starts_with("SYN-SENT")
+            && lines[2].contains("SYN seq 0")
+            && lines[2].contains("▶"),
+        "{out}"
+    );
+    assert!(
+        lines[3].contains("◀") && lines[3].contains("SYN-RECEIVED"),
+        "{out}"
+    );
+    assert!(out.contains("TIME-WAIT*"), "{out}");
+    let missing = Command::new(env!("CARGO_BIN_EXE_tcpscope"))
+        .args(["ladder", "--conn", "9", "-r"])
+        .arg(capture("client-close.pcap"))
+        .output()
+        .unwrap();
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("no connection 9"));
+}
