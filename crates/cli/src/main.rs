@@ -1,5 +1,6 @@
 //! The `tcpscope` binary: argument parsing and wiring, nothing else.
 
+mod kernel_cmds;
 mod peers;
 mod read;
 mod track_cmds;
@@ -24,6 +25,10 @@ enum Command {
     Conns(track_cmds::ConnsArgs),
     /// The sequence diagram of one connection, with both sides' states.
     Ladder(track_cmds::LadderArgs),
+    /// TCP MIB counters (nstat, netstat -s) with their meaning, totals or deltas.
+    Counters(kernel_cmds::CountersArgs),
+    /// The TCP tuning sysctls: value, default, meaning, and findings from the counters.
+    Doctor(kernel_cmds::DoctorArgs),
     /// Run a test server: echo, discard, source or HTTP, with every TCP knob.
     Server(peers::ServerArgs),
     /// Run a test client: connections with every TCP knob; reports what the application saw.
@@ -47,6 +52,8 @@ fn main() -> ExitCode {
         Command::Read(args) => read::run(args),
         Command::Conns(args) => track_cmds::conns(args),
         Command::Ladder(args) => track_cmds::ladder(args),
+        Command::Counters(args) => kernel_cmds::counters(args),
+        Command::Doctor(args) => kernel_cmds::doctor(args),
         Command::Server(args) => peers::server(args),
         Command::Client(args) => peers::client(args),
     }
