@@ -3,6 +3,7 @@
 mod kernel_cmds;
 mod peers;
 mod read;
+mod ss_cmd;
 mod track_cmds;
 
 use std::process::ExitCode;
@@ -25,6 +26,8 @@ enum Command {
     Conns(track_cmds::ConnsArgs),
     /// The sequence diagram of one connection, with both sides' states.
     Ladder(track_cmds::LadderArgs),
+    /// TCP sockets and listen queues (accept queue, SYN-RECV count, tcp_info), like ss -t.
+    Ss(ss_cmd::SsArgs),
     /// TCP MIB counters (nstat, netstat -s) with their meaning, totals or deltas.
     Counters(kernel_cmds::CountersArgs),
     /// The TCP tuning sysctls: value, default, meaning, and findings from the counters.
@@ -52,6 +55,7 @@ fn main() -> ExitCode {
         Command::Read(args) => read::run(args),
         Command::Conns(args) => track_cmds::conns(args),
         Command::Ladder(args) => track_cmds::ladder(args),
+        Command::Ss(args) => ss_cmd::ss(args),
         Command::Counters(args) => kernel_cmds::counters(args),
         Command::Doctor(args) => kernel_cmds::doctor(args),
         Command::Server(args) => peers::server(args),

@@ -1,8 +1,9 @@
-//! What the local kernel knows about TCP: the MIB counters with their
+//! What the local kernel knows about TCP: sockets and listen queues (sock_diag), the MIB counters with their
 //! meaning, and the tuning sysctls with a doctor's findings. Everything reads
 //! the current network namespace, so a lab that enters its own namespace
 //! sees its own counters and settings.
 #![deny(missing_docs)]
 
 pub mod counters;
+pub mod diag;
 pub mod sysctl;

@@ -1,0 +1,248 @@
+//! `tcpscope ss`: TCP sockets and listen queues, with what the numbers mean.
+
+use std::collections::HashMap;
+use std::io::{self, Write};
+use std::process::ExitCode;
+
+use clap::Args;
+use tcpscope_kernel::diag::{self, state_name, tcp_state, Socket};
+
+/// TCP sockets and listen queues from the kernel (sock_diag), like `ss -t`.
+#[derive(Args, Debug)]
+#[command(
+    after_help = "For a listener, Recv-Q is the accept queue's length and Send-Q its limit, \
+min(listen() backlog, net.core.somaxconn), as `ss -ltn` shows them; the queue holds Send-Q + 1 \
+connections before further handshakes are dropped (ListenOverflows). SYN-RECV counts the half-open \
+connections waiting in the listener's SYN queue."
+)]
+pub struct SsArgs {
+    /// Listening sockets only.
+    #[arg(short = 'l', long)]
+    listening: bool,
+    /// Listening and non-listening sockets.
+    #[arg(short = 'a', long)]
+    all: bool,
+    /// TCP internals: RTT, RTO, cwnd, ssthresh, retransmissions, bytes, delivery rate, timers.
+    #[arg(short = 'i', long)]
+    info: bool,
+    /// The owning process.
+    #[arg(short = 'p', long)]
+    processes: bool,
+    /// Numeric (always; accepted for ss compatibility).
+    #[arg(short = 'n', long)]
+    numeric: bool,
+    /// JSON Lines, one object per socket.
+    #[arg(long)]
+    json: bool,
+    /// Filter: `port N`, `sport N` or `dport N` (also `sport = :N` as ss writes it).
+    #[arg(value_name = "FILTER", trailing_var_arg = true)]
+    filter: Vec<String>,
+}
+
+#[derive(Clone, Copy)]
+enum PortFilter {
+    Any(u16),
+    Src(u16),
+    Dst(u16),
+}
+
+fn parse_filter(words: &[String]) -> Result<Option<PortFilter>, String> {
+    if words.is_empty() {
+        return Ok(None);
+    }
+    let joined = words.join(" ");
+    let tokens: Vec<&str> = joined
+        .split(|c: char| c.is_whitespace() || c == '=' || c == ':')
+        .filter(|t| !t.is_empty())
+        .collect();
+    let (kind, port) = match tokens.as_slice() {
+        [k, p] => (*k, *p),
+        _ => {
+            return Err(format!(
+                "filter '{joined}': use 'port N', 'sport N' or 'dport N'"
+            ))
+        }
+    };
+    let n: u16 = port
+        .parse()
+        .map_err(|_| format!("filter '{joined}': '{port}' is not a port number"))?;
+    Ok(Some(match kind {
+        "port" => PortFilter::Any(n),
+        "sport" | "src" => PortFilter::Src(n),
+        "dport" | "dst" => PortFilter::Dst(n),
+        other => {
+            return Err(format!(
+                "filter '{joined}': unknown keyword '{other}' (port, sport, dport)"
+            ))
+        }
+    }))
+}
+
+fn timer_name(t: u8) -> &'static str {
+    match t {
+        1 => "retransmit",
+        2 => "keepalive",
+        3 => "time-wait",
+        4 => "zero-window probe",
+        _ => "",
+    }
+}
+
+pub fn ss(args: SsArgs) -> ExitCode {
+    let filter = match parse_filter(&args.filter) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("tcpscope ss: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let _ = args.numeric;
+    let socks = match diag::tcp_sockets(diag::ALL_STATES) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("tcpscope ss: cannot query sockets over netlink (sock_diag): {e}");
+            return ExitCode::from(1);
+        }
+    };
+    // SYN-RECEIVED request sockets, counted per listening address.
+    let mut half_open: HashMap<std::net::SocketAddr, u32> = HashMap::new();
+    for s in socks
+        .iter()
+        .filter(|s| s.state == tcp_state::SYN_RECV || s.state == 12)
+    {
+        *half_open.entry(s.local).or_insert(0) += 1;
+    }
+    let wanted = |s: &Socket| -> bool {
+        let listen = s.state == tcp_state::LISTEN;
+        let by_state = if args.all {
+            true
+        } else if args.listening {
+            listen
+        } else {
+            !listen
+        };
+        let by_port = match filter {
+            None => true,
+            Some(PortFilter::Any(p)) => s.local.port() == p || s.peer.port() == p,
+            Some(PortFilter::Src(p)) => s.local.port() == p,
+            Some(PortFilter::Dst(p)) => s.peer.port() == p,
+        };
+        by_state && by_port
+    };
+    let owners = if args.processes {
+        diag::owners()
+    } else {
+        HashMap::new()
+    };
+    let mut out = io::BufWriter::new(io::stdout().lock());
+    if !args.json {
+        let _ = writeln!(
+            out,
+            "{:<13} {:>7} {:>7} {:>8}  {:<40} {:<40}{}",
+            "State",
+            "Recv-Q",
+            "Send-Q",
+            "SYN-RECV",
+            "Local Address:Port",
+            "Peer Address:Port",
+            if args.processes { " Process" } else { "" }
+        );
+    }
+    for s in socks.iter().filter(|s| wanted(s)) {
+        let listen = s.state == tcp_state::LISTEN;
+        let syn = if listen {
+            half_open.get(&s.local).copied().unwrap_or(0)
+        } else {
+            0
+        };
+        let proc = owners.get(&s.inode).map(|(pid, c)| format!("{c}({pid})"));
+        let note = if listen && s.recv_q > s.send_q {
+            "accept queue full: further completed handshakes are dropped (ListenOverflows)"
+        } else if listen && s.recv_q > 0 {
+            "connections waiting for accept()"
+        } else {
+            ""
+        };
+        let r = if args.json {
+            let info = s.info.map(|i| {
+                format!(
+                    ",\"rtt_ms\":{:.3},\"rttvar_ms\":{:.3},\"rto_ms\":{:.0},\"cwnd\":{},\"ssthresh\":{},\"retransmits\":{},\"total_retrans\":{},\"bytes_acked\":{},\"bytes_received\":{},\"delivery_rate\":{},\"mss\":{}",
+                    i.rtt_us as f64 / 1e3,
+                    i.rttvar_us as f64 / 1e3,
+                    i.rto_us as f64 / 1e3,
+                    i.snd_cwnd,
+                    i.snd_ssthresh,
+                    i.retransmits,
+                    i.total_retrans,
+                    i.bytes_acked,
+                    i.bytes_received,
+                    i.delivery_rate,
+                    i.snd_mss
+                )
+            });
+            writeln!(
+                out,
+                "{{\"state\":\"{}\",\"recv_q\":{},\"send_q\":{},\"syn_recv\":{},\"local\":\"{}\",\"peer\":\"{}\",\"uid\":{},\"inode\":{},\"timer\":\"{}\",\"timer_ms\":{}{}{}{}}}",
+                state_name(s.state),
+                s.recv_q,
+                s.send_q,
+                syn,
+                s.local,
+                s.peer,
+                s.uid,
+                s.inode,
+                timer_name(s.timer),
+                s.expires_ms,
+                if args.info { info.unwrap_or_default() } else { String::new() },
+                proc.as_ref().map_or(String::new(), |p| format!(",\"process\":\"{p}\"")),
+                if note.is_empty() { String::new() } else { format!(",\"note\":\"{note}\"") }
+            )
+        } else {
+            let syn_col = if listen {
+                syn.to_string()
+            } else {
+                String::new()
+            };
+            writeln!(
+                out,
+                "{:<13} {:>7} {:>7} {:>8}  {:<40} {:<40}{}",
+                state_name(s.state),
+                s.recv_q,
+                s.send_q,
+                syn_col,
+                s.local.to_string(),
+                if listen { format!("{}:*", s.peer.ip()) } else { s.peer.to_string() },
+                proc.map_or(String::new(), |p| format!(" {p}"))
+            )
+            .and_then(|_| if note.is_empty() { Ok(()) } else { writeln!(out, "{:>14}{note}", "") })
+            .and_then(|_| match (args.info, s.info) {
+                (true, Some(i)) => {
+                    let ssthresh = if i.snd_ssthresh >= 0x7fff_ffff { "-".to_string() } else { i.snd_ssthresh.to_string() };
+                    let timer = if s.timer != 0 { format!(" timer {} {} ms", timer_name(s.timer), s.expires_ms) } else { String::new() };
+                    writeln!(
+                        out,
+                        "{:>14}rtt {:.3}/{:.3} ms rto {:.0} ms mss {} cwnd {} ssthresh {} retrans {}/{} bytes_acked {} bytes_received {} delivery_rate {}bps{timer}",
+                        "",
+                        i.rtt_us as f64 / 1e3,
+                        i.rttvar_us as f64 / 1e3,
+                        i.rto_us as f64 / 1e3,
+                        i.snd_mss,
+                        i.snd_cwnd,
+                        ssthresh,
+                        i.retransmits,
+                        i.total_retrans,
+                        i.bytes_acked,
+                        i.bytes_received,
+                        i.delivery_rate * 8
+                    )
+                }
+                _ => Ok(()),
+            })
+        };
+        if r.is_err() {
+            return ExitCode::SUCCESS;
+        }
+    }
+    let _ = out.flush();
+    ExitCode::SUCCESS
+}
