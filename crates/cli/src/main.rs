@@ -4,6 +4,7 @@ mod kernel_cmds;
 mod peers;
 mod read;
 mod ss_cmd;
+mod trace_cmd;
 mod track_cmds;
 
 use std::process::ExitCode;
@@ -32,6 +33,8 @@ enum Command {
     Counters(kernel_cmds::CountersArgs),
     /// The TCP tuning sysctls: value, default, meaning, and findings from the counters.
     Doctor(kernel_cmds::DoctorArgs),
+    /// Kernel ground truth from tracepoints: state changes, retransmits, resets with their reason.
+    Trace(trace_cmd::TraceArgs),
     /// Run a test server: echo, discard, source or HTTP, with every TCP knob.
     Server(peers::ServerArgs),
     /// Run a test client: connections with every TCP knob; reports what the application saw.
@@ -58,6 +61,7 @@ fn main() -> ExitCode {
         Command::Ss(args) => ss_cmd::ss(args),
         Command::Counters(args) => kernel_cmds::counters(args),
         Command::Doctor(args) => kernel_cmds::doctor(args),
+        Command::Trace(args) => trace_cmd::trace(args),
         Command::Server(args) => peers::server(args),
         Command::Client(args) => peers::client(args),
     }

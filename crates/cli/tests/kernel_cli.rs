@@ -219,3 +219,116 @@ fn counter_deltas_show_a_full_accept_queue_in_a_private_namespace() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn trace_shows_the_kernels_state_changes_and_named_reset_reasons() {
+    if !privileged("trace_shows_the_kernels_state_changes_and_named_reset_reasons") {
+        return;
+    }
+    let port = free_port();
+    let closed = free_port();
+    let tracer = Command::new(BIN)
+        .args(["trace", "--json", "--duration", "3s", "--port"])
+        .arg(port.to_string())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(800));
+    let mut srv = spawn(&[
+        "server",
+        &format!("127.0.0.1:{port}"),
+        "--close",
+        "rst",
+        "--close-after",
+        "1",
+        "--max-conns",
+        "1",
+    ]);
+    std::thread::sleep(Duration::from_millis(300));
+    run_any(&[
+        "client",
+        &format!("127.0.0.1:{port}"),
+        "--message",
+        "hi",
+        "--recv",
+    ]);
+    run_any(&["client", &format!("127.0.0.1:{closed}")]);
+    let _ = srv.wait();
+    let out = tracer.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let events = json_lines(&String::from_utf8(out.stdout).unwrap());
+    let has = |pred: &dyn Fn(&serde_json::Value) -> bool| events.iter().any(pred);
+    assert!(
+        has(&|e| e["event"] == "state" && e["old"] == "SYN-SENT" && e["new"] == "ESTABLISHED"),
+        "{events:?}"
+    );
+    assert!(
+        has(&|e| e["event"] == "state" && e["old"] == "LISTEN" && e["new"] == "SYN-RECEIVED"),
+        "{events:?}"
+    );
+    // The server's SO_LINGER 0 close: an RST whose reason is a name read from the format.
+    let rst = events
+        .iter()
+        .find(|e| e["event"] == "send RST")
+        .expect("a send RST event");
+    let reason = rst["reason"].as_str().unwrap();
+    assert!(
+        reason.chars().all(|c| c.is_ascii_uppercase() || c == '_'),
+        "reason {reason}"
+    );
+    assert!(has(&|e| e["event"] == "receive RST"), "{events:?}");
+    assert!(
+        has(&|e| e["event"] == "lifetime" && e["states"].as_str().unwrap().contains("ESTABLISHED")),
+        "{events:?}"
+    );
+    // Filtered by port: the refused connection to another port is not there.
+    assert!(!events.iter().any(|e| e["remote"]
+        .as_str()
+        .unwrap()
+        .ends_with(&format!(":{closed}"))));
+}
+
+fn run_any(args: &[&str]) {
+    let _ = Command::new(BIN).args(args).output().unwrap();
+}
+
+#[test]
+fn trace_without_privilege_says_what_it_needs() {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        let out = Command::new(BIN)
+            .args(["trace", "--duration", "1s"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1));
+        assert!(String::from_utf8_lossy(&out.stderr).contains("needs CAP_PERFMON (or root)"));
+        return;
+    }
+    // As root: drop to nobody in a child to see the message.
+    let out = Command::new("setpriv")
+        .args([
+            "--reuid",
+            "65534",
+            "--regid",
+            "65534",
+            "--clear-groups",
+            "--inh-caps=-all",
+            "--bounding-set=-all",
+        ])
+        .arg(BIN)
+        .args(["trace", "--duration", "1s"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "tcpscope trace: needs CAP_PERFMON (or root) to read kernel tracepoints: run as root or with sudo\n");
+}

@@ -7,3 +7,4 @@
 pub mod counters;
 pub mod diag;
 pub mod sysctl;
+pub mod trace;
