@@ -332,3 +332,46 @@ fn trace_without_privilege_says_what_it_needs() {
     );
     assert_eq!(String::from_utf8_lossy(&out.stderr), "tcpscope trace: needs CAP_PERFMON (or root) to read kernel tracepoints: run as root or with sudo\n");
 }
+
+#[test]
+fn the_side_that_closes_first_shows_in_time_wait() {
+    let port = free_port();
+    let mut srv = spawn(&["server", &format!("127.0.0.1:{port}"), "--max-conns", "1"]);
+    std::thread::sleep(Duration::from_millis(300));
+    // The client closes first (the server echoes and closes after it).
+    run_any(&[
+        "client",
+        &format!("127.0.0.1:{port}"),
+        "--message",
+        "bye",
+        "--recv",
+    ]);
+    let _ = srv.wait();
+    let socks = json_lines(&run(&["ss", "-a", "--json", "dport", &port.to_string()]));
+    let tw = socks
+        .iter()
+        .find(|s| s["state"] == "TIME-WAIT")
+        .unwrap_or_else(|| panic!("{socks:?}"));
+    assert_eq!(tw["timer"], "time-wait");
+    assert!(tw["timer_ms"].as_u64().unwrap() <= 60_000);
+    let theirs = String::from_utf8(
+        Command::new("ss")
+            .args([
+                "-tanH",
+                "state",
+                "time-wait",
+                "dport",
+                "=",
+                &format!(":{port}"),
+            ])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    assert_eq!(theirs.lines().count(), 1, "{theirs}");
+    assert!(
+        theirs.contains(tw["local"].as_str().unwrap()),
+        "{theirs} vs {tw}"
+    );
+}
