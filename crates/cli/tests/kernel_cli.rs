@@ -84,6 +84,16 @@ fn a_full_accept_queue_matches_ss() {
         .as_str()
         .unwrap()
         .starts_with("accept queue full"));
+    // -p names the owner: the server process.
+    let owned = json_lines(&run(&[
+        "ss",
+        "-l",
+        "-p",
+        "--json",
+        "sport",
+        &port.to_string(),
+    ]));
+    assert_eq!(owned[0]["process"], format!("tcpscope({})", srv.id()));
     let _ = cli.kill();
     let _ = srv.kill();
     let _ = (cli.wait(), srv.wait());
