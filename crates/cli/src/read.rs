@@ -79,19 +79,24 @@ pub struct ReadArgs {
     /// JSON Lines: one object per TCP packet with states, transitions and analysis flags.
     #[arg(long)]
     json: bool,
-    /// Filter expression (pcap-filter syntax).
+    /// Print the compiled filter program (classic BPF) and exit, as tcpdump -d does.
+    #[arg(short = 'd')]
+    dump_filter: bool,
+    /// Filter expression (pcap-filter syntax), as tcpdump takes it.
     #[arg(value_name = "EXPRESSION", trailing_var_arg = true)]
     expression: Vec<String>,
 }
 
 pub fn run(args: ReadArgs) -> ExitCode {
     let name = args.file.display().to_string();
-    if !args.expression.is_empty() {
+    let expression = args.expression.join(" ");
+    // Parse once up front, so a bad expression is reported before any output.
+    if let Err(e) = tcpscope_filter::parse::parse(&expression) {
         eprintln!(
-            "tcpscope: filter expressions are not supported by this version (got '{}')",
-            args.expression.join(" ")
+            "tcpscope: bad filter expression: {e}\n  {expression}\n  {}^",
+            " ".repeat(e.column)
         );
-        return ExitCode::from(2);
+        return ExitCode::from(1);
     }
     let packettype = match args.packet_type.as_deref() {
         None => None,
@@ -150,6 +155,21 @@ pub fn run(args: ReadArgs) -> ExitCode {
         }
     }
 
+    if args.dump_filter {
+        let lt = reader.linktype().unwrap_or(1);
+        return match tcpscope_filter::Filter::new(&expression, lt) {
+            Ok(f) => {
+                print!("{}", tcpscope_filter::bpf::dump(f.program()));
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("tcpscope: bad filter expression: {e}");
+                ExitCode::from(1)
+            }
+        };
+    }
+    let mut filters: Vec<(u32, tcpscope_filter::Filter)> = Vec::new();
+    let filtering = !expression.trim().is_empty();
     let mut reader = FrameSource::new(reader);
     let stdout = io::stdout();
     let mut out = stdout.lock();
@@ -168,6 +188,24 @@ pub fn run(args: ReadArgs) -> ExitCode {
     while printed < limit {
         match reader.next_frame() {
             Ok(Some(frame)) => {
+                if filtering {
+                    let f = match filters.iter().find(|(lt, _)| *lt == frame.linktype) {
+                        Some((_, f)) => f,
+                        None => match tcpscope_filter::Filter::new(&expression, frame.linktype) {
+                            Ok(f) => {
+                                filters.push((frame.linktype, f));
+                                &filters.last().expect("just pushed").1
+                            }
+                            Err(e) => {
+                                eprintln!("tcpscope: bad filter expression: {e}");
+                                return ExitCode::from(1);
+                            }
+                        },
+                    };
+                    if !f.matches(frame.data, frame.len) {
+                        continue;
+                    }
+                }
                 printed += 1;
                 if tracking {
                     let Some(seg) = segment::extract(&frame, args.nano) else {
