@@ -18,15 +18,18 @@
 
 mod format;
 mod linktype;
+pub mod live;
 mod pcap;
 mod pcapng;
 mod pipeline;
 mod reader;
+mod write;
 
 pub use format::{Format, ReadError};
 pub use linktype::{linktype_name, LinkType};
 pub use pipeline::{FrameSource, Pipelined};
 pub use reader::Reader;
+pub use write::{WriteFormat, Writer};
 
 /// The precision in which timestamps are delivered, as `--nano` asks for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,8 +1,10 @@
 //! The `tcpscope` binary: argument parsing and wiring, nothing else.
 
+mod capture_cmd;
 mod kernel_cmds;
 mod peers;
 mod read;
+mod sink;
 mod ss_cmd;
 mod trace_cmd;
 mod track_cmds;
@@ -23,6 +25,8 @@ struct Cli {
 enum Command {
     /// Print a pcap or pcapng capture exactly as tcpdump 4.99 does.
     Read(read::ReadArgs),
+    /// Capture live packets (AF_PACKET, no libpcap) and print or write them, as tcpdump does.
+    Capture(capture_cmd::CaptureArgs),
     /// One row per connection: states, history, bytes, RTT, who closed, who reset, what each application saw.
     Conns(track_cmds::ConnsArgs),
     /// The sequence diagram of one connection, with both sides' states.
@@ -56,6 +60,7 @@ fn main() -> ExitCode {
     };
     match cli.command {
         Command::Read(args) => read::run(args),
+        Command::Capture(args) => capture_cmd::capture(args),
         Command::Conns(args) => track_cmds::conns(args),
         Command::Ladder(args) => track_cmds::ladder(args),
         Command::Ss(args) => ss_cmd::ss(args),

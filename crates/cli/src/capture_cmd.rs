@@ -1,0 +1,597 @@
+//! `tcpscope capture`: live capture with tcpdump's flags, without libpcap.
+
+use std::io::{self, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use clap::Args;
+use tcpscope_capture::live::{self, Direction, Live, LiveOptions, LiveStats, SockFilter};
+use tcpscope_capture::{linktype_name, Precision, WriteFormat, Writer};
+
+use crate::sink::{PrintArgs, Sink};
+
+/// Flags are tcpdump's, with the same letters and meanings.
+#[derive(Args, Debug)]
+#[command(
+    after_help = "Needs CAP_NET_RAW (root or sudo). Ctrl-C (SIGINT) or SIGTERM \
+stops the capture: the file named by -w is flushed and closed with every packet \
+captured so far, and tcpdump's three counter lines are printed on stderr; SIGUSR1 \
+prints them without stopping.\n\nExit status: 0 on success, 1 if the capture cannot \
+start or the file cannot be written, 2 on a usage error."
+)]
+pub struct CaptureArgs {
+    /// Interface to capture on; "any" for all of them. Default: the first
+    /// interface that is up and not loopback, as tcpdump picks it.
+    #[arg(short = 'i', value_name = "IFACE")]
+    interface: Option<String>,
+    /// List the interfaces that can be captured on, and exit.
+    #[arg(short = 'D')]
+    list: bool,
+    /// Write the packets to FILE (pcap; pcapng with --pcapng) instead of printing them.
+    #[arg(short = 'w', value_name = "FILE")]
+    write: Option<PathBuf>,
+    /// Write pcapng instead of pcap.
+    #[arg(long)]
+    pcapng: bool,
+    /// Before writing a packet, start a new file when the current one holds
+    /// more than SIZE million bytes (file, file1, file2 ...).
+    #[arg(short = 'C', value_name = "SIZE")]
+    file_size: Option<u64>,
+    /// With -C: keep at most N files, reusing names file0 .. fileN-1 in a ring.
+    /// With -G: stop after N files.
+    #[arg(short = 'W', value_name = "N")]
+    file_count: Option<u32>,
+    /// Start a new file every SECONDS; -w FILE is a strftime(3) pattern.
+    #[arg(short = 'G', value_name = "SECONDS")]
+    rotate_seconds: Option<u64>,
+    /// Bytes kept of each packet (0: 262144).
+    #[arg(short = 's', value_name = "SNAPLEN", default_value_t = 262_144)]
+    snaplen: u32,
+    /// Kernel buffer size in KiB (default 2048, tcpdump's).
+    #[arg(short = 'B', value_name = "KiB", default_value_t = 2048)]
+    buffer_kib: usize,
+    /// Stop after COUNT packets.
+    #[arg(short = 'c', value_name = "COUNT")]
+    count: Option<u64>,
+    /// Hand each packet over at once (1 ms ring timeout instead of 100 ms).
+    #[arg(long = "immediate-mode")]
+    immediate: bool,
+    /// Direction: in, out or inout.
+    #[arg(short = 'Q', value_name = "DIR", default_value = "inout")]
+    direction: String,
+    /// Link type for -i any: LINUX_SLL2 (default) or LINUX_SLL.
+    #[arg(short = 'y', value_name = "TYPE")]
+    linktype: Option<String>,
+    /// Drop root privileges to USER once the socket is open (default:
+    /// "tcpdump" when that user exists; "root" keeps them).
+    #[arg(short = 'Z', value_name = "USER")]
+    user: Option<String>,
+    /// With -w: flush the file after every packet.
+    #[arg(short = 'U')]
+    packet_buffered: bool,
+    /// Print the compiled filter program (classic BPF) and exit.
+    #[arg(short = 'd')]
+    dump_filter: bool,
+    /// Only count the packets that pass the filter.
+    #[arg(long = "count")]
+    count_only: bool,
+    #[command(flatten)]
+    print: PrintArgs,
+    /// Filter expression (pcap-filter syntax), as tcpdump takes it.
+    #[arg(value_name = "EXPRESSION", trailing_var_arg = true)]
+    expression: Vec<String>,
+}
+
+static STOP: AtomicBool = AtomicBool::new(false);
+static REPORT: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_stop(_: libc::c_int) {
+    STOP.store(true, Ordering::SeqCst);
+}
+
+extern "C" fn on_report(_: libc::c_int) {
+    REPORT.store(true, Ordering::SeqCst);
+}
+
+/// Handlers without SA_RESTART, so a waiting poll() returns at once.
+fn install_handlers() {
+    for (sig, handler) in [
+        (libc::SIGINT, on_stop as extern "C" fn(libc::c_int)),
+        (libc::SIGTERM, on_stop),
+        (libc::SIGUSR1, on_report),
+    ] {
+        // SAFETY: the handlers only store to atomics.
+        unsafe {
+            let mut sa: libc::sigaction = std::mem::zeroed();
+            sa.sa_sigaction = handler as usize;
+            libc::sigemptyset(&mut sa.sa_mask);
+            sa.sa_flags = 0;
+            libc::sigaction(sig, &sa, std::ptr::null_mut());
+        }
+    }
+}
+
+fn plural(n: u64) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}
+
+/// tcpdump's counter lines.
+fn report(captured: u64, st: LiveStats) {
+    eprintln!("{captured} packet{} captured", plural(captured));
+    eprintln!(
+        "{} packet{} received by filter",
+        st.received,
+        plural(st.received)
+    );
+    eprintln!(
+        "{} packet{} dropped by kernel",
+        st.dropped,
+        plural(st.dropped)
+    );
+}
+
+fn list_interfaces() -> ExitCode {
+    let mut n = 0;
+    let mut out = String::new();
+    let ifs = live::interfaces();
+    let mut line = |name: &str, extra: &str, flags: Vec<&str>| {
+        n += 1;
+        out.push_str(&format!("{n}.{name}{extra} [{}]\n", flags.join(", ")));
+    };
+    let status = |i: &live::Interface| {
+        let mut f = Vec::new();
+        if i.up {
+            f.push("Up");
+        }
+        if i.running {
+            f.push("Running");
+        }
+        if i.loopback {
+            f.push("Loopback");
+        } else if i.up {
+            f.push(match i.operstate.as_str() {
+                "up" => "Connected",
+                "down" => "Disconnected",
+                _ => "Status unknown",
+            });
+        }
+        if f.is_empty() {
+            f.push("none");
+        }
+        f
+    };
+    // tcpdump's order: up interfaces first, "any", then loopback, then the rest.
+    for i in ifs.iter().filter(|i| i.up && !i.loopback) {
+        line(&i.name, "", status(i));
+    }
+    line(
+        "any",
+        " (Pseudo-device that captures on all interfaces)",
+        vec!["Up", "Running"],
+    );
+    for i in ifs.iter().filter(|i| i.loopback) {
+        line(&i.name, "", status(i));
+    }
+    for i in ifs.iter().filter(|i| !i.up && !i.loopback) {
+        line(&i.name, "", status(i));
+    }
+    print!("{out}");
+    ExitCode::SUCCESS
+}
+
+/// The name of the file with number `n`, as tcpdump's MakeFilename does it.
+fn file_name(base: &Path, n: u32, digits: usize, pattern_time: Option<i64>) -> PathBuf {
+    let mut name = base.to_string_lossy().into_owned();
+    if let Some(t) = pattern_time {
+        name = strftime(&name, t);
+    }
+    if n > 0 || digits > 0 {
+        name.push_str(&format!("{n:0digits$}"));
+    }
+    PathBuf::from(name)
+}
+
+fn strftime(pattern: &str, t: i64) -> String {
+    let Ok(c) = std::ffi::CString::new(pattern) else {
+        return pattern.to_string();
+    };
+    let mut buf = vec![0u8; pattern.len() * 4 + 256];
+    // SAFETY: tm is filled by localtime_r; buf is large enough or strftime returns 0.
+    unsafe {
+        let mut tm: libc::tm = std::mem::zeroed();
+        let tt = t as libc::time_t;
+        libc::localtime_r(&tt, &mut tm);
+        let n = libc::strftime(
+            buf.as_mut_ptr() as *mut libc::c_char,
+            buf.len(),
+            c.as_ptr(),
+            &tm,
+        );
+        if n == 0 {
+            return pattern.to_string();
+        }
+        buf.truncate(n);
+    }
+    String::from_utf8_lossy(&buf).into_owned()
+}
+
+/// Drop to `user` (initgroups, setgid, setuid). Errors are one sentence.
+fn drop_privileges(user: &str) -> Result<(), String> {
+    let c = std::ffi::CString::new(user).map_err(|_| format!("bad user name '{user}'"))?;
+    // SAFETY: getpwnam returns a pointer into static storage or null.
+    let pw = unsafe { libc::getpwnam(c.as_ptr()) };
+    if pw.is_null() {
+        return Err(format!("Couldn't find user '{user}'"));
+    }
+    // SAFETY: pw is non-null.
+    let (uid, gid) = unsafe { ((*pw).pw_uid, (*pw).pw_gid) };
+    // SAFETY: plain syscalls.
+    let ok = unsafe {
+        libc::initgroups(c.as_ptr(), gid) == 0 && libc::setgid(gid) == 0 && libc::setuid(uid) == 0
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "Couldn't change to '{user}' uid={uid} gid={gid}: {}",
+            io::Error::last_os_error()
+        ))
+    }
+}
+
+fn user_exists(user: &str) -> bool {
+    let Ok(c) = std::ffi::CString::new(user) else {
+        return false;
+    };
+    // SAFETY: as in drop_privileges.
+    !unsafe { libc::getpwnam(c.as_ptr()) }.is_null()
+}
+
+/// Where -w output goes, with -C/-W/-G rotation.
+struct Output {
+    base: PathBuf,
+    writer: Writer,
+    format: WriteFormat,
+    linktype: u32,
+    snaplen: u32,
+    precision: Precision,
+    iface: String,
+    size_limit: Option<u64>,
+    seconds: Option<u64>,
+    count: Option<u32>,
+    digits: usize,
+    /// Number of the current file (for -C) and files opened (for -G -W).
+    number: u32,
+    opened: u32,
+    started: i64,
+}
+
+impl Output {
+    fn open_file(&mut self, t: Option<i64>) -> io::Result<()> {
+        let path = file_name(&self.base, self.number, self.digits, t);
+        self.writer.flush()?;
+        self.writer = Writer::create(
+            &path,
+            self.format,
+            self.linktype,
+            self.snaplen,
+            self.precision,
+            &self.iface,
+        )?;
+        self.opened += 1;
+        Ok(())
+    }
+
+    /// Rotate before writing a packet stamped `ts`, as tcpdump does.
+    /// Returns false when -G -W says the capture is over.
+    fn before_write(&mut self, ts: i64) -> io::Result<bool> {
+        if let Some(g) = self.seconds {
+            if ts - self.started >= g as i64 {
+                if let Some(w) = self.count {
+                    if self.opened >= w {
+                        return Ok(false);
+                    }
+                }
+                self.started = ts;
+                self.number = 0;
+                self.open_file(Some(ts))?;
+                return Ok(true);
+            }
+        }
+        if let Some(limit) = self.size_limit {
+            if self.writer.size() > limit.saturating_mul(1_000_000) {
+                self.number += 1;
+                if let Some(w) = self.count {
+                    if self.number >= w {
+                        self.number = 0;
+                    }
+                }
+                let t = self.seconds.map(|_| self.started);
+                self.open_file(t)?;
+            }
+        }
+        Ok(true)
+    }
+}
+
+pub fn capture(args: CaptureArgs) -> ExitCode {
+    if args.list {
+        return list_interfaces();
+    }
+    let expression = args.expression.join(" ");
+    if let Err(e) = tcpscope_filter::parse::parse(&expression) {
+        eprintln!(
+            "tcpscope: bad filter expression: {e}\n  {expression}\n  {}^",
+            " ".repeat(e.column)
+        );
+        return ExitCode::from(1);
+    }
+    let direction = match args.direction.as_str() {
+        "in" => Direction::In,
+        "out" => Direction::Out,
+        "inout" => Direction::InOut,
+        other => {
+            eprintln!("tcpscope: -Q takes in, out or inout, not '{other}'");
+            return ExitCode::from(2);
+        }
+    };
+    let sll2 = match args.linktype.as_deref() {
+        None | Some("LINUX_SLL2") => true,
+        Some("LINUX_SLL") => false,
+        Some(other) => {
+            eprintln!("tcpscope: -y takes LINUX_SLL2 or LINUX_SLL (for -i any), not '{other}'");
+            return ExitCode::from(2);
+        }
+    };
+    let mut sink = match Sink::new(&args.print, args.count_only) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("tcpscope: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let iface = args
+        .interface
+        .clone()
+        .unwrap_or_else(live::default_interface);
+    let linktype = Live::linktype_for(&iface, sll2);
+    let filter = if expression.trim().is_empty() {
+        None
+    } else {
+        match tcpscope_filter::Filter::new(&expression, linktype) {
+            Ok(f) => Some(f),
+            Err(e) => {
+                eprintln!("tcpscope: bad filter expression: {e}");
+                return ExitCode::from(1);
+            }
+        }
+    };
+    if args.dump_filter {
+        let f = match filter {
+            Some(f) => f,
+            None => tcpscope_filter::Filter::new("", linktype).expect("empty filter compiles"),
+        };
+        print!("{}", tcpscope_filter::bpf::dump(f.program()));
+        return ExitCode::SUCCESS;
+    }
+    let snaplen = if args.snaplen == 0 {
+        262_144
+    } else {
+        args.snaplen
+    };
+    let kernel_prog: Option<Vec<SockFilter>> = filter.as_ref().map(|f| {
+        f.program()
+            .iter()
+            .map(|i| SockFilter {
+                code: i.code,
+                jt: i.jt,
+                jf: i.jf,
+                // An accepting return keeps at most the snapshot length.
+                k: if i.code == 0x06 && i.k != 0 {
+                    i.k.min(snaplen)
+                } else {
+                    i.k
+                },
+            })
+            .collect()
+    });
+    let precision = if args.print.nano {
+        Precision::Nano
+    } else {
+        Precision::Micro
+    };
+    let opts = LiveOptions {
+        snaplen,
+        buffer_bytes: args.buffer_kib.saturating_mul(1024),
+        immediate: args.immediate,
+        direction,
+        sll2,
+        precision,
+    };
+    install_handlers();
+    let mut live = match Live::open(&iface, kernel_prog.as_deref(), &opts) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("tcpscope: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let user_filter = if live.filtered_in_kernel() {
+        None
+    } else {
+        filter
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    let mut output = match &args.write {
+        None => None,
+        Some(base) => {
+            let digits = match (args.file_size, args.file_count) {
+                (Some(_), Some(w)) if w > 1 => (w - 1).to_string().len(),
+                (Some(_), Some(_)) => 1,
+                _ => 0,
+            };
+            let t = args.rotate_seconds.map(|_| now);
+            let format = if args.pcapng {
+                WriteFormat::Pcapng
+            } else {
+                WriteFormat::Pcap
+            };
+            let path = file_name(base, 0, digits, t);
+            match Writer::create(&path, format, linktype, snaplen, precision, &iface) {
+                Ok(writer) => Some(Output {
+                    base: base.clone(),
+                    writer,
+                    format,
+                    linktype,
+                    snaplen,
+                    precision,
+                    iface: iface.clone(),
+                    size_limit: args.file_size,
+                    seconds: args.rotate_seconds,
+                    count: args.file_count,
+                    digits,
+                    number: 0,
+                    opened: 1,
+                    started: now,
+                }),
+                Err(e) => {
+                    eprintln!("tcpscope: {}: {e}", path.display());
+                    return ExitCode::from(1);
+                }
+            }
+        }
+    };
+    // SAFETY: plain syscall.
+    if unsafe { libc::geteuid() } == 0 {
+        let user = match &args.user {
+            Some(u) => Some(u.clone()),
+            None if user_exists("tcpdump") => Some("tcpdump".to_string()),
+            None => None,
+        };
+        if let Some(u) = user.filter(|u| u != "root") {
+            if let Err(e) = drop_privileges(&u) {
+                eprintln!("tcpscope: {e}");
+                return ExitCode::from(1);
+            }
+        }
+    } else if let Some(u) = &args.user {
+        eprintln!("tcpscope: -Z {u} needs root (only root can change user)");
+        return ExitCode::from(1);
+    }
+    if output.is_none() && args.print.verbose == 0 && !args.count_only {
+        eprintln!("tcpscope: verbose output suppressed, use -v[v]... for full protocol decode");
+    }
+    let (lname, ldesc) = linktype_name(linktype);
+    eprintln!("listening on {iface}, link-type {lname} ({ldesc}), snapshot length {snaplen} bytes");
+
+    let stdout = io::stdout();
+    let line_buffered = stdout.is_terminal();
+    let mut out = stdout.lock();
+    let limit = args.count.unwrap_or(u64::MAX);
+    let mut captured = 0u64;
+    let mut failure: Option<String> = None;
+    let mut wait = 0;
+    // After SIGINT/SIGTERM the ring is drained: packets the kernel already
+    // took are still written (a ring block is handed over at most 100 ms
+    // after its first packet). tcpdump loses those.
+    let mut draining = false;
+    'capture: while captured < limit {
+        if !draining && STOP.load(Ordering::SeqCst) {
+            draining = true;
+            wait = 150;
+        }
+        if REPORT.swap(false, Ordering::SeqCst) {
+            let _ = sink.drain(&mut out, 0);
+            let _ = out.flush();
+            report(captured, live.stats());
+        }
+        match live.next_frame(wait) {
+            Ok(Some(frame)) => {
+                wait = 0;
+                if let Some(f) = &user_filter {
+                    if !f.matches(frame.data, frame.len) {
+                        continue;
+                    }
+                }
+                captured += 1;
+                if let Some(o) = output.as_mut() {
+                    let r = o.before_write(frame.ts_sec).and_then(|go| {
+                        if go {
+                            o.writer.write(&frame).map(|_| true)
+                        } else {
+                            Ok(false)
+                        }
+                    });
+                    match r {
+                        Ok(true) => {}
+                        Ok(false) => {
+                            captured -= 1;
+                            break 'capture;
+                        }
+                        Err(e) => {
+                            failure = Some(format!("{}: {e}", o.base.display()));
+                            break 'capture;
+                        }
+                    }
+                    if args.packet_buffered {
+                        if let Err(e) = o.writer.flush() {
+                            failure = Some(format!("{}: {e}", o.base.display()));
+                            break 'capture;
+                        }
+                    }
+                } else {
+                    sink.packet(&frame);
+                    let at_least = if line_buffered { 0 } else { 1 << 16 };
+                    if sink.drain(&mut out, at_least).is_err() {
+                        break 'capture;
+                    }
+                }
+            }
+            Ok(None) if draining => break 'capture,
+            Ok(None) => {
+                // Nothing ready: hand what we have to the reader and the file,
+                // then wait for the ring.
+                if wait == 0 {
+                    if sink.drain(&mut out, 0).is_err() || out.flush().is_err() {
+                        break 'capture;
+                    }
+                    if let Some(o) = output.as_mut() {
+                        if let Err(e) = o.writer.flush() {
+                            failure = Some(format!("{}: {e}", o.base.display()));
+                            break 'capture;
+                        }
+                    }
+                }
+                wait = 200;
+            }
+            Err(e) => {
+                failure = Some(format!("{iface}: {e}"));
+                break 'capture;
+            }
+        }
+    }
+    sink.finish();
+    let _ = sink.drain(&mut out, 0);
+    let _ = out.flush();
+    if let Some(o) = output.as_mut() {
+        if let Err(e) = o.writer.flush() {
+            failure.get_or_insert(format!("{}: {e}", o.base.display()));
+        }
+    }
+    report(captured, live.stats());
+    match failure {
+        None => ExitCode::SUCCESS,
+        Some(e) => {
+            eprintln!("tcpscope: {e}");
+            ExitCode::from(1)
+        }
+    }
+}

@@ -1,0 +1,435 @@
+//! `tcpscope capture` on real loopback traffic inside private network
+//! namespaces, side by side with tcpdump as the oracle: the same packets, the
+//! same lines, files tcpdump reads, SIGINT losing nothing, drops counted.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const BIN: &str = env!("CARGO_BIN_EXE_tcpscope");
+
+/// Privileged tests run as root (always under CI); elsewhere they say so.
+fn privileged(name: &str) -> bool {
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    if !root {
+        assert!(std::env::var("CI").is_err(), "{name}: CI must run as root");
+        eprintln!("SKIPPED {name}: needs root for a network namespace and packet capture (run as root or with sudo)");
+    }
+    root
+}
+
+/// Traffic with a known shape: N TCP exchanges over IPv4 and IPv6 (client
+/// sends 100*i+1 bytes, server answers "ok", client closes first), then one
+/// UDP datagram "last" to 127.0.0.1:40000 as the very last packet.
+const TRAFFIC: &str = r#"
+import socket, sys
+n = int(sys.argv[1]); m = int(sys.argv[2]) if len(sys.argv) > 2 else 1
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", 9292)); s.listen(128)
+s6 = socket.socket(socket.AF_INET6); s6.bind(("::1", 9293)); s6.listen(128)
+for i in range(n):
+    for srv, addr in ((s, ("127.0.0.1", 9292)), (s6, ("::1", 9293))):
+        c = socket.create_connection(addr); a, _ = srv.accept()
+        c.sendall(b"x" * (i * 100 + 1) * m); got = 0
+        while got < (i * 100 + 1) * m: got += len(a.recv(1 << 20))
+        a.sendall(b"ok"); c.recv(10); c.close(); a.close()
+r = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); r.bind(("127.0.0.1", 40000))
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.sendto(b"last", ("127.0.0.1", 40000))
+"#;
+
+struct Lab {
+    dir: PathBuf,
+}
+
+impl Lab {
+    fn new(name: &str) -> Lab {
+        let dir = std::env::temp_dir().join(format!("tcpscope-cap-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("traffic.py"), TRAFFIC).unwrap();
+        Lab { dir }
+    }
+    fn path(&self, f: &str) -> PathBuf {
+        self.dir.join(f)
+    }
+    /// Run a shell script in a fresh network namespace with lo up, in the lab
+    /// directory, with $T the tcpscope binary.
+    fn netns(&self, script: &str) {
+        let full = format!(
+            "set -e; cd {}; T={BIN}; ip link set lo up; {script}",
+            self.dir.display()
+        );
+        let st = Command::new("unshare")
+            .args(["--net", "bash", "-c", &full])
+            .status()
+            .unwrap();
+        assert!(st.success(), "script failed: {script}");
+    }
+    fn read(&self, f: &str) -> String {
+        std::fs::read_to_string(self.path(f)).unwrap_or_default()
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn run(cmd: &str, args: &[&str]) -> Output {
+    Command::new(cmd).args(args).output().unwrap()
+}
+
+/// tcpdump's reading of a file without timestamps (each capturing socket
+/// stamps its own copy, a microsecond apart).
+fn tcpdump_lines(file: &Path, expr: &str) -> String {
+    let mut args = vec!["-t", "-nn", "-r", file.to_str().unwrap()];
+    if !expr.is_empty() {
+        args.push(expr);
+    }
+    let out = run("tcpdump", &args);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Equal texts, or a panic naming the first line that differs.
+fn same(ours: &str, want: &str, what: &str) {
+    if ours == want {
+        return;
+    }
+    let (a, b): (Vec<&str>, Vec<&str>) = (ours.lines().collect(), want.lines().collect());
+    let i = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
+    panic!(
+        "{what}: {} lines vs {} expected; first difference at line {}:\n  ours: {:?}\n  want: {:?}",
+        a.len(),
+        b.len(),
+        i + 1,
+        a.get(i),
+        b.get(i)
+    );
+}
+
+/// The number in tcpdump's "N packets captured" style line.
+fn counter(stderr: &str, what: &str) -> u64 {
+    stderr
+        .lines()
+        .find(|l| l.ends_with(what) || l.ends_with(&what.replacen("packets", "packet", 1)))
+        .and_then(|l| l.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no '{what}' line in:\n{stderr}"))
+}
+
+#[test]
+fn writes_the_same_packets_as_tcpdump_and_reads_them_back() {
+    if !privileged("writes_the_same_packets_as_tcpdump_and_reads_them_back") {
+        return;
+    }
+    let lab = Lab::new("same");
+    lab.netns(
+        "$T capture -i lo -w ours.pcap -Z root 2>ours.err & a=$!; \
+         $T capture -i lo -w ours.pcapng --pcapng -Z root 2>ng.err & b=$!; \
+         tcpdump -i lo -w theirs.pcap -Z root 2>theirs.err & c=$!; \
+         sleep 1; python3 traffic.py 20; sleep 1.5; kill -INT $a $b $c; wait $a $b $c",
+    );
+    let theirs = tcpdump_lines(&lab.path("theirs.pcap"), "");
+    let ours = tcpdump_lines(&lab.path("ours.pcap"), "");
+    // 20 exchanges x 2 families, at least 8 packets each, plus the UDP datagram.
+    assert!(
+        theirs.lines().count() > 320,
+        "{} lines",
+        theirs.lines().count()
+    );
+    same(&ours, &theirs, "tcpdump reads our file as it reads its own");
+    same(
+        &tcpdump_lines(&lab.path("ours.pcapng"), ""),
+        &theirs,
+        "pcapng",
+    );
+    // The project's own reader agrees with tcpdump on our file.
+    let mine = run(
+        BIN,
+        &[
+            "read",
+            "-t",
+            "-n",
+            "-r",
+            lab.path("ours.pcap").to_str().unwrap(),
+        ],
+    );
+    same(
+        &String::from_utf8(mine.stdout).unwrap(),
+        &theirs,
+        "our reader on our file",
+    );
+    let err = lab.read("ours.err");
+    assert!(
+        err.starts_with(
+            "listening on lo, link-type EN10MB (Ethernet), snapshot length 262144 bytes\n"
+        ),
+        "{err}"
+    );
+    assert_eq!(
+        counter(&err, "packets captured"),
+        theirs.lines().count() as u64
+    );
+    // Each packet passes the filter twice on loopback (out and in); the
+    // outgoing copy is dropped as libpcap drops it.
+    assert_eq!(
+        counter(&err, "packets received by filter"),
+        counter(&lab.read("theirs.err"), "packets received by filter")
+    );
+    assert_eq!(counter(&err, "packets dropped by kernel"), 0);
+}
+
+#[test]
+fn kernel_filters_select_what_tcpdump_selects() {
+    if !privileged("kernel_filters_select_what_tcpdump_selects") {
+        return;
+    }
+    let exprs = [
+        "tcp",
+        "ip6",
+        "udp port 40000",
+        "tcp[tcpflags] & (tcp-syn|tcp-fin) != 0",
+        "dst port 9292 and greater 200",
+        "host ::1 and dst port 9293",
+        "not ip6 and less 80",
+    ];
+    let lab = Lab::new("filters");
+    let mut script = String::from("tcpdump -i lo -w all.pcap -Z root 2>/dev/null & pids=$!; ");
+    for (i, e) in exprs.iter().enumerate() {
+        script.push_str(&format!(
+            "$T capture -i lo -Z root -t -n '{e}' >f{i}.txt 2>f{i}.err & pids=\"$pids $!\"; "
+        ));
+    }
+    script.push_str("sleep 1; python3 traffic.py 10; sleep 1.5; kill -INT $pids; wait $pids");
+    lab.netns(&script);
+    for (i, e) in exprs.iter().enumerate() {
+        let want = tcpdump_lines(&lab.path("all.pcap"), e);
+        assert!(!want.is_empty(), "{e} selects something");
+        same(
+            &lab.read(&format!("f{i}.txt")),
+            &want,
+            &format!("live capture with '{e}'"),
+        );
+        let err = lab.read(&format!("f{i}.err"));
+        assert_eq!(
+            counter(&err, "packets captured"),
+            want.lines().count() as u64,
+            "{e}"
+        );
+    }
+}
+
+#[test]
+fn any_interface_is_cooked_as_tcpdump_cooks_it() {
+    if !privileged("any_interface_is_cooked_as_tcpdump_cooks_it") {
+        return;
+    }
+    let lab = Lab::new("any");
+    lab.netns(
+        "$T capture -i any -w sll2.pcap -Z root 2>sll2.err & a=$!; \
+         $T capture -i any -y LINUX_SLL -w sll.pcap -Z root 2>/dev/null & b=$!; \
+         tcpdump -i any -w t2.pcap -Z root 2>/dev/null & c=$!; \
+         tcpdump -i any -y LINUX_SLL -w t1.pcap -Z root 2>/dev/null & d=$!; \
+         $T capture -i any -Z root -t -n -e 'ip6 and tcp' >any.txt 2>/dev/null & e=$!; \
+         sleep 1; python3 traffic.py 5; sleep 1.5; kill -INT $a $b $c $d $e; wait $a $b $c $d $e",
+    );
+    assert!(lab.read("sll2.err").starts_with(
+        "listening on any, link-type LINUX_SLL2 (Linux cooked v2), snapshot length 262144 bytes"
+    ));
+    let t2 = tcpdump_lines(&lab.path("t2.pcap"), "");
+    assert!(t2.lines().count() > 80, "{} lines", t2.lines().count());
+    same(
+        &tcpdump_lines(&lab.path("sll2.pcap"), ""),
+        &t2,
+        "LINUX_SLL2",
+    );
+    same(
+        &tcpdump_lines(&lab.path("sll.pcap"), ""),
+        &tcpdump_lines(&lab.path("t1.pcap"), ""),
+        "LINUX_SLL",
+    );
+    // The filter for "any" runs on the cooked frame; -e prints its header.
+    let out = run(
+        "tcpdump",
+        &[
+            "-t",
+            "-nn",
+            "-e",
+            "-r",
+            lab.path("t2.pcap").to_str().unwrap(),
+            "ip6 and tcp",
+        ],
+    );
+    same(
+        &lab.read("any.txt"),
+        &String::from_utf8(out.stdout).unwrap(),
+        "-i any -e with a filter",
+    );
+}
+
+#[test]
+fn sigint_right_after_the_traffic_loses_nothing() {
+    if !privileged("sigint_right_after_the_traffic_loses_nothing") {
+        return;
+    }
+    let lab = Lab::new("sigint");
+    // SIGINT 20 ms after the last packet: it sits in a ring block the kernel
+    // has not handed over yet. It must still reach the file.
+    lab.netns(
+        "$T capture -i lo -w s.pcap -Z root 2>s.err & a=$!; \
+         sleep 1; python3 traffic.py 3; sleep 0.02; kill -INT $a; wait $a",
+    );
+    let lines = tcpdump_lines(&lab.path("s.pcap"), "");
+    let last = lines.lines().last().unwrap_or("");
+    assert!(
+        last.ends_with("127.0.0.1.40000: UDP, length 4"),
+        "last line: {last}"
+    );
+    let err = lab.read("s.err");
+    assert_eq!(
+        counter(&err, "packets captured"),
+        lines.lines().count() as u64
+    );
+    let mine = run(BIN, &["read", "-r", lab.path("s.pcap").to_str().unwrap()]);
+    assert!(
+        mine.status.success(),
+        "{}",
+        String::from_utf8_lossy(&mine.stderr)
+    );
+}
+
+#[test]
+fn count_stops_by_itself_and_explain_works_live() {
+    if !privileged("count_stops_by_itself_and_explain_works_live") {
+        return;
+    }
+    let lab = Lab::new("count");
+    lab.netns(
+        "$T capture -i lo -Z root -c 3 -n 'tcp port 9292' >c.txt 2>c.err & a=$!; \
+         $T capture -i lo -Z root -c 3 -n --explain 'tcp port 9292' >e.txt 2>/dev/null & b=$!; \
+         sleep 1; python3 traffic.py 2; wait $a $b",
+    );
+    let c = lab.read("c.txt");
+    assert_eq!(c.lines().count(), 3, "{c}");
+    assert!(c.lines().next().unwrap().contains("Flags [S], seq"), "{c}");
+    assert_eq!(counter(&lab.read("c.err"), "packets captured"), 3);
+    let e = lab.read("e.txt");
+    let explained: Vec<&str> = e.lines().filter(|l| l.starts_with("    ")).collect();
+    assert_eq!(
+        explained[..2],
+        [
+            "    conn 1, client → server: client CLOSED → SYN-SENT",
+            "    conn 1, server → client: server LISTEN → SYN-RECEIVED",
+        ],
+        "{e}"
+    );
+    let third = explained[2];
+    assert!(
+        third.starts_with(
+            "    conn 1, client → server: client SYN-SENT → ESTABLISHED (handshake RTT "
+        ) && third.ends_with(" ms); server SYN-RECEIVED → ESTABLISHED (inferred)"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_stalled_reader_gets_drops_counted_and_sigusr1_reports() {
+    if !privileged("a_stalled_reader_gets_drops_counted_and_sigusr1_reports") {
+        return;
+    }
+    let lab = Lab::new("drops");
+    // The capturing process is stopped while 40,000 datagrams go by; the
+    // smallest ring (-B 1: two blocks) overflows and the kernel counts drops.
+    lab.netns(
+        "$T capture -i lo -B 1 -w d.pcap -Z root 2>d.err & a=$!; sleep 1; \
+         kill -STOP $a; \
+         python3 -c 'import socket; u=socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n\
+for i in range(40000): u.sendto(b\"x\" * 64, (\"127.0.0.1\", 9))'; \
+         kill -CONT $a; sleep 0.5; kill -USR1 $a; sleep 0.3; kill -INT $a; wait $a",
+    );
+    let err = lab.read("d.err");
+    let captured = counter(&err, "packets captured");
+    let received = counter(&err, "packets received by filter");
+    let dropped = counter(&err, "packets dropped by kernel");
+    assert!(dropped > 0, "{err}");
+    assert!(captured > 0 && captured < 40_000, "{err}");
+    assert!(received >= captured + dropped, "{err}");
+    // SIGUSR1 printed the three lines once before the final three.
+    assert_eq!(err.matches("packets captured").count(), 2, "{err}");
+    let lines = tcpdump_lines(&lab.path("d.pcap"), "");
+    assert_eq!(lines.lines().count() as u64, captured);
+}
+
+#[test]
+fn rotation_by_size_keeps_every_packet_in_valid_files() {
+    if !privileged("rotation_by_size_keeps_every_packet_in_valid_files") {
+        return;
+    }
+    let lab = Lab::new("rotate");
+    lab.netns(
+        "$T capture -i lo -C 1 -w r.pcap -Z root 2>r.err & a=$!; \
+         $T capture -i lo -C 1 -W 2 -w ring.pcap -Z root 2>/dev/null & b=$!; \
+         sleep 1; python3 traffic.py 60 10; sleep 1.5; kill -INT $a $b; wait $a $b",
+    );
+    let mut names: Vec<String> = std::fs::read_dir(&lab.dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("r.pcap"))
+        .collect();
+    names.sort();
+    // About 3.6 MB of traffic: r.pcap, r.pcap1, r.pcap2, r.pcap3.
+    assert!(names.len() >= 3, "{names:?}");
+    assert_eq!(names[0], "r.pcap");
+    assert_eq!(names[1], "r.pcap1");
+    let mut total = 0;
+    for n in &names {
+        let size = std::fs::metadata(lab.path(n)).unwrap().len();
+        total += tcpdump_lines(&lab.path(n), "").lines().count() as u64;
+        if n != names.last().unwrap() {
+            assert!(size > 1_000_000 && size < 1_200_000, "{n}: {size}");
+        }
+    }
+    assert_eq!(total, counter(&lab.read("r.err"), "packets captured"));
+    // -W 2: two names used in turn.
+    assert!(lab.path("ring.pcap0").exists() && lab.path("ring.pcap1").exists());
+    assert!(!lab.path("ring.pcap2").exists() && !lab.path("ring.pcap").exists());
+}
+
+#[test]
+fn privileges_are_dropped_and_missing_ones_named() {
+    if !privileged("privileges_are_dropped_and_missing_ones_named") {
+        return;
+    }
+    use std::os::unix::process::CommandExt;
+    let out = Command::new(BIN)
+        .args(["capture", "-i", "lo", "-c", "1"])
+        .uid(65534)
+        .gid(65534)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "tcpscope: capturing needs CAP_NET_RAW: run as root or with sudo\n"
+    );
+    let lab = Lab::new("drop");
+    lab.netns(
+        "$T capture -i lo -Z nobody -n >/dev/null 2>/dev/null & a=$!; sleep 1; \
+         grep '^Uid:' /proc/$a/status > uid.txt; kill -INT $a; wait $a",
+    );
+    assert_eq!(lab.read("uid.txt"), "Uid:\t65534\t65534\t65534\t65534\n");
+    let bad = run(BIN, &["capture", "-i", "lo", "tcp port 80 and"]);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&bad.stderr).starts_with("tcpscope: bad filter expression"));
+    let none = run(BIN, &["capture", "-i", "nosuchif0", "-Z", "root"]);
+    assert_eq!(
+        String::from_utf8_lossy(&none.stderr),
+        "tcpscope: nosuchif0: No such device exists\n"
+    );
+}
