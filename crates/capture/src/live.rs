@@ -6,7 +6,10 @@
 //!   and the ring are set up, and only then is it bound with `ETH_P_ALL`, so
 //!   no packet that the filter rejects is ever delivered;
 //! - on a loopback interface every packet is seen twice by a packet socket
-//!   (once leaving, once arriving); the outgoing copy is dropped;
+//!   (once leaving, once arriving); the outgoing copy is dropped (on `lo`
+//!   itself the kernel is asked not to queue it, `PACKET_IGNORE_OUTGOING`,
+//!   so the ring holds twice as many packets and "received by filter"
+//!   counts each packet once, where libpcap counts it twice);
 //! - a VLAN tag the kernel stripped into the ring header is put back into the
 //!   frame, so the bytes are those on the wire;
 //! - `-i any` is a cooked (`SOCK_DGRAM`) socket; each frame gets a LINUX_SLL2
@@ -290,6 +293,7 @@ impl Live {
             i
         };
         let linktype = Self::linktype_for(iface, opts.sll2);
+        let loopback_ifindex = ifindex("lo").unwrap_or(-1);
         let kind = if cooked {
             libc::SOCK_DGRAM
         } else {
@@ -304,7 +308,6 @@ impl Live {
         // SAFETY: raw is a fresh descriptor we own.
         let fd = unsafe { OwnedFd::from_raw_fd(raw) };
         let s = fd.as_raw_fd();
-        let loopback_ifindex = ifindex("lo").unwrap_or(-1);
 
         let mut kernel_filter = false;
         if let Some(prog) = filter {
@@ -318,9 +321,14 @@ impl Live {
                     .map_err(LiveError::Filter)?;
             }
         }
-        if opts.direction == Direction::In {
-            // Kernels since 4.20 drop outgoing packets before they reach us;
-            // older ones are handled per packet below.
+        // On loopback the outgoing copy of each packet is a duplicate of the
+        // incoming one: where libpcap drops it after the ring, ask the kernel
+        // (4.20 and later) not to queue it at all, halving the ring's load.
+        // With -Q in, outgoing packets are never wanted. Older kernels are
+        // handled per packet below.
+        if opts.direction == Direction::In
+            || (opts.direction == Direction::InOut && index == loopback_ifindex)
+        {
             let one: libc::c_int = 1;
             let _ = setsockopt(s, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one);
         }
