@@ -79,7 +79,7 @@ pub struct CaptureArgs {
     #[command(flatten)]
     print: PrintArgs,
     /// Filter expression (pcap-filter syntax), as tcpdump takes it.
-    #[arg(value_name = "EXPRESSION", trailing_var_arg = true)]
+    #[arg(value_name = "EXPRESSION")]
     expression: Vec<String>,
 }
 

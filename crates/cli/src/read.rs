@@ -33,7 +33,7 @@ pub struct ReadArgs {
     #[command(flatten)]
     print: PrintArgs,
     /// Filter expression (pcap-filter syntax), as tcpdump takes it.
-    #[arg(value_name = "EXPRESSION", trailing_var_arg = true)]
+    #[arg(value_name = "EXPRESSION")]
     expression: Vec<String>,
 }
 

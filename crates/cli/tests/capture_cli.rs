@@ -438,3 +438,50 @@ fn privileges_are_dropped_and_missing_ones_named() {
         "tcpscope: nosuchif0: No such device exists\n"
     );
 }
+
+#[test]
+fn snaplen_direction_and_time_rotation_as_tcpdump_does_them() {
+    if !privileged("snaplen_direction_and_time_rotation_as_tcpdump_does_them") {
+        return;
+    }
+    let lab = Lab::new("snap");
+    lab.netns(
+        "$T capture -i lo -Z root -s 80 -w s80.pcap 2>/dev/null & a=$!; \
+         tcpdump -i lo -Z root -s 80 -w t80.pcap 2>/dev/null & b=$!; \
+         $T capture -i lo -Z root -Q in -w in.pcap 2>/dev/null & c=$!; \
+         tcpdump -i lo -Z root -Q in -w tin.pcap 2>/dev/null & d=$!; \
+         timeout 20 $T capture -i lo -Z root -G 1 -W 2 -w 'g-%s.pcap' 2>g.err & e=$!; \
+         sleep 1; for i in 1 2 3 4; do python3 traffic.py 2 30; sleep 1.1; done; \
+         kill -INT $a $b $c $d; wait $a $b $c $d; wait $e",
+    );
+    let t80 = tcpdump_lines(&lab.path("t80.pcap"), "");
+    assert!(
+        t80.contains("[|tcp]") || t80.contains("[|"),
+        "snaplen 80 cuts packets"
+    );
+    same(&tcpdump_lines(&lab.path("s80.pcap"), ""), &t80, "-s 80");
+    same(
+        &tcpdump_lines(&lab.path("in.pcap"), ""),
+        &tcpdump_lines(&lab.path("tin.pcap"), ""),
+        "-Q in",
+    );
+    // -G 1 -W 2: two files named by strftime, then the capture ends by itself.
+    let mut g: Vec<String> = std::fs::read_dir(&lab.dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("g-"))
+        .collect();
+    g.sort();
+    assert_eq!(g.len(), 2, "{g:?}");
+    let secs: Vec<i64> = g
+        .iter()
+        .map(|n| n[2..n.len() - 5].parse().unwrap())
+        .collect();
+    assert!(secs[1] > secs[0], "{g:?}");
+    let total: u64 = g
+        .iter()
+        .map(|n| tcpdump_lines(&lab.path(n), "").lines().count() as u64)
+        .sum();
+    assert!(total > 0);
+    assert_eq!(total, counter(&lab.read("g.err"), "packets captured"));
+}
