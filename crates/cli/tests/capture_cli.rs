@@ -288,7 +288,19 @@ fn sigint_right_after_the_traffic_loses_nothing() {
     // has not handed over yet. It must still reach the file.
     lab.netns(
         "$T capture -i lo -w s.pcap -Z root 2>s.err & a=$!; \
-         sleep 1; python3 traffic.py 3; sleep 0.02; kill -INT $a; wait $a",
+         $T capture -i lo -w term.pcap -Z root 2>term.err & b=$!; \
+         sleep 1; python3 traffic.py 3; sleep 0.02; kill -INT $a; kill -TERM $b; wait $a $b",
+    );
+    // SIGTERM does what SIGINT does.
+    let term = tcpdump_lines(&lab.path("term.pcap"), "");
+    assert!(term
+        .lines()
+        .last()
+        .unwrap_or("")
+        .ends_with("127.0.0.1.40000: UDP, length 4"));
+    assert_eq!(
+        counter(&lab.read("term.err"), "packets captured"),
+        term.lines().count() as u64
     );
     let lines = tcpdump_lines(&lab.path("s.pcap"), "");
     let last = lines.lines().last().unwrap_or("");
@@ -317,7 +329,7 @@ fn count_stops_by_itself_and_explain_works_live() {
     let lab = Lab::new("count");
     lab.netns(
         "$T capture -i lo -Z root -c 3 -n 'tcp port 9292' >c.txt 2>c.err & a=$!; \
-         $T capture -i lo -Z root -c 3 -n --explain 'tcp port 9292' >e.txt 2>/dev/null & b=$!; \
+         $T capture -i lo -Z root -c 3 -n --immediate-mode --explain 'tcp port 9292' >e.txt 2>/dev/null & b=$!; \
          sleep 1; python3 traffic.py 2; wait $a $b",
     );
     let c = lab.read("c.txt");
