@@ -13,9 +13,13 @@
 //! - a VLAN tag the kernel stripped into the ring header is put back into the
 //!   frame, so the bytes are those on the wire;
 //! - `-i any` is a cooked (`SOCK_DGRAM`) socket; each frame gets a LINUX_SLL2
-//!   (or LINUX_SLL) header built from its `sockaddr_ll`. The filter for `any`
-//!   is not attached (the kernel sees no link header there); the caller runs
-//!   it on each frame ([`Live::filtered_in_kernel`]).
+//!   (or LINUX_SLL) header built from its `sockaddr_ll`. The kernel sees no
+//!   link header there, so the filter is rewritten as libpcap rewrites it:
+//!   offsets move down by the header's length and loads from the header
+//!   become the kernel's ancillary loads (protocol, packet type, interface,
+//!   hardware type). A program that cannot be rewritten (a load of another
+//!   header field, or `len`) runs in user space instead
+//!   ([`Live::filtered_in_kernel`]).
 
 use std::ffi::CString;
 use std::io;
@@ -174,6 +178,57 @@ struct TpacketReq3 {
     tp_feature_req_word: u32,
 }
 
+/// The kernel's ancillary load offsets (SKF_AD_OFF + SKF_AD_*).
+const SKF_AD_OFF: u32 = (-0x1000i32) as u32;
+const SKF_AD_PROTOCOL: u32 = 0;
+const SKF_AD_PKTTYPE: u32 = 4;
+const SKF_AD_IFINDEX: u32 = 8;
+const SKF_AD_HATYPE: u32 = 28;
+
+/// Rewrite a program compiled for LINUX_SLL2 (or LINUX_SLL) frames so the
+/// kernel can run it on a cooked socket, where the packet starts at the
+/// network header. `None` if some instruction has no kernel equivalent.
+pub fn for_cooked_socket(prog: &[SockFilter], sll2: bool) -> Option<Vec<SockFilter>> {
+    const LD: u16 = 0x00;
+    const LDX: u16 = 0x01;
+    const ABS: u16 = 0x20;
+    const IND: u16 = 0x40;
+    const LEN: u16 = 0x80;
+    const MSH: u16 = 0xa0;
+    const W: u16 = 0x00;
+    const H: u16 = 0x08;
+    const B: u16 = 0x10;
+    let hdr: u32 = if sll2 { 20 } else { 16 };
+    let mut out = Vec::with_capacity(prog.len());
+    for insn in prog {
+        let class = insn.code & 0x07;
+        let mode = insn.code & 0xe0;
+        let size = insn.code & 0x18;
+        let mut i = *insn;
+        match (class, mode) {
+            (LD, ABS) if insn.k >= hdr => i.k = insn.k - hdr,
+            (LD, ABS) => {
+                let field = match (sll2, insn.k, size) {
+                    (true, 0, H) | (false, 14, H) => SKF_AD_PROTOCOL,
+                    (true, 10, B) | (false, 0, H) => SKF_AD_PKTTYPE,
+                    (true, 4, W) => SKF_AD_IFINDEX,
+                    (true, 8, H) | (false, 2, H) => SKF_AD_HATYPE,
+                    _ => return None,
+                };
+                i.code = LD | W | ABS;
+                i.k = SKF_AD_OFF.wrapping_add(field);
+            }
+            (LD, IND) | (LDX, MSH) if insn.k >= hdr => i.k = insn.k - hdr,
+            (LD, IND) | (LDX, MSH) => return None,
+            // The kernel's length excludes the cooked header.
+            (LD, LEN) | (LDX, LEN) => return None,
+            _ => {}
+        }
+        out.push(i);
+    }
+    Some(out)
+}
+
 fn os(step: &'static str) -> LiveError {
     let e = io::Error::last_os_error();
     match e.raw_os_error() {
@@ -311,7 +366,14 @@ impl Live {
 
         let mut kernel_filter = false;
         if let Some(prog) = filter {
-            if !cooked {
+            let cooked_prog;
+            let kernel_prog = if cooked {
+                cooked_prog = for_cooked_socket(prog, opts.sll2);
+                cooked_prog.as_deref()
+            } else {
+                Some(prog)
+            };
+            if let Some(prog) = kernel_prog {
                 kernel_filter = true;
                 let fprog = SockFprog {
                     len: prog.len() as u16,

@@ -230,20 +230,36 @@ fn kernel_filters_select_what_tcpdump_selects() {
     }
 }
 
+/// (expression, -y, whether the kernel can run it on a cooked socket)
+const ANY_FILTERS: [(&str, &str, bool); 6] = [
+    ("tcp", "LINUX_SLL2", true),
+    ("ip6 and tcp and dst port 9293", "LINUX_SLL2", true),
+    ("udp port 40000", "LINUX_SLL2", true),
+    ("src host 127.0.0.1 and tcp[13] & 1 != 0", "LINUX_SLL", true),
+    ("dst port 9292 and greater 200", "LINUX_SLL2", false),
+    ("ip6 and less 100", "LINUX_SLL", false),
+];
+
 #[test]
 fn any_interface_is_cooked_as_tcpdump_cooks_it() {
     if !privileged("any_interface_is_cooked_as_tcpdump_cooks_it") {
         return;
     }
     let lab = Lab::new("any");
-    lab.netns(
-        "$T capture -i any -w sll2.pcap -Z root 2>sll2.err & a=$!; \
-         $T capture -i any -y LINUX_SLL -w sll.pcap -Z root 2>/dev/null & b=$!; \
-         tcpdump -i any -w t2.pcap -Z root 2>/dev/null & c=$!; \
-         tcpdump -i any -y LINUX_SLL -w t1.pcap -Z root 2>/dev/null & d=$!; \
-         $T capture -i any -Z root -t -n -e 'ip6 and tcp' >any.txt 2>/dev/null & e=$!; \
-         sleep 1; python3 traffic.py 5; sleep 1.5; kill -INT $a $b $c $d $e; wait $a $b $c $d $e",
+    let mut script = String::from(
+        "$T capture -i any -w sll2.pcap -Z root 2>sll2.err & p=$!; \
+         $T capture -i any -y LINUX_SLL -w sll.pcap -Z root 2>/dev/null & p=\"$p $!\"; \
+         tcpdump -i any -w t2.pcap -Z root 2>/dev/null & p=\"$p $!\"; \
+         tcpdump -i any -y LINUX_SLL -w t1.pcap -Z root 2>/dev/null & p=\"$p $!\"; \
+         $T capture -i any -Z root -t -n -e 'ip6 and tcp' >any.txt 2>/dev/null & p=\"$p $!\"; ",
     );
+    for (i, (e, y, _)) in ANY_FILTERS.iter().enumerate() {
+        script.push_str(&format!(
+            "$T capture -i any -y {y} -Z root -t -n '{e}' >a{i}.txt 2>a{i}.err & p=\"$p $!\"; "
+        ));
+    }
+    script.push_str("sleep 1; python3 traffic.py 5; sleep 1.5; kill -INT $p; wait $p");
+    lab.netns(&script);
     assert!(lab.read("sll2.err").starts_with(
         "listening on any, link-type LINUX_SLL2 (Linux cooked v2), snapshot length 262144 bytes"
     ));
@@ -259,7 +275,30 @@ fn any_interface_is_cooked_as_tcpdump_cooks_it() {
         &tcpdump_lines(&lab.path("t1.pcap"), ""),
         "LINUX_SLL",
     );
-    // The filter for "any" runs on the cooked frame; -e prints its header.
+    // Filters on "any" are rewritten for the kernel's cooked socket (or run
+    // in user space when they read `len`): the same packets either way. When
+    // the kernel filters, "received by filter" counts only matching packets
+    // (twice each: loopback's outgoing and incoming copies).
+    for (i, (e, y, in_kernel)) in ANY_FILTERS.iter().enumerate() {
+        let file = if *y == "LINUX_SLL" {
+            "t1.pcap"
+        } else {
+            "t2.pcap"
+        };
+        let want = tcpdump_lines(&lab.path(file), e);
+        assert!(!want.is_empty(), "{e}");
+        same(
+            &lab.read(&format!("a{i}.txt")),
+            &want,
+            &format!("-i any -y {y} '{e}'"),
+        );
+        let err = lab.read(&format!("a{i}.err"));
+        let captured = counter(&err, "packets captured");
+        assert_eq!(captured, want.lines().count() as u64, "{e}");
+        let received = counter(&err, "packets received by filter");
+        assert_eq!(received == 2 * captured, *in_kernel, "{e}: {err}");
+    }
+    // -e prints the cooked header.
     let out = run(
         "tcpdump",
         &[
