@@ -268,37 +268,70 @@ pub struct Interface {
     pub running: bool,
     /// IFF_LOOPBACK.
     pub loopback: bool,
-    /// The carrier state from `/sys/class/net/NAME/operstate` (`up`, `down`, `unknown` ...).
+    /// `up` when the link is running (carrier), else `down`.
     pub operstate: String,
 }
 
-/// This host's interfaces, in index order.
+/// This network namespace's interfaces, in index order. (Asked of the
+/// kernel with if_nameindex and ioctls, not read from /sys, which shows the
+/// namespace it was mounted in.)
 pub fn interfaces() -> Vec<Interface> {
     let mut out = Vec::new();
-    let Ok(dir) = std::fs::read_dir("/sys/class/net") else {
-        return out;
-    };
-    for entry in dir.flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let read = |f: &str| {
-            std::fs::read_to_string(entry.path().join(f))
-                .map(|s| s.trim().to_string())
-                .unwrap_or_default()
-        };
-        let flags = u32::from_str_radix(read("flags").trim_start_matches("0x"), 16).unwrap_or(0);
-        let index = read("ifindex").parse().unwrap_or(0);
-        out.push(Interface {
-            name,
-            index,
-            up: flags & libc::IFF_UP as u32 != 0,
-            // sysfs flags lack IFF_RUNNING; the kernel derives it from the carrier.
-            running: flags & libc::IFF_UP as u32 != 0 && read("carrier") == "1",
-            loopback: flags & libc::IFF_LOOPBACK as u32 != 0,
-            operstate: read("operstate"),
-        });
+    // SAFETY: if_nameindex returns an array ended by a zero entry, freed below.
+    unsafe {
+        let list = libc::if_nameindex();
+        if list.is_null() {
+            return out;
+        }
+        let mut p = list;
+        while (*p).if_index != 0 && !(*p).if_name.is_null() {
+            let name = std::ffi::CStr::from_ptr((*p).if_name)
+                .to_string_lossy()
+                .into_owned();
+            let flags = ifreq_u16(&name, libc::SIOCGIFFLAGS).unwrap_or(0) as u32;
+            out.push(Interface {
+                index: (*p).if_index,
+                up: flags & libc::IFF_UP as u32 != 0,
+                running: flags & libc::IFF_RUNNING as u32 != 0,
+                loopback: flags & libc::IFF_LOOPBACK as u32 != 0,
+                operstate: if flags & libc::IFF_RUNNING as u32 != 0 {
+                    "up".to_string()
+                } else {
+                    "down".to_string()
+                },
+                name,
+            });
+            p = p.add(1);
+        }
+        libc::if_freenameindex(list);
     }
     out.sort_by_key(|i| i.index);
     out
+}
+
+/// The 16-bit value an SIOCGIF* ioctl leaves at the start of the ifreq
+/// union: the flags for SIOCGIFFLAGS, the hardware type (sa_family of the
+/// address) for SIOCGIFHWADDR.
+fn ifreq_u16(name: &str, request: libc::Ioctl) -> Option<u16> {
+    if name.len() >= 16 {
+        return None;
+    }
+    // struct ifreq: 16 bytes of name, then a 24-byte union.
+    let mut ifr = [0u8; 40];
+    ifr[..name.len()].copy_from_slice(name.as_bytes());
+    // SAFETY: a plain datagram socket, closed below; ifr is as large as struct ifreq.
+    unsafe {
+        let s = libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0);
+        if s < 0 {
+            return None;
+        }
+        let rc = libc::ioctl(s, request, ifr.as_mut_ptr());
+        libc::close(s);
+        if rc != 0 {
+            return None;
+        }
+    }
+    Some(u16::from_ne_bytes([ifr[16], ifr[17]]))
 }
 
 /// The interface tcpdump picks without `-i`: the first one that is up and
@@ -319,10 +352,7 @@ fn ifindex(name: &str) -> Option<i32> {
 }
 
 fn arphrd(name: &str) -> u16 {
-    std::fs::read_to_string(format!("/sys/class/net/{name}/type"))
-        .ok()
-        .and_then(|s| s.trim().parse().ok())
-        .unwrap_or(ARPHRD_ETHER)
+    ifreq_u16(name, libc::SIOCGIFHWADDR).unwrap_or(ARPHRD_ETHER)
 }
 
 impl Live {

@@ -22,7 +22,8 @@ start or the file cannot be written, 2 on a usage error."
 )]
 pub struct CaptureArgs {
     /// Interface to capture on; "any" for all of them. Default: the first
-    /// interface that is up and not loopback, as tcpdump picks it.
+    /// interface that is up and not loopback, else "any" (as LINUX_SLL), as
+    /// tcpdump picks it.
     #[arg(short = 'i', value_name = "IFACE")]
     interface: Option<String>,
     /// List the interfaces that can be captured on, and exit.
@@ -359,6 +360,9 @@ pub fn capture(args: CaptureArgs) -> ExitCode {
         .interface
         .clone()
         .unwrap_or_else(live::default_interface);
+    // tcpdump 4.99.3 falling back to "any" by default (no -i) opens it with
+    // LINUX_SLL; an explicit -i any gets LINUX_SLL2.
+    let sll2 = sll2 && !(args.interface.is_none() && args.linktype.is_none());
     let linktype = Live::linktype_for(&iface, sll2);
     let filter = if expression.trim().is_empty() {
         None
@@ -486,11 +490,17 @@ pub fn capture(args: CaptureArgs) -> ExitCode {
         eprintln!("tcpscope: -Z {u} needs root (only root can change user)");
         return ExitCode::from(1);
     }
-    if output.is_none() && args.print.verbose == 0 && !args.count_only {
+    // tcpdump's words: the "suppressed" line, or its name before "listening".
+    let prefix = if output.is_none() && args.print.verbose == 0 {
         eprintln!("tcpscope: verbose output suppressed, use -v[v]... for full protocol decode");
-    }
+        ""
+    } else {
+        "tcpscope: "
+    };
     let (lname, ldesc) = linktype_name(linktype);
-    eprintln!("listening on {iface}, link-type {lname} ({ldesc}), snapshot length {snaplen} bytes");
+    eprintln!(
+        "{prefix}listening on {iface}, link-type {lname} ({ldesc}), snapshot length {snaplen} bytes"
+    );
 
     let stdout = io::stdout();
     let line_buffered = stdout.is_terminal();

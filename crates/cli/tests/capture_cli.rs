@@ -166,11 +166,16 @@ fn writes_the_same_packets_as_tcpdump_and_reads_them_back() {
         "our reader on our file",
     );
     let err = lab.read("ours.err");
-    assert!(
-        err.starts_with(
-            "listening on lo, link-type EN10MB (Ethernet), snapshot length 262144 bytes\n"
-        ),
-        "{err}"
+    // tcpdump's header line, word for word (with -w it carries the name).
+    assert_eq!(
+        err.lines().next(),
+        Some(
+            "tcpscope: listening on lo, link-type EN10MB (Ethernet), snapshot length 262144 bytes"
+        )
+    );
+    assert_eq!(
+        err.lines().next().map(|l| l.replace("tcpscope", "tcpdump")),
+        lab.read("theirs.err").lines().next().map(String::from)
     );
     assert_eq!(
         counter(&err, "packets captured"),
@@ -261,7 +266,7 @@ fn any_interface_is_cooked_as_tcpdump_cooks_it() {
     script.push_str("sleep 1; python3 traffic.py 5; sleep 1.5; kill -INT $p; wait $p");
     lab.netns(&script);
     assert!(lab.read("sll2.err").starts_with(
-        "listening on any, link-type LINUX_SLL2 (Linux cooked v2), snapshot length 262144 bytes"
+        "tcpscope: listening on any, link-type LINUX_SLL2 (Linux cooked v2), snapshot length 262144 bytes"
     ));
     let t2 = tcpdump_lines(&lab.path("t2.pcap"), "");
     assert!(t2.lines().count() > 80, "{} lines", t2.lines().count());
@@ -535,4 +540,39 @@ fn snaplen_direction_and_time_rotation_as_tcpdump_does_them() {
         .sum();
     assert!(total > 0);
     assert_eq!(total, counter(&lab.read("g.err"), "packets captured"));
+}
+
+#[test]
+fn interfaces_and_the_default_one_are_tcpdumps() {
+    if !privileged("interfaces_and_the_default_one_are_tcpdumps") {
+        return;
+    }
+    let lab = Lab::new("ifaces");
+    // In a namespace with only lo: the list is asked of the kernel (not of
+    // /sys, which shows the host), and without -i both tools fall back to
+    // "any" as LINUX_SLL.
+    lab.netns(
+        "$T capture -D >ours.txt; tcpdump -D >theirs.txt; \
+         timeout 2 $T capture -Z root -c 1 2>ours.err >/dev/null || true; \
+         timeout 2 tcpdump -Z root -c 1 2>theirs.err >/dev/null || true",
+    );
+    let ours = lab.read("ours.txt");
+    assert_eq!(
+        ours,
+        "1.any (Pseudo-device that captures on all interfaces) [Up, Running]\n2.lo [Up, Running, Loopback]\n"
+    );
+    assert!(lab.read("theirs.txt").starts_with(&ours));
+    let listening = |f: &str| {
+        lab.read(f)
+            .lines()
+            .find(|l| l.contains("listening on"))
+            .map(|l| l.replace("tcpdump", "tcpscope"))
+    };
+    assert_eq!(listening("ours.err"), listening("theirs.err"));
+    assert_eq!(
+        listening("ours.err").as_deref(),
+        Some(
+            "listening on any, link-type LINUX_SLL (Linux cooked v1), snapshot length 262144 bytes"
+        )
+    );
 }
