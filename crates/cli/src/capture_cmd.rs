@@ -9,7 +9,7 @@ use clap::Args;
 use tcpscope_capture::live::{self, Direction, Live, LiveOptions, LiveStats, SockFilter};
 use tcpscope_capture::{linktype_name, Precision, WriteFormat, Writer};
 
-use crate::sink::{PrintArgs, Sink};
+use crate::sink::{check_expression, sink_or_usage, PrintArgs};
 
 /// Flags are tcpdump's, with the same letters and meanings.
 #[derive(Args, Debug)]
@@ -325,12 +325,8 @@ pub fn capture(args: CaptureArgs) -> ExitCode {
         return list_interfaces();
     }
     let expression = args.expression.join(" ");
-    if let Err(e) = tcpscope_filter::parse::parse(&expression) {
-        eprintln!(
-            "tcpscope: bad filter expression: {e}\n  {expression}\n  {}^",
-            " ".repeat(e.column)
-        );
-        return ExitCode::from(1);
+    if let Err(code) = check_expression(&expression) {
+        return code;
     }
     let direction = match args.direction.as_str() {
         "in" => Direction::In,
@@ -349,12 +345,9 @@ pub fn capture(args: CaptureArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let mut sink = match Sink::new(&args.print, args.count_only) {
+    let mut sink = match sink_or_usage(&args.print, args.count_only) {
         Ok(s) => s,
-        Err(e) => {
-            eprintln!("tcpscope: {e}");
-            return ExitCode::from(2);
-        }
+        Err(code) => return code,
     };
     let iface = args
         .interface

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use clap::Args;
 use tcpscope_capture::{linktype_name, FrameSource, Precision, ReadError, Reader};
 
-use crate::sink::{PrintArgs, Sink};
+use crate::sink::{check_expression, sink_or_usage, PrintArgs};
 
 /// Flags are tcpdump's, with the same letters and meanings.
 #[derive(Args, Debug)]
@@ -41,19 +41,12 @@ pub fn run(args: ReadArgs) -> ExitCode {
     let name = args.file.display().to_string();
     let expression = args.expression.join(" ");
     // Parse once up front, so a bad expression is reported before any output.
-    if let Err(e) = tcpscope_filter::parse::parse(&expression) {
-        eprintln!(
-            "tcpscope: bad filter expression: {e}\n  {expression}\n  {}^",
-            " ".repeat(e.column)
-        );
-        return ExitCode::from(1);
+    if let Err(code) = check_expression(&expression) {
+        return code;
     }
-    let mut sink = match Sink::new(&args.print, args.count_only) {
+    let mut sink = match sink_or_usage(&args.print, args.count_only) {
         Ok(s) => s,
-        Err(e) => {
-            eprintln!("tcpscope: {e}");
-            return ExitCode::from(2);
-        }
+        Err(code) => return code,
     };
     let precision = if args.print.nano {
         Precision::Nano

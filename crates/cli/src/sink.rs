@@ -2,6 +2,7 @@
 //! and one sink that prints each frame (or explains it, or writes JSON).
 
 use std::io::{self, Write};
+use std::process::ExitCode;
 
 use clap::{ArgAction, Args};
 use tcpscope_capture::Frame;
@@ -85,6 +86,29 @@ pub struct Sink {
     pub taken: u64,
     /// Output not yet written.
     pub buf: Vec<u8>,
+}
+
+/// Parse a filter expression up front, so a bad one is reported before any
+/// output: the message, the expression, and a caret under the offending token.
+pub fn check_expression(expression: &str) -> Result<(), ExitCode> {
+    match tcpscope_filter::parse::parse(expression) {
+        Ok(_) => Ok(()),
+        Err(e) => {
+            eprintln!(
+                "tcpscope: bad filter expression: {e}\n  {expression}\n  {}^",
+                " ".repeat(e.column)
+            );
+            Err(ExitCode::from(1))
+        }
+    }
+}
+
+/// A sink for these flags, or the usage error already reported.
+pub fn sink_or_usage(args: &PrintArgs, count_only: bool) -> Result<Sink, ExitCode> {
+    Sink::new(args, count_only).map_err(|e| {
+        eprintln!("tcpscope: {e}");
+        ExitCode::from(2)
+    })
 }
 
 impl Sink {

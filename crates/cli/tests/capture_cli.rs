@@ -2,21 +2,13 @@
 //! namespaces, side by side with tcpdump as the oracle: the same packets, the
 //! same lines, files tcpdump reads, SIGINT losing nothing, drops counted.
 
+mod common;
+use common::privileged;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 const BIN: &str = env!("CARGO_BIN_EXE_tcpscope");
-
-/// Privileged tests run as root (always under CI); elsewhere they say so.
-fn privileged(name: &str) -> bool {
-    // SAFETY: geteuid has no preconditions.
-    let root = unsafe { libc::geteuid() } == 0;
-    if !root {
-        assert!(std::env::var("CI").is_err(), "{name}: CI must run as root");
-        eprintln!("SKIPPED {name}: needs root for a network namespace and packet capture (run as root or with sudo)");
-    }
-    root
-}
 
 /// Traffic with a known shape: N TCP exchanges over IPv4 and IPv6 (client
 /// sends 100*i+1 bytes, server answers "ok", client closes first), then one

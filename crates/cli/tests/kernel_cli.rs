@@ -1,6 +1,9 @@
 //! `tcpscope ss`, `counters` and `doctor` against the kernel itself and
 //! against iproute2's `ss` on the same sockets.
 
+mod common;
+use common::privileged;
+
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -171,17 +174,6 @@ fn counters_show_every_known_counter_with_its_meaning() {
         .as_str()
         .unwrap()
         .contains("accept queue was full"));
-}
-
-/// Privileged tests run as root (always under CI); elsewhere they say so.
-fn privileged(name: &str) -> bool {
-    // SAFETY: geteuid has no preconditions.
-    let root = unsafe { libc::geteuid() } == 0;
-    if !root {
-        assert!(std::env::var("CI").is_err(), "{name}: CI must run as root");
-        eprintln!("SKIPPED {name}: needs root for a network namespace (run as root or with sudo)");
-    }
-    root
 }
 
 #[test]

@@ -3,9 +3,11 @@
 //! packets each close mode puts on the wire, captured in a private network
 //! namespace and read back with `tcpscope read`.
 
+mod common;
+use common::privileged;
+
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
 
 const BIN: &str = env!("CARGO_BIN_EXE_tcpscope");
 
@@ -44,7 +46,7 @@ fn client(addr: &str, args: &[&str]) -> (i32, String) {
     )
 }
 
-fn finish(mut child: Child) -> String {
+fn finish(child: Child) -> String {
     let out = child.wait_with_output().unwrap();
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
@@ -144,17 +146,6 @@ fn ten_thousand_connections_held_and_released() {
     assert_eq!(s["connections"], 10000, "{s}");
     assert_eq!(s["peak_open"], 10000, "{s}");
     assert_eq!(s["errors"].as_array().unwrap().len(), 0, "{s}");
-}
-
-/// Privileged tests run as root (always under CI); elsewhere they say so.
-fn privileged(name: &str) -> bool {
-    // SAFETY: geteuid has no preconditions.
-    let root = unsafe { libc::geteuid() } == 0;
-    if !root {
-        assert!(std::env::var("CI").is_err(), "{name}: CI must run as root");
-        eprintln!("SKIPPED {name}: needs root for a network namespace and packet capture (run as root or with sudo)");
-    }
-    root
 }
 
 /// Run a server and a client inside a fresh network namespace while
