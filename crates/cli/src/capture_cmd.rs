@@ -71,6 +71,11 @@ pub struct CaptureArgs {
     /// With -w: flush the file after every packet.
     #[arg(short = 'U')]
     packet_buffered: bool,
+    /// Line-buffered output: write each packet's lines at once (for `| grep`).
+    /// Otherwise output is written whenever the ring runs dry, and at once
+    /// on a terminal.
+    #[arg(short = 'l')]
+    line_buffered: bool,
     /// Print the compiled filter program (classic BPF) and exit.
     #[arg(short = 'd')]
     dump_filter: bool,
@@ -496,7 +501,7 @@ pub fn capture(args: CaptureArgs) -> ExitCode {
     );
 
     let stdout = io::stdout();
-    let line_buffered = stdout.is_terminal();
+    let line_buffered = args.line_buffered || stdout.is_terminal();
     let mut out = stdout.lock();
     let limit = args.count.unwrap_or(u64::MAX);
     let mut captured = 0u64;

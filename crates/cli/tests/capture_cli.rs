@@ -568,3 +568,28 @@ fn interfaces_and_the_default_one_are_tcpdumps() {
         )
     );
 }
+
+#[test]
+fn live_lines_reach_a_pipe_before_the_capture_stops() {
+    if !privileged("live_lines_reach_a_pipe_before_the_capture_stops") {
+        return;
+    }
+    let lab = Lab::new("live");
+    // Output is a pipe here (not a terminal): with -l each packet is written
+    // at once; without it, as soon as the ring runs dry. Either way a reader
+    // sees the lines while the capture still runs.
+    lab.netns(
+        "$T capture -i lo -Z root -l -n 'udp port 40000' 2>/dev/null > >(cat >l.txt) & a=$!; \
+         $T capture -i lo -Z root -n 'udp port 40000' 2>/dev/null > >(cat >d.txt) & b=$!; \
+         sleep 1; python3 traffic.py 1; sleep 0.5; cp l.txt l-early.txt; cp d.txt d-early.txt; \
+         kill -INT $a $b; wait $a $b",
+    );
+    for f in ["l-early.txt", "d-early.txt"] {
+        let early = lab.read(f);
+        assert_eq!(early.lines().count(), 1, "{f}: {early}");
+        assert!(
+            early.contains("127.0.0.1.40000: UDP, length 4"),
+            "{f}: {early}"
+        );
+    }
+}
