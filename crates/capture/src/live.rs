@@ -39,7 +39,6 @@ const TP_STATUS_KERNEL: u32 = 0;
 const TP_STATUS_USER: u32 = 1;
 const TP_STATUS_VLAN_VALID: u32 = 1 << 4;
 const TP_STATUS_VLAN_TPID_VALID: u32 = 1 << 6;
-const PACKET_HOST: u8 = 0;
 const PACKET_OUTGOING: u8 = 4;
 const ARPHRD_ETHER: u16 = 1;
 const ARPHRD_LOOPBACK: u16 = 772;
@@ -673,7 +672,6 @@ impl Live {
                 Direction::Out if pkttype != PACKET_OUTGOING => continue,
                 _ => {}
             }
-            let _ = PACKET_HOST;
 
             let ts_frac = match self.precision {
                 Precision::Micro => (nsec / 1000) as i64,

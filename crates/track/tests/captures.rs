@@ -155,12 +155,7 @@ fn every_transition_of_a_handshake_in_order() {
     );
 }
 
-/// tshark's flags: (frame, key) pairs from the stored TSV.
-fn tshark(name: &str) -> (BTreeSet<(u64, String)>, Option<(u64, f64)>) {
-    let text = std::fs::read_to_string(dir().join(format!("{name}.tshark.tsv"))).unwrap();
-    parse_tshark(&text)
-}
-
+/// tshark's flags, (frame, key) pairs, and its iRTT, from a stored TSV.
 fn parse_tshark(text: &str) -> (BTreeSet<(u64, String)>, Option<(u64, f64)>) {
     let mut set = BTreeSet::new();
     let mut irtt = None;
