@@ -14,12 +14,8 @@
 //!   frame, so the bytes are those on the wire;
 //! - `-i any` is a cooked (`SOCK_DGRAM`) socket; each frame gets a LINUX_SLL2
 //!   (or LINUX_SLL) header built from its `sockaddr_ll`. The kernel sees no
-//!   link header there, so the filter is rewritten as libpcap rewrites it:
-//!   offsets move down by the header's length and loads from the header
-//!   become the kernel's ancillary loads (protocol, packet type, interface,
-//!   hardware type). A program that cannot be rewritten (a load of another
-//!   header field, or `len`) runs in user space instead
-//!   ([`Live::filtered_in_kernel`]).
+//!   link header there, so the program given for it must be one rewritten
+//!   for a cooked socket (`tcpscope_filter::bpf::for_cooked_socket`).
 
 use std::ffi::CString;
 use std::io;
@@ -140,7 +136,6 @@ pub struct Live {
     /// A frame rebuilt with a link header or a VLAN tag.
     scratch: Vec<u8>,
     stats: LiveStats,
-    kernel_filter: bool,
 }
 
 // The ring is owned by this value alone.
@@ -175,57 +170,6 @@ struct TpacketReq3 {
     tp_retire_blk_tov: u32,
     tp_sizeof_priv: u32,
     tp_feature_req_word: u32,
-}
-
-/// The kernel's ancillary load offsets (SKF_AD_OFF + SKF_AD_*).
-const SKF_AD_OFF: u32 = (-0x1000i32) as u32;
-const SKF_AD_PROTOCOL: u32 = 0;
-const SKF_AD_PKTTYPE: u32 = 4;
-const SKF_AD_IFINDEX: u32 = 8;
-const SKF_AD_HATYPE: u32 = 28;
-
-/// Rewrite a program compiled for LINUX_SLL2 (or LINUX_SLL) frames so the
-/// kernel can run it on a cooked socket, where the packet starts at the
-/// network header. `None` if some instruction has no kernel equivalent.
-pub fn for_cooked_socket(prog: &[SockFilter], sll2: bool) -> Option<Vec<SockFilter>> {
-    const LD: u16 = 0x00;
-    const LDX: u16 = 0x01;
-    const ABS: u16 = 0x20;
-    const IND: u16 = 0x40;
-    const LEN: u16 = 0x80;
-    const MSH: u16 = 0xa0;
-    const W: u16 = 0x00;
-    const H: u16 = 0x08;
-    const B: u16 = 0x10;
-    let hdr: u32 = if sll2 { 20 } else { 16 };
-    let mut out = Vec::with_capacity(prog.len());
-    for insn in prog {
-        let class = insn.code & 0x07;
-        let mode = insn.code & 0xe0;
-        let size = insn.code & 0x18;
-        let mut i = *insn;
-        match (class, mode) {
-            (LD, ABS) if insn.k >= hdr => i.k = insn.k - hdr,
-            (LD, ABS) => {
-                let field = match (sll2, insn.k, size) {
-                    (true, 0, H) | (false, 14, H) => SKF_AD_PROTOCOL,
-                    (true, 10, B) | (false, 0, H) => SKF_AD_PKTTYPE,
-                    (true, 4, W) => SKF_AD_IFINDEX,
-                    (true, 8, H) | (false, 2, H) => SKF_AD_HATYPE,
-                    _ => return None,
-                };
-                i.code = LD | W | ABS;
-                i.k = SKF_AD_OFF.wrapping_add(field);
-            }
-            (LD, IND) | (LDX, MSH) if insn.k >= hdr => i.k = insn.k - hdr,
-            (LD, IND) | (LDX, MSH) => return None,
-            // The kernel's length excludes the cooked header.
-            (LD, LEN) | (LDX, LEN) => return None,
-            _ => {}
-        }
-        out.push(i);
-    }
-    Some(out)
 }
 
 fn os(step: &'static str) -> LiveError {
@@ -355,9 +299,9 @@ fn arphrd(name: &str) -> u16 {
 }
 
 impl Live {
-    /// Open `iface` (`"any"` for all interfaces). `filter` is the compiled
-    /// program for [`Live::linktype_for`] of the same interface, or `None`
-    /// to take everything.
+    /// Open `iface` (`"any"` for all interfaces). `filter` is the program
+    /// the kernel runs on each packet (for `any`, rewritten for a cooked
+    /// socket), or `None` to queue everything.
     pub fn open(
         iface: &str,
         filter: Option<&[SockFilter]>,
@@ -393,24 +337,12 @@ impl Live {
         let fd = unsafe { OwnedFd::from_raw_fd(raw) };
         let s = fd.as_raw_fd();
 
-        let mut kernel_filter = false;
         if let Some(prog) = filter {
-            let cooked_prog;
-            let kernel_prog = if cooked {
-                cooked_prog = for_cooked_socket(prog, opts.sll2);
-                cooked_prog.as_deref()
-            } else {
-                Some(prog)
+            let fprog = SockFprog {
+                len: prog.len() as u16,
+                filter: prog.as_ptr(),
             };
-            if let Some(prog) = kernel_prog {
-                kernel_filter = true;
-                let fprog = SockFprog {
-                    len: prog.len() as u16,
-                    filter: prog.as_ptr(),
-                };
-                setsockopt(s, libc::SOL_SOCKET, SO_ATTACH_FILTER, &fprog)
-                    .map_err(LiveError::Filter)?;
-            }
+            setsockopt(s, libc::SOL_SOCKET, SO_ATTACH_FILTER, &fprog).map_err(LiveError::Filter)?;
         }
         // On loopback the outgoing copy of each packet is a duplicate of the
         // incoming one: where libpcap drops it after the ring, ask the kernel
@@ -507,7 +439,6 @@ impl Live {
             precision: opts.precision,
             scratch: Vec::with_capacity(1 << 17),
             stats: LiveStats::default(),
-            kernel_filter,
         };
         if rc != 0 {
             return Err(os("bind"));
@@ -539,13 +470,6 @@ impl Live {
     /// The snapshot length.
     pub fn snaplen(&self) -> u32 {
         self.snaplen
-    }
-
-    /// Whether the filter runs in the kernel. When it does not (`-i any`,
-    /// where the kernel sees no link header), the caller runs the same
-    /// program on each frame.
-    pub fn filtered_in_kernel(&self) -> bool {
-        self.kernel_filter
     }
 
     /// The socket, for `poll`.

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use tcpscope_capture::{FrameSource, Precision, ReadError, Reader};
+use tcpscope_capture::{Frame, FrameSource, Precision, ReadError, Reader};
 
 fn corpus(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -12,6 +12,19 @@ fn corpus(name: &str) -> PathBuf {
 }
 
 type Seen = Vec<(i64, i64, u32, u32, u32, Vec<u8>)>;
+
+/// Record everything about a frame; always true (go on).
+fn keep(v: &mut Seen, f: &Frame<'_>) -> bool {
+    v.push((
+        f.ts_sec,
+        f.ts_frac,
+        f.linktype,
+        f.caplen,
+        f.len,
+        f.data.to_vec(),
+    ));
+    true
+}
 
 fn collect(mut next: impl FnMut(&mut Seen) -> Result<bool, ReadError>) -> (Seen, Option<String>) {
     let mut seen = Vec::new();
@@ -28,17 +41,7 @@ fn both(path: &Path) -> ((Seen, Option<String>), (Seen, Option<String>)) {
     let mut direct = Reader::open(path, Precision::Micro).unwrap();
     let a = collect(|v| {
         Ok(match direct.next_frame()? {
-            Some(f) => {
-                v.push((
-                    f.ts_sec,
-                    f.ts_frac,
-                    f.linktype,
-                    f.caplen,
-                    f.len,
-                    f.data.to_vec(),
-                ));
-                true
-            }
+            Some(f) => keep(v, &f),
             None => false,
         })
     });
@@ -48,17 +51,7 @@ fn both(path: &Path) -> ((Seen, Option<String>), (Seen, Option<String>)) {
     };
     let b = collect(|v| {
         Ok(match piped.next_frame()? {
-            Some(f) => {
-                v.push((
-                    f.ts_sec,
-                    f.ts_frac,
-                    f.linktype,
-                    f.caplen,
-                    f.len,
-                    f.data.to_vec(),
-                ));
-                true
-            }
+            Some(f) => keep(v, &f),
             None => false,
         })
     });

@@ -386,9 +386,17 @@ pub fn capture(args: CaptureArgs) -> ExitCode {
     } else {
         args.snaplen
     };
-    let kernel_prog: Option<Vec<SockFilter>> = filter.as_ref().map(|f| {
-        f.program()
-            .iter()
+    // The kernel runs the filter; on "any" only if it can be rewritten for
+    // the cooked socket (else it runs here, on each frame).
+    let kernel_insns = filter.as_ref().and_then(|f| {
+        if iface == "any" {
+            tcpscope_filter::bpf::for_cooked_socket(f.program(), sll2)
+        } else {
+            Some(f.program().to_vec())
+        }
+    });
+    let kernel_prog: Option<Vec<SockFilter>> = kernel_insns.map(|prog| {
+        prog.iter()
             .map(|i| SockFilter {
                 code: i.code,
                 jt: i.jt,
@@ -423,11 +431,7 @@ pub fn capture(args: CaptureArgs) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let user_filter = if live.filtered_in_kernel() {
-        None
-    } else {
-        filter
-    };
+    let user_filter = if kernel_prog.is_some() { None } else { filter };
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)

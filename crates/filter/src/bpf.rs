@@ -1,7 +1,8 @@
 //! Classic BPF: the instruction set, an interpreter that behaves like the
 //! kernel's (a load past the packet rejects it), and tcpdump's `-d` listing.
 
-/// One instruction, as `struct sock_filter`.
+/// One instruction, laid out as `struct sock_filter`.
+#[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Insn {
     /// Opcode.
@@ -55,6 +56,55 @@ pub mod op {
     pub const A: u16 = 0x10;
     pub const TAX: u16 = 0x00;
     pub const TXA: u16 = 0x80;
+}
+
+/// The kernel's ancillary load offsets (SKF_AD_OFF + SKF_AD_*).
+const SKF_AD_OFF: u32 = (-0x1000i32) as u32;
+const SKF_AD_PROTOCOL: u32 = 0;
+const SKF_AD_PKTTYPE: u32 = 4;
+const SKF_AD_IFINDEX: u32 = 8;
+const SKF_AD_HATYPE: u32 = 28;
+
+/// Rewrite a program compiled for LINUX_SLL2 (or LINUX_SLL) frames so the
+/// kernel can run it on a cooked socket, where the packet starts at the
+/// network header. `None` if some instruction has no kernel equivalent.
+///
+/// This is libpcap's rewrite: offsets move down by the cooked header's
+/// length, and loads from that header become the kernel's ancillary loads
+/// (protocol, packet type, interface, hardware type). A load of another
+/// header field, or of `len` (the kernel's length leaves the cooked header
+/// out), has no equivalent.
+pub fn for_cooked_socket(prog: &[Insn], sll2: bool) -> Option<Vec<Insn>> {
+    use op::{ABS, B, H, IND, LD, LDX, LEN, MSH, W};
+    let hdr: u32 = if sll2 { 20 } else { 16 };
+    let mut out = Vec::with_capacity(prog.len());
+    for insn in prog {
+        let class = insn.code & 0x07;
+        let mode = insn.code & 0xe0;
+        let size = insn.code & 0x18;
+        let mut i = *insn;
+        match (class, mode) {
+            (LD, ABS) if insn.k >= hdr => i.k = insn.k - hdr,
+            (LD, ABS) => {
+                let field = match (sll2, insn.k, size) {
+                    (true, 0, H) | (false, 14, H) => SKF_AD_PROTOCOL,
+                    (true, 10, B) | (false, 0, H) => SKF_AD_PKTTYPE,
+                    (true, 4, W) => SKF_AD_IFINDEX,
+                    (true, 8, H) | (false, 2, H) => SKF_AD_HATYPE,
+                    _ => return None,
+                };
+                i.code = LD | W | ABS;
+                i.k = SKF_AD_OFF.wrapping_add(field);
+            }
+            (LD, IND) | (LDX, MSH) if insn.k >= hdr => i.k = insn.k - hdr,
+            (LD, IND) | (LDX, MSH) => return None,
+            // The kernel's length excludes the cooked header.
+            (LD, LEN) | (LDX, LEN) => return None,
+            _ => {}
+        }
+        out.push(i);
+    }
+    Some(out)
 }
 
 /// Run a program over a packet: the number of bytes to keep (0 = reject).

@@ -128,6 +128,15 @@ impl Gen {
     fn i(&mut self, insn: Insn) {
         self.code.push(P::I(insn));
     }
+    /// A = the packet's length on the wire (`len`).
+    fn load_len(&mut self) {
+        self.i(Insn {
+            code: op::LD | op::W | op::LEN,
+            jt: 0,
+            jf: 0,
+            k: 0,
+        });
+    }
     fn j(&mut self, cmp: u16, k: u32, t: L, f: L) {
         self.code.push(P::J {
             code: op::JMP | cmp | op::K,
@@ -405,21 +414,11 @@ impl Gen {
         match p {
             Prim::Proto(p) => self.proto_check(*p, t, f)?,
             Prim::Less(n) => {
-                self.i(Insn {
-                    code: op::LD | op::W | op::LEN,
-                    jt: 0,
-                    jf: 0,
-                    k: 0,
-                });
+                self.load_len();
                 self.j(op::JGT, *n, f, t);
             }
             Prim::Greater(n) => {
-                self.i(Insn {
-                    code: op::LD | op::W | op::LEN,
-                    jt: 0,
-                    jf: 0,
-                    k: 0,
-                });
+                self.load_len();
                 self.j(op::JGE, *n, t, f);
             }
             Prim::EtherProto(et) => self.link_is(*et, t, f),
@@ -759,12 +758,7 @@ impl Gen {
                 jf: 0,
                 k: *n,
             }),
-            Arith::Len => self.i(Insn {
-                code: op::LD | op::W | op::LEN,
-                jt: 0,
-                jf: 0,
-                k: 0,
-            }),
+            Arith::Len => self.load_len(),
             Arith::Load(p, idx, size) => {
                 let size = match size {
                     4 => op::W,

@@ -14,7 +14,7 @@ use tokio::task::JoinSet;
 
 use crate::report::{ConnRecord, Report};
 use crate::server::close;
-use crate::sockopt::SockOpts;
+use crate::sockopt::{set_int, SockOpts};
 use crate::CloseMode;
 
 /// Everything `tcpscope client` can be told.
@@ -197,25 +197,6 @@ fn new_socket(cfg: &ClientConfig) -> Result<TcpSocket, (&'static str, io::Error)
         sock.bind(b).map_err(|e| ("bind", e))?;
     }
     Ok(sock)
-}
-
-fn set_int(s: &TcpSocket, level: i32, name: i32, v: i32) -> io::Result<()> {
-    use std::os::fd::AsRawFd;
-    // SAFETY: a plain int option on a socket we own.
-    let r = unsafe {
-        libc::setsockopt(
-            s.as_raw_fd(),
-            level,
-            name,
-            &v as *const i32 as *const libc::c_void,
-            std::mem::size_of::<i32>() as u32,
-        )
-    };
-    if r == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
 }
 
 async fn one(

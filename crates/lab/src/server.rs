@@ -14,7 +14,7 @@ use tokio::sync::{mpsc, watch, Notify};
 use tokio::task::JoinSet;
 
 use crate::report::{ConnRecord, Report};
-use crate::sockopt::{prepare_close, SockOpts};
+use crate::sockopt::{prepare_close, set_int, SockOpts};
 use crate::CloseMode;
 
 /// What the server does with a connection's bytes.
@@ -255,25 +255,6 @@ async fn sleep_until_opt(t: Option<tokio::time::Instant>) {
     match t {
         Some(t) => tokio::time::sleep_until(t).await,
         None => std::future::pending().await,
-    }
-}
-
-pub(crate) fn set_int(s: &Socket, level: i32, name: i32, v: i32) -> io::Result<()> {
-    use std::os::fd::AsRawFd;
-    // SAFETY: a plain int option on a socket we own.
-    let r = unsafe {
-        libc::setsockopt(
-            s.as_raw_fd(),
-            level,
-            name,
-            &v as *const i32 as *const libc::c_void,
-            std::mem::size_of::<i32>() as u32,
-        )
-    };
-    if r == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
     }
 }
 

@@ -82,3 +82,27 @@ pub fn prepare_close(
         _ => Ok(()),
     }
 }
+
+/// Set an integer socket option that socket2 has no method for.
+pub(crate) fn set_int(
+    s: &impl std::os::fd::AsRawFd,
+    level: i32,
+    name: i32,
+    v: i32,
+) -> std::io::Result<()> {
+    // SAFETY: a plain int option on a socket the caller owns.
+    let r = unsafe {
+        libc::setsockopt(
+            s.as_raw_fd(),
+            level,
+            name,
+            &v as *const i32 as *const libc::c_void,
+            std::mem::size_of::<i32>() as u32,
+        )
+    };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
