@@ -22,6 +22,7 @@ pub mod live;
 mod pcap;
 mod pcapng;
 mod pipeline;
+mod populate;
 mod reader;
 mod write;
 

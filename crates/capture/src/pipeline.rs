@@ -8,11 +8,12 @@
 //! mapping, never copied, and the caller releases the pages it has finished
 //! with, so memory stays flat.
 
-use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::sync::mpsc::{sync_channel, Receiver, RecvError, SyncSender, TryRecvError};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use crate::format::FrameMeta;
+use crate::populate::Populator;
 use crate::{Frame, ReadError, Reader};
 
 const BATCH: usize = 2048;
@@ -21,6 +22,9 @@ const IN_FLIGHT: usize = 4;
 const MIN_FILE: usize = 16 << 20;
 const RELEASE_STEP: usize = 16 << 20;
 const PREFETCH_DISTANCE: usize = 6;
+/// How far past its own position the consumer fills page tables for the
+/// helper (this much of the file is mapped ahead at most).
+const HELP_AHEAD: usize = 8 << 20;
 
 #[inline]
 fn prefetch(bytes: &[u8]) {
@@ -97,6 +101,7 @@ impl FrameSource {
 /// The consumer side of a reader running on a helper thread.
 pub struct Pipelined {
     map: Arc<memmap2::Mmap>,
+    populator: Arc<Populator>,
     batches: Receiver<Msg>,
     recycle: SyncSender<Vec<(FrameMeta, usize)>>,
     current: Vec<(FrameMeta, usize)>,
@@ -110,6 +115,7 @@ pub struct Pipelined {
 impl Pipelined {
     fn start(mut reader: Reader) -> Pipelined {
         let map = reader.mapping().expect("only mapped files are pipelined");
+        let populator = reader.populator();
         reader.keep_pages();
         let (tx, batches) = sync_channel::<Msg>(IN_FLIGHT);
         let (recycle, spare) = sync_channel::<Vec<(FrameMeta, usize)>>(IN_FLIGHT + 2);
@@ -122,23 +128,18 @@ impl Pipelined {
                         .try_recv()
                         .unwrap_or_else(|_| Vec::with_capacity(BATCH));
                     batch.clear();
-                    while batch.len() < BATCH {
-                        match reader.next_record() {
-                            Ok(Some(rec)) => batch.push(rec),
-                            Ok(None) => {
-                                if !batch.is_empty() && tx.send(Msg::Batch(batch)).is_err() {
-                                    return;
-                                }
-                                break 'outer;
-                            }
-                            Err(e) => {
-                                if !batch.is_empty() && tx.send(Msg::Batch(batch)).is_err() {
-                                    return;
-                                }
-                                error = Some(e);
-                                break 'outer;
-                            }
+                    if let Err(e) = reader.next_records(&mut batch, BATCH) {
+                        if !batch.is_empty() && tx.send(Msg::Batch(batch)).is_err() {
+                            return;
                         }
+                        error = Some(e);
+                        break 'outer;
+                    }
+                    if batch.len() < BATCH {
+                        if !batch.is_empty() && tx.send(Msg::Batch(batch)).is_err() {
+                            return;
+                        }
+                        break 'outer;
                     }
                     if tx.send(Msg::Batch(batch)).is_err() {
                         return;
@@ -152,6 +153,7 @@ impl Pipelined {
             .expect("spawn the reader thread");
         Pipelined {
             map,
+            populator,
             batches,
             recycle,
             current: Vec::new(),
@@ -163,17 +165,38 @@ impl Pipelined {
         }
     }
 
+    /// The next message from the helper. While there is none, help it by
+    /// filling page tables ahead of it: the consumer waits only when the
+    /// helper is the slower of the two.
+    fn wait(&mut self) -> Result<Msg, RecvError> {
+        let here = self.current.last().map_or(0, |&(_, at)| at);
+        loop {
+            match self.batches.try_recv() {
+                Ok(m) => return Ok(m),
+                Err(TryRecvError::Disconnected) => return Err(RecvError),
+                Err(TryRecvError::Empty) => {
+                    if !self.populator.help(&self.map, here + HELP_AHEAD) {
+                        return self.batches.recv();
+                    }
+                }
+            }
+        }
+    }
+
     fn next_frame(&mut self) -> Result<Option<Frame<'_>>, ReadError> {
         if self.next == self.current.len() {
             if self.finished {
                 return Ok(None);
             }
-            match self.batches.recv() {
+            match self.wait() {
                 Ok(Msg::Batch(b)) => {
                     let done = std::mem::replace(&mut self.current, b);
+                    if let Some(&(meta, at)) = done.last() {
+                        // Every frame of the finished batch is done with.
+                        release_before(&self.map, &mut self.released, at + meta.caplen as usize);
+                    }
                     let _ = self.recycle.try_send(done);
                     self.next = 0;
-                    self.release_before(self.current[0].1);
                 }
                 Ok(Msg::End {
                     error,
@@ -203,24 +226,26 @@ impl Pipelined {
         self.next += 1;
         Ok(Some(meta.frame(&self.map[at..at + meta.caplen as usize])))
     }
+}
 
-    /// Hand back the pages wholly before `offset`: every frame before it
-    /// has been printed, and `next_frame`'s mutable borrow ends theirs.
-    fn release_before(&mut self, offset: usize) {
-        let end = offset / 4096 * 4096;
-        if end >= self.released + RELEASE_STEP {
-            // SAFETY: no live borrow points below `offset` (see above);
-            // MADV_DONTNEED on a read-only file mapping only refaults pages
-            // from the page cache if they are touched again.
-            let _ = unsafe {
-                self.map.unchecked_advise_range(
-                    memmap2::UncheckedAdvice::DontNeed,
-                    self.released,
-                    end - self.released,
-                )
-            };
-            self.released = end;
-        }
+/// Hand back the mapped pages wholly before `offset`, in steps of
+/// RELEASE_STEP. Done on the helper thread, so the consumer never pays for
+/// unmapping.
+fn release_before(map: &memmap2::Mmap, released: &mut usize, offset: usize) {
+    let end = offset / 4096 * 4096;
+    if end >= *released + RELEASE_STEP {
+        // SAFETY: every frame below `offset` has been handed back by the
+        // consumer, so no borrow points there; MADV_DONTNEED on a read-only
+        // file mapping only refaults pages from the page cache if they are
+        // touched again.
+        let _ = unsafe {
+            map.unchecked_advise_range(
+                memmap2::UncheckedAdvice::DontNeed,
+                *released,
+                end - *released,
+            )
+        };
+        *released = end;
     }
 }
 

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use crate::format::{sniff, Format, FrameMeta, ReadError, Step};
 use crate::pcap::PcapState;
 use crate::pcapng::PcapngState;
+use crate::populate::Populator;
 use crate::{Frame, Precision};
 
 enum Parser {
@@ -44,6 +45,8 @@ pub struct Reader {
     released: u64,
     /// Mapped bytes below this offset have been prefetched.
     prefetched: usize,
+    /// Page tables of a mapped file, filled ahead of the walk.
+    populator: Arc<Populator>,
     release_pages: bool,
 }
 
@@ -53,7 +56,7 @@ const STREAM_CHUNK: usize = 1 << 20;
 /// however large the file is.
 const RELEASE_STEP: u64 = 16 << 20;
 /// How far ahead of the next record a mapped file is prefetched.
-const PREFETCH_DISTANCE: usize = 8192;
+const PREFETCH_DISTANCE: usize = 4096;
 
 impl Reader {
     /// Open a file through mmap.
@@ -106,6 +109,7 @@ impl Reader {
             done: false,
             released: 0,
             prefetched: 0,
+            populator: Arc::default(),
             release_pages: true,
         };
         // Read up to the first frame's metadata so that link type and
@@ -243,12 +247,59 @@ impl Reader {
         }
     }
 
+    /// Append up to `max - out.len()` records to `out`; stops early only at
+    /// the end of the file or an error, which `next_record` then reports.
+    ///
+    /// Classic pcap over a mapping takes a tight loop: this is the walk a
+    /// helper thread does for every record of a large file.
+    pub(crate) fn next_records(
+        &mut self,
+        out: &mut Vec<(FrameMeta, usize)>,
+        max: usize,
+    ) -> Result<(), ReadError> {
+        if let (Source::Map(map), Parser::Pcap(p)) = (&self.source, &mut self.parser) {
+            let bytes: &[u8] = map;
+            let mut off = self.offset as usize;
+            while out.len() < max {
+                self.populator.ahead_of(bytes, off);
+                prefetch(bytes, off, &mut self.prefetched);
+                match p.step(&bytes[off..], off as u64, self.precision) {
+                    Ok(Step::Frame {
+                        consumed,
+                        data_at,
+                        meta,
+                    }) => {
+                        out.push((meta, off + data_at));
+                        off += consumed;
+                        self.records += 1;
+                    }
+                    // The end, a cut record or a corrupt one: the general
+                    // path below tells which.
+                    _ => break,
+                }
+            }
+            self.offset = off as u64;
+        }
+        while out.len() < max {
+            match self.next_record()? {
+                Some(r) => out.push(r),
+                None => break,
+            }
+        }
+        Ok(())
+    }
+
     /// The mapping of a mapped file, for readers on other threads.
     pub(crate) fn mapping(&self) -> Option<Arc<memmap2::Mmap>> {
         match &self.source {
             Source::Map(m) => Some(m.clone()),
             _ => None,
         }
+    }
+
+    /// The page-table filler of a mapped file, for a consumer that helps.
+    pub(crate) fn populator(&self) -> Arc<Populator> {
+        Arc::clone(&self.populator)
     }
 
     /// Stop handing consumed pages back (another thread still reads them).
@@ -280,29 +331,11 @@ impl Reader {
         }
     }
 
-    /// Touch the cache line a few records ahead: the hardware prefetcher
-    /// stops at page boundaries, and waiting for each new page's first line
-    /// is most of the cost of walking a mapped file.
     #[inline]
     fn prefetch_ahead(&mut self) {
-        #[cfg(target_arch = "x86_64")]
         if let Source::Map(map) = &self.source {
-            // Every line up to PREFETCH_DISTANCE ahead: record headers sit at
-            // unpredictable places, so the whole stretch is asked for.
-            let end = (self.offset as usize + PREFETCH_DISTANCE).min(map.len());
-            let mut at = self.prefetched.max(self.offset as usize & !63);
-            while at < end {
-                // SAFETY: the pointer is inside the mapping; prefetch has no
-                // architectural effect.
-                unsafe {
-                    core::arch::x86_64::_mm_prefetch(
-                        map.as_ptr().add(at) as *const i8,
-                        core::arch::x86_64::_MM_HINT_T0,
-                    )
-                };
-                at += 64;
-            }
-            self.prefetched = at;
+            self.populator.ahead_of(map, self.offset as usize);
+            prefetch(map, self.offset as usize, &mut self.prefetched);
         }
     }
 
@@ -353,6 +386,31 @@ impl Reader {
                 Ok(got >= need)
             }
         }
+    }
+}
+
+/// Ask for every cache line up to PREFETCH_DISTANCE past `offset`: the
+/// hardware prefetcher stops at page boundaries, record headers sit at
+/// unpredictable places, and waiting for each one's line is otherwise most
+/// of the cost of walking a mapped file.
+#[inline]
+fn prefetch(map: &[u8], offset: usize, prefetched: &mut usize) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let end = (offset + PREFETCH_DISTANCE).min(map.len());
+        let mut at = (*prefetched).max(offset & !63);
+        while at < end {
+            // SAFETY: the pointer is inside the mapping; prefetch has no
+            // architectural effect.
+            unsafe {
+                core::arch::x86_64::_mm_prefetch(
+                    map.as_ptr().add(at) as *const i8,
+                    core::arch::x86_64::_MM_HINT_T0,
+                )
+            };
+            at += 64;
+        }
+        *prefetched = at;
     }
 }
 

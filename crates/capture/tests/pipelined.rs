@@ -92,3 +92,32 @@ fn same_frames_and_error_for_a_large_truncated_file() {
     assert_eq!(a.0.len(), b.0.len());
     assert!(a == b);
 }
+
+#[test]
+fn same_frames_and_error_for_a_large_file_corrupt_in_the_middle() {
+    let one = std::fs::read(corpus("local-lo-ipv4.pcap")).unwrap();
+    let mut big = one.clone();
+    while big.len() < 24 << 20 {
+        big.extend_from_slice(&one[24..]);
+    }
+    let p = std::env::temp_dir().join(format!("tcpscope-corrupt-{}.pcap", std::process::id()));
+    std::fs::write(&p, &big).unwrap();
+    // The offset of record 5001, some way into the helper's walk.
+    let mut r = Reader::open(&p, Precision::Micro).unwrap();
+    for _ in 0..5_000 {
+        r.next_frame().unwrap().unwrap();
+    }
+    let at = r.offset() as usize;
+    drop(r);
+    big[at + 8..at + 12].copy_from_slice(&0x0fff_ffffu32.to_le_bytes());
+    std::fs::write(&p, &big).unwrap();
+    let (a, b) = both(&p);
+    std::fs::remove_file(&p).unwrap();
+    assert_eq!(a.0.len(), 5_000);
+    assert_eq!(
+        a.1.as_deref(),
+        Some(format!("corrupt capture at byte offset {at}: record claims 268435455 captured bytes, more than the maximum of 262144").as_str())
+    );
+    assert_eq!(a.0.len(), b.0.len());
+    assert!(a == b);
+}

@@ -521,17 +521,21 @@ impl Conn {
             {
                 f.set(Flags::SPURIOUS_RETRANSMISSION);
             } else {
-                let since_dupack = seg.ts.since(rev.lastack_time);
-                let since_next = seg.ts.since(fwd.nextseq_time);
-                let ooo_threshold = self.irtt.unwrap_or(0.003);
+                // Only a segment that does not advance needs the clock.
                 let next_after = seq
                     .wrapping_add(seglen)
                     .wrapping_add((seg.flags & (flag::SYN | flag::FIN) != 0) as u32);
-                if not_advanced && rev.dupacknum >= 2 && rev.lastack == seq && since_dupack < 0.02 {
+                if !not_advanced {
+                } else if rev.dupacknum >= 2
+                    && rev.lastack == seq
+                    && seg.ts.since(rev.lastack_time) < 0.02
+                {
                     f.set(Flags::FAST_RETRANSMISSION);
-                } else if not_advanced && since_next < ooo_threshold && fwd.nextseq != next_after {
+                } else if seg.ts.since(fwd.nextseq_time) < self.irtt.unwrap_or(0.003)
+                    && fwd.nextseq != next_after
+                {
                     f.set(Flags::OUT_OF_ORDER);
-                } else if not_advanced {
+                } else {
                     f.set(Flags::RETRANSMISSION);
                 }
             }

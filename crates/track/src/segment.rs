@@ -19,6 +19,20 @@ pub struct Addr {
     pub v6: bool,
 }
 
+impl Addr {
+    /// An IPv4 address.
+    pub fn v4(a: [u8; 4]) -> Addr {
+        // Built as one 16-byte value, so it is stored in one piece and the
+        // table's word loads of it are forwarded from that store.
+        let bytes = (u32::from_le_bytes(a) as u128).to_le_bytes();
+        Addr { bytes, v6: false }
+    }
+    /// An IPv6 address.
+    pub fn v6(bytes: [u8; 16]) -> Addr {
+        Addr { bytes, v6: true }
+    }
+}
+
 impl std::fmt::Display for Addr {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         if self.v6 {
@@ -168,11 +182,10 @@ pub fn extract(frame: &Frame<'_>, nano: bool) -> Option<Segment> {
         LinkType::Unknown(_) => return None,
     };
     let ip = data.get(ip_off..)?;
-    let mut seg = Segment {
-        ts: Ts::from_frame(frame, nano),
-        ..Segment::default()
-    };
-    let (tcp, tcp_len) = match family {
+    // Every field goes into a local and the segment is written once at the
+    // end: filling a default segment piecewise costs store-forwarding
+    // stalls on every packet.
+    let (src, dst, tcp, tcp_len) = match family {
         ethertype::IPV4 => {
             let p = Ipv4Packet::new(ip);
             if p.version()? != 4
@@ -184,15 +197,18 @@ pub fn extract(frame: &Frame<'_>, nano: bool) -> Option<Segment> {
             }
             let hl = p.header_len()?;
             let total = p.total_len()? as usize;
-            seg.src.addr.bytes[..4].copy_from_slice(&p.src()?);
-            seg.dst.addr.bytes[..4].copy_from_slice(&p.dst()?);
             // TSO/GRO captures carry a total length of 0: use what was on the wire.
             let total = if total == 0 {
                 frame.len as usize - ip_off
             } else {
                 total
             };
-            (ip.get(hl..)?, total.checked_sub(hl)?)
+            (
+                Addr::v4(p.src()?),
+                Addr::v4(p.dst()?),
+                ip.get(hl..)?,
+                total.checked_sub(hl)?,
+            )
         }
         ethertype::IPV6 => {
             let p = Ipv6Packet::new(ip);
@@ -204,54 +220,82 @@ pub fn extract(frame: &Frame<'_>, nano: bool) -> Option<Segment> {
             {
                 return None;
             }
-            seg.src.addr.bytes.copy_from_slice(p.src()?);
-            seg.dst.addr.bytes.copy_from_slice(p.final_destination()?);
-            seg.src.addr.v6 = true;
-            seg.dst.addr.v6 = true;
             let plen = p.payload_len()? as usize;
             let plen = if plen == 0 {
                 frame.len as usize - ip_off - 40
             } else {
                 plen
             };
-            (ip.get(up.offset..)?, (plen + 40).checked_sub(up.offset)?)
+            (
+                Addr::v6(p.src()?.try_into().ok()?),
+                Addr::v6(p.final_destination()?.try_into().ok()?),
+                ip.get(up.offset..)?,
+                (plen + 40).checked_sub(up.offset)?,
+            )
         }
         _ => return None,
     };
     let t = TcpPacket::new(tcp);
-    seg.src.port = t.src_port()?;
-    seg.dst.port = t.dst_port()?;
-    seg.seq = t.seq()?;
-    seg.ack = t.ack()?;
-    seg.flags = t.flags()?;
-    seg.win = t.window()?;
     let hl = t.header_len()?;
     // Like Wireshark, analyse segments whose fixed header was captured.
     if hl < 20 || tcp.len() < 20 {
         return None;
     }
-    seg.len = tcp_len.saturating_sub(hl) as u32;
-    seg.options_cut = tcp.len() < hl;
-    for o in t.options() {
-        match o {
-            TcpOption::Mss(m) => seg.mss = Some(m),
-            TcpOption::WindowScale(w) => seg.wscale = Some(w),
-            TcpOption::SackPermitted => seg.sack_ok = true,
-            TcpOption::Timestamp { val, ecr } => seg.tsopt = Some((val, ecr)),
-            // Wireshark stops dissecting at a malformed option, before its analysis.
-            TcpOption::Malformed { .. } | TcpOption::Other { kind: 5, .. } => {
-                seg.options_cut = true
-            }
-            TcpOption::Sack(blocks) => {
-                for b in blocks.chunks_exact(8).take(4) {
-                    let l = u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
-                    let r = u32::from_be_bytes([b[4], b[5], b[6], b[7]]);
-                    seg.sack[seg.nsack as usize] = (l, r);
-                    seg.nsack += 1;
+    let (mut mss, mut wscale, mut sack_ok, mut tsopt) = (None, None, false, None);
+    let (mut sack, mut nsack) = ([(0, 0); 4], 0u8);
+    let mut options_cut = tcp.len() < hl;
+    let options = tcp.get(20..hl).unwrap_or(&[]);
+    if let [1, 1, 8, 10, v0, v1, v2, v3, e0, e1, e2, e3] = *options {
+        // What Linux puts on every segment after the handshake: two NOPs
+        // and the timestamps.
+        tsopt = Some((
+            u32::from_be_bytes([v0, v1, v2, v3]),
+            u32::from_be_bytes([e0, e1, e2, e3]),
+        ));
+    } else {
+        for o in t.options() {
+            match o {
+                TcpOption::Mss(m) => mss = Some(m),
+                TcpOption::WindowScale(w) => wscale = Some(w),
+                TcpOption::SackPermitted => sack_ok = true,
+                TcpOption::Timestamp { val, ecr } => tsopt = Some((val, ecr)),
+                // Wireshark stops dissecting at a malformed option, before its analysis.
+                TcpOption::Malformed { .. } | TcpOption::Other { kind: 5, .. } => {
+                    options_cut = true
                 }
+                TcpOption::Sack(blocks) => {
+                    for b in blocks.chunks_exact(8).take(4) {
+                        let l = u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
+                        let r = u32::from_be_bytes([b[4], b[5], b[6], b[7]]);
+                        sack[nsack as usize] = (l, r);
+                        nsack += 1;
+                    }
+                }
+                _ => {}
             }
-            _ => {}
         }
     }
-    Some(seg)
+    Some(Segment {
+        ts: Ts::from_frame(frame, nano),
+        src: Endpoint {
+            addr: src,
+            port: t.src_port()?,
+        },
+        dst: Endpoint {
+            addr: dst,
+            port: t.dst_port()?,
+        },
+        seq: t.seq()?,
+        ack: t.ack()?,
+        flags: t.flags()?,
+        win: t.window()?,
+        len: tcp_len.saturating_sub(hl) as u32,
+        mss,
+        wscale,
+        sack_ok,
+        tsopt,
+        sack,
+        nsack,
+        options_cut,
+    })
 }
