@@ -3,30 +3,38 @@
 # store tshark's analysis of them as test data.
 #
 #   sudo bash tests/captures/make.sh      # rewrites tests/captures/*.pcap and *.tshark.tsv
+#   sudo ONLY="loss-after-capture" bash tests/captures/make.sh   # one capture (and every .tsv)
 #
 # Each scenario runs tcpscope's own server and client inside a private
 # network namespace (nothing leaves it) while tcpdump captures its loopback.
-# Needs root, tcpdump and tshark (scripts/install-deps.sh bench installs the
-# first; apt-get install tshark the second).
+# Needs root, tcpdump, tshark and nft (scripts/install-deps.sh bench installs
+# the first; apt-get install tshark nftables the others). The loss scenarios
+# drop chosen packets with nftables rules at lo's ingress hook inside the
+# namespace: after the capture point saw them, so the capture shows the
+# packet and then its retransmission.
 set -euo pipefail
 cd "$(dirname "$0")"
 BIN=${BIN:-../../target/release/tcpscope}
 [ -x "$BIN" ] || (cd ../.. && cargo build --release --quiet)
 BIN=$(readlink -f "$BIN")
 
-# scenario NAME LISTEN SERVER_ARGS CLIENT_TARGET CLIENT_ARGS
+# scenario NAME LISTEN SERVER_ARGS CLIENT_TARGET CLIENT_ARGS [SETUP]
+# SETUP runs in the namespace before anything else (the nftables rules).
 scenario() {
-    local name=$1 listen=$2 sargs=$3 target=$4 cargs=$5
+    local name=$1 listen=$2 sargs=$3 target=$4 cargs=$5 setup=${6:-true}
+    # ONLY="a b" remakes just those captures.
+    [ -z "${ONLY:-}" ] || [[ " $ONLY " == *" $name "* ]] || return 0
     rm -f "$name.pcap"
-    unshare --net bash -c "
+    timeout 60 unshare --net bash -c "
         ip link set lo up
-        tcpdump -Z root --immediate-mode -i lo -s 262144 -U -w '$PWD/$name.pcap' tcp 2>/dev/null & tp=\$!
+        $setup
+        tcpdump -Z root --immediate-mode -i lo -s 262144 -B 65536 -U -w '$PWD/$name.pcap' tcp 2>/dev/null & tp=\$!
         sleep 1
         if [ -n '$listen' ]; then
             '$BIN' server '$listen' --max-conns 1 --duration 20s $sargs >/dev/null 2>&1 & sp=\$!
             sleep 0.3
         fi
-        '$BIN' client '$target' $cargs >/dev/null 2>&1 || true
+        timeout 20 '$BIN' client '$target' $cargs >/dev/null 2>&1 || true
         [ -n '$listen' ] && { wait \$sp || true; }
         sleep 0.5
         kill -INT \$tp; wait \$tp || true
@@ -44,6 +52,14 @@ scenario ipv6 "[::1]:9300" "" "[::1]:9300" "--message hello --recv"
 scenario reset-by-peer 127.0.0.1:9300 "--close rst --close-after 1" 127.0.0.1:9300 "--message hello --recv --write-after-reset"
 scenario zero-window 127.0.0.1:9300 "--mode discard --rcvbuf 2048 --read-delay 100ms --close-after 60000" 127.0.0.1:9300 "--send 60000 --sndbuf 65536"
 scenario keepalive 127.0.0.1:9300 "" 127.0.0.1:9300 "--keepalive 1s,1s,5 --hold 3500ms"
+# Drop the server's 4th, 7th and 11th packets: numgen counts the packets the rule sees.
+ingress="nft add table netdev loss; nft add chain netdev loss in '{ type filter hook ingress device lo priority 0; }'"
+bulk="--mode source --bytes 400000"
+scenario loss-after-capture 127.0.0.1:9300 "$bulk" 127.0.0.1:9300 "--recv --close never --rcvbuf 65536" \
+    "$ingress; nft add rule netdev loss in ip protocol tcp tcp sport 9300 numgen inc mod 1000 '{ 4, 7, 11 }' drop"
+# The client's window updates are lost: the server probes the zero window.
+scenario lost-window-update 127.0.0.1:9300 "$bulk" 127.0.0.1:9300 "--recv --close never --rcvbuf 65536" \
+    "$ingress; nft add rule netdev loss in ip protocol tcp tcp dport 9300 numgen inc mod 1000 '{ 6, 7, 8, 9 }' drop"
 fi
 
 # tshark's analysis flags: one line per (frame, flag), plus iRTT.
@@ -54,9 +70,13 @@ for p in *.pcap ../corpus/tcpdump/pcaps/*.pcap ../corpus/tcpdump/pcaps/*.pcapng;
     case "$p" in ../*) out=corpus/$(basename "${p%.*}").tshark.tsv ;; *) out=${p%.pcap}.tshark.tsv ;; esac
     {
         echo "# tshark $(tshark --version 2>/dev/null | head -1 | awk '{print $3}') analysis of $p: frame<TAB>flag"
-        for f in $FLAGS; do
-            tshark -r "$p" -Y "tcp.analysis.$f" -T fields -e frame.number 2>/dev/null | sed "s/\$/\t$f/"
-        done | sort -n
+        {
+            for f in $FLAGS; do
+                tshark -r "$p" -Y "tcp.analysis.$f" -T fields -e frame.number 2>/dev/null | sed "s/\$/\t$f/"
+            done
+            # A D-SACK is no analysis flag in tshark, but a field of the SACK option.
+            tshark -r "$p" -Y "tcp.options.sack.dsack" -T fields -e frame.number 2>/dev/null | sed 's/$/\tdsack/'
+        } | sort -n
         tshark -r "$p" -Y "tcp.analysis.initial_rtt" -T fields -e frame.number -e tcp.analysis.initial_rtt 2>/dev/null | head -1 | sed 's/^/irtt\t/'
     } > "$out"
 done

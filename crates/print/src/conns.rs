@@ -33,6 +33,14 @@ pub struct Row {
     pub history: String,
     /// Retransmissions each way.
     pub retrans: [u64; 2],
+    /// Duplicate ACKs each way.
+    pub dup_acks: [u64; 2],
+    /// Zero-window advertisements each way.
+    pub zero_windows: [u64; 2],
+    /// Segments carrying SACK blocks each way.
+    pub sacks: [u64; 2],
+    /// D-SACKs each way.
+    pub dsacks: [u64; 2],
     /// Who sent the first FIN.
     pub closed_first: Option<Side>,
     /// Who ends in TIME-WAIT.
@@ -79,6 +87,10 @@ impl Row {
             state: c.conn_state(),
             history: c.history().to_string(),
             retrans: [c.stats[0].retransmissions, c.stats[1].retransmissions],
+            dup_acks: [c.stats[0].dup_acks, c.stats[1].dup_acks],
+            zero_windows: [c.stats[0].zero_windows, c.stats[1].zero_windows],
+            sacks: [c.stats[0].sacks, c.stats[1].sacks],
+            dsacks: [c.stats[0].dsacks, c.stats[1].dsacks],
             closed_first: c.first_fin,
             time_wait: c.time_wait(),
             reset_by: c.first_rst,
@@ -138,7 +150,7 @@ fn esc(s: &str) -> String {
 pub fn json(r: &Row) -> String {
     let opt = |s: Option<Side>| s.map_or("null".to_string(), |s| format!("\"{}\"", s.name()));
     format!(
-        "{{\"type\":\"connection\",\"id\":{},\"client\":\"{}\",\"server\":\"{}\",\"roles_guessed\":{},\"start\":{:.6},\"duration\":{:.6},\"client_packets\":{},\"client_bytes\":{},\"server_packets\":{},\"server_bytes\":{},\"irtt_ms\":{},\"conn_state\":\"{}\",\"history\":\"{}\",\"client_retransmissions\":{},\"server_retransmissions\":{},\"closed_first\":{},\"time_wait\":{},\"reset_by\":{},\"client_saw\":\"{}\",\"server_saw\":\"{}\"}}",
+        "{{\"type\":\"connection\",\"id\":{},\"client\":\"{}\",\"server\":\"{}\",\"roles_guessed\":{},\"start\":{:.6},\"duration\":{:.6},\"client_packets\":{},\"client_bytes\":{},\"server_packets\":{},\"server_bytes\":{},\"irtt_ms\":{},\"conn_state\":\"{}\",\"history\":\"{}\",\"client_retransmissions\":{},\"server_retransmissions\":{},\"client_dup_acks\":{},\"server_dup_acks\":{},\"client_zero_windows\":{},\"server_zero_windows\":{},\"client_sacks\":{},\"server_sacks\":{},\"client_dsacks\":{},\"server_dsacks\":{},\"closed_first\":{},\"time_wait\":{},\"reset_by\":{},\"client_saw\":\"{}\",\"server_saw\":\"{}\"}}",
         r.id,
         r.client,
         r.server,
@@ -154,6 +166,14 @@ pub fn json(r: &Row) -> String {
         esc(&r.history),
         r.retrans[0],
         r.retrans[1],
+        r.dup_acks[0],
+        r.dup_acks[1],
+        r.zero_windows[0],
+        r.zero_windows[1],
+        r.sacks[0],
+        r.sacks[1],
+        r.dsacks[0],
+        r.dsacks[1],
         opt(r.closed_first),
         opt(r.time_wait),
         opt(r.reset_by),
@@ -190,14 +210,14 @@ fn split(ep: &str) -> (&str, &str) {
 
 /// The CSV header.
 pub fn csv_header() -> &'static str {
-    "id,client,server,roles_guessed,start,duration,client_packets,client_bytes,server_packets,server_bytes,irtt_ms,conn_state,history,client_retransmissions,server_retransmissions,closed_first,time_wait,reset_by,client_saw,server_saw"
+    "id,client,server,roles_guessed,start,duration,client_packets,client_bytes,server_packets,server_bytes,irtt_ms,conn_state,history,client_retransmissions,server_retransmissions,client_dup_acks,server_dup_acks,client_zero_windows,server_zero_windows,client_sacks,server_sacks,client_dsacks,server_dsacks,closed_first,time_wait,reset_by,client_saw,server_saw"
 }
 
 /// One CSV row.
 pub fn csv(r: &Row) -> String {
     let q = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
     format!(
-        "{},{},{},{},{:.6},{:.6},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+        "{},{},{},{},{:.6},{:.6},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
         r.id,
         q(&r.client),
         q(&r.server),
@@ -213,6 +233,14 @@ pub fn csv(r: &Row) -> String {
         q(&r.history),
         r.retrans[0],
         r.retrans[1],
+        r.dup_acks[0],
+        r.dup_acks[1],
+        r.zero_windows[0],
+        r.zero_windows[1],
+        r.sacks[0],
+        r.sacks[1],
+        r.dsacks[0],
+        r.dsacks[1],
         side(r.closed_first),
         side(r.time_wait),
         side(r.reset_by),

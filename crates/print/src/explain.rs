@@ -44,7 +44,7 @@ pub fn flag_labels(f: Flags, dupack: u32) -> Vec<String> {
 
 /// The `--explain` line under a packet, or `None` if nothing happened.
 pub fn explain_line(obs: &Observation) -> Option<String> {
-    if obs.ntrans == 0 && obs.flags.is_empty() {
+    if obs.ntrans == 0 && obs.flags.is_empty() && obs.nsack == 0 {
         return None;
     }
     let dir = if obs.from_client {
@@ -71,13 +71,45 @@ pub fn explain_line(obs: &Observation) -> Option<String> {
             let _ = write!(s, " ({})", extra.join(", "));
         }
     }
-    for l in flag_labels(obs.flags, obs.dupack) {
+    let mut flags = obs.flags;
+    flags.0 &= !Flags::DSACK;
+    for l in flag_labels(flags, obs.dupack) {
         let _ = write!(s, " [{l}]");
+    }
+    if let Some(t) = sack_text(obs) {
+        let _ = write!(s, " [{t}]");
     }
     if obs.roles_guessed && obs.ntrans > 0 {
         s.push_str(" (roles guessed: no SYN seen)");
     }
     Some(s)
+}
+
+/// What the SACK blocks say, in relative numbers: a D-SACK names data that
+/// arrived twice; other blocks are data received beyond a hole, and the
+/// hole (from the ACK to the lowest block) is what the receiver misses.
+pub fn sack_text(obs: &Observation) -> Option<String> {
+    let mut blocks = obs.sack();
+    let mut parts = Vec::new();
+    if obs.flags.has(Flags::DSACK) {
+        let (l, r) = blocks[0];
+        parts.push(format!("D-SACK {l}:{r}: received twice"));
+        blocks = &blocks[1..];
+    }
+    if !blocks.is_empty() {
+        let list: Vec<String> = blocks.iter().map(|(l, r)| format!("{l}:{r}")).collect();
+        let mut t = format!("SACK {}", list.join(" "));
+        let lowest = blocks
+            .iter()
+            .map(|b| b.0)
+            .filter(|&l| (l.wrapping_sub(obs.rel_ack) as i32) > 0)
+            .min_by_key(|&l| l.wrapping_sub(obs.rel_ack));
+        if let Some(l) = lowest {
+            let _ = write!(t, ", missing {}:{l}", obs.rel_ack);
+        }
+        parts.push(t);
+    }
+    (!parts.is_empty()).then(|| parts.join("; "))
 }
 
 fn flag_string(flags: u8) -> String {
@@ -185,6 +217,14 @@ pub fn packet_json(n: u64, seg: &Segment, obs: &Observation, conn: &Conn) -> Str
     }
     if let Some(r) = obs.irtt {
         let _ = write!(s, ",\"irtt_ms\":{:.6}", r * 1e3);
+    }
+    if obs.nsack > 0 {
+        let blocks: Vec<String> = obs
+            .sack()
+            .iter()
+            .map(|(l, r)| format!("[{l},{r}]"))
+            .collect();
+        let _ = write!(s, ",\"sack\":[{}]", blocks.join(","));
     }
     s.push('}');
     s

@@ -46,6 +46,9 @@ flag_consts! {
     KEEP_ALIVE_ACK = 13, "TCP Keep-Alive ACK", "keep_alive_ack";
     /// A new SYN on a 4-tuple that was used before.
     REUSED_PORTS = 14, "TCP Port numbers reused", "reused_ports";
+    /// The first SACK block reports data received twice (RFC 2883): below the
+    /// cumulative ACK, or inside the second block.
+    DSACK = 15, "D-SACK Sequence", "dsack";
 }
 
 impl Flags {
@@ -70,6 +73,10 @@ pub fn seq_gt(a: u32, b: u32) -> bool {
 /// a < b modulo 2^32.
 pub fn seq_lt(a: u32, b: u32) -> bool {
     (a.wrapping_sub(b) as i32) < 0
+}
+/// a >= b modulo 2^32.
+pub fn seq_ge(a: u32, b: u32) -> bool {
+    (a.wrapping_sub(b) as i32) >= 0
 }
 /// a <= b modulo 2^32.
 pub fn seq_le(a: u32, b: u32) -> bool {

@@ -6,7 +6,7 @@
 //! proves its state (certain); what it *receives* is assumed delivered
 //! (inferred, and marked so in the output).
 
-use crate::analysis::{seq_gt, seq_le, seq_lt, Flags};
+use crate::analysis::{seq_ge, seq_gt, seq_le, seq_lt, Flags};
 use crate::segment::{flag, Endpoint, Segment, Ts};
 use crate::state::State;
 
@@ -100,6 +100,18 @@ pub struct Observation {
     pub dupack: u32,
     /// Set on the packet that completes the handshake.
     pub irtt: Option<f64>,
+    /// The SACK blocks this packet carries, relative to the ISN of the data
+    /// they acknowledge (the peer's), `nsack` of them.
+    pub sack: [(u32, u32); 4],
+    /// How many SACK blocks.
+    pub nsack: u8,
+}
+
+impl Observation {
+    /// The SACK blocks as a slice.
+    pub fn sack(&self) -> &[(u32, u32)] {
+        &self.sack[..self.nsack as usize]
+    }
 }
 
 impl Observation {
@@ -142,6 +154,10 @@ pub struct DirStats {
     pub dup_acks: u64,
     /// Zero-window advertisements.
     pub zero_windows: u64,
+    /// Segments carrying SACK blocks (the receiver reports holes).
+    pub sacks: u64,
+    /// D-SACKs: data reported as received twice.
+    pub dsacks: u64,
     /// Sent a SYN / SYN-ACK / FIN / RST.
     pub syn: bool,
     /// Sent a SYN with ACK.
@@ -392,6 +408,8 @@ impl Conn {
             flags: Flags::default(),
             dupack: 0,
             irtt: None,
+            sack: [(0, 0); 4],
+            nsack: 0,
         };
 
         // ISNs and window scale from the handshake.
@@ -428,12 +446,34 @@ impl Conn {
         obs.window = (seg.win as u64) << shift;
 
         self.analyze(seg, d, r, &mut obs);
+        self.sack(seg, r, &mut obs);
         if seg.options_cut {
             obs.flags = Flags::default();
         }
         self.count(seg, d, from_client, &obs);
         self.transitions(seg, sender, d, r, &mut obs);
         obs
+    }
+
+    /// The SACK blocks, relative to the peer's ISN, and whether the first is
+    /// a D-SACK (RFC 2883: it lies below the cumulative ACK, or inside the
+    /// second block), as Wireshark decides it.
+    fn sack(&mut self, seg: &Segment, r: usize, obs: &mut Observation) {
+        let blocks = &seg.sack[..seg.nsack as usize];
+        let Some(&(l1, r1)) = blocks.first() else {
+            return;
+        };
+        let isn = self.seq[r].isn;
+        for (i, &(l, rr)) in blocks.iter().enumerate() {
+            obs.sack[i] = (l.wrapping_sub(isn), rr.wrapping_sub(isn));
+        }
+        obs.nsack = seg.nsack;
+        let inside_second = blocks
+            .get(1)
+            .is_some_and(|&(l2, r2)| seq_ge(l1, l2) && seq_le(r1, r2));
+        if seq_lt(l1, seg.ack) || inside_second {
+            obs.flags.set(Flags::DSACK);
+        }
     }
 
     /// Wireshark's `tcp_analyze_sequence_number`, on absolute numbers.
@@ -583,6 +623,12 @@ impl Conn {
         }
         if f.has(Flags::ZERO_WINDOW) {
             st.zero_windows += 1;
+        }
+        if seg.nsack > 0 {
+            st.sacks += 1;
+        }
+        if f.has(Flags::DSACK) {
+            st.dsacks += 1;
         }
         let (syn, ack, fin, rst) = (
             seg.has(flag::SYN),

@@ -155,6 +155,60 @@ fn every_transition_of_a_handshake_in_order() {
     );
 }
 
+#[test]
+fn segments_lost_after_the_capture_point_are_sacked_and_resent() {
+    // Three of the server's segments were captured, then dropped before the
+    // client: for each, the client ACKs up to it and SACKs what came after
+    // it, and the server resends exactly the hole.
+    let (obs, conns) = track("loss-after-capture");
+    let c = &conns[0];
+    assert_eq!(c.conn_state(), "SF");
+    assert_eq!((c.stats[0].sacks, c.stats[0].dsacks), (3, 0));
+    assert_eq!(c.stats[0].dup_acks, 3);
+    let mut resent = 0;
+    for (i, (_, o)) in obs.iter().enumerate() {
+        if o.nsack == 0 {
+            continue;
+        }
+        assert!(o.from_client && o.flags.has(Flags::DUPLICATE_ACK));
+        let hole = (o.rel_ack, o.sack()[0].0);
+        assert!(hole.0 < hole.1, "{hole:?}");
+        let (_, again) = obs[i + 1..]
+            .iter()
+            .find(|(_, p)| !p.from_client && p.rel_seq == hole.0)
+            .expect("the hole is resent");
+        assert!(
+            again.flags.has(Flags::RETRANSMISSION) || again.flags.has(Flags::OUT_OF_ORDER),
+            "{again:?}"
+        );
+        resent += 1;
+    }
+    assert_eq!(resent, 3);
+    // Wireshark's out-of-order rule takes the first resend, sent within the
+    // handshake RTT of the highest segment, for a reordering.
+    assert_eq!(c.stats[1].retransmissions, 2);
+    assert_eq!(c.stats[1].out_of_order, 1);
+}
+
+#[test]
+fn lost_window_updates_make_spurious_retransmissions_that_come_back_as_d_sacks() {
+    let (obs, conns) = track("lost-window-update");
+    let c = &conns[0];
+    assert_eq!(c.stats[1].retransmissions, 4);
+    assert_eq!(c.stats[0].dsacks, 4);
+    // Each spurious retransmission is answered by a D-SACK of exactly it.
+    let mut spurious = None;
+    for (_, o) in &obs {
+        if o.flags.has(Flags::SPURIOUS_RETRANSMISSION) {
+            spurious = Some(o.rel_seq);
+        }
+        if o.flags.has(Flags::DSACK) && spurious.is_some() {
+            assert_eq!(Some(o.sack()[0].0), spurious);
+        }
+    }
+    assert!(spurious.is_some());
+}
+
 /// tshark's flags, (frame, key) pairs, and its iRTT, from a stored TSV.
 fn parse_tshark(text: &str) -> (BTreeSet<(u64, String)>, Option<(u64, f64)>) {
     let mut set = BTreeSet::new();
@@ -219,6 +273,8 @@ fn analysis_flags_agree_with_tshark() {
         "reset-by-peer",
         "zero-window",
         "keepalive",
+        "loss-after-capture",
+        "lost-window-update",
     ]
     .iter()
     .map(|n| {
@@ -253,10 +309,17 @@ fn analysis_flags_agree_with_tshark() {
         let ours: BTreeSet<(u64, String)> = obs
             .iter()
             .flat_map(|(n, o)| {
+                // tshark's tcp.analysis.retransmission field is also put on
+                // fast and spurious retransmissions (its Info column names
+                // only the specific kind, as tcpscope does).
+                let also = (o.flags.has(Flags::FAST_RETRANSMISSION)
+                    || o.flags.has(Flags::SPURIOUS_RETRANSMISSION))
+                .then(|| (*n, "retransmission".to_string()));
                 Flags::ALL
                     .iter()
                     .filter(|(b, _, _)| o.flags.has(*b))
                     .map(move |(_, _, k)| (*n, k.to_string()))
+                    .chain(also)
             })
             .collect();
         let (theirs, irtt) = parse_tshark(&std::fs::read_to_string(tsv).unwrap());

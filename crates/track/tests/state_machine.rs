@@ -107,3 +107,35 @@ fn a_connection_takes_a_bounded_amount_of_memory() {
     let size = std::mem::size_of::<tcpscope_track::Conn>();
     assert!(size <= 640, "Conn is {size} bytes");
 }
+
+#[test]
+fn d_sack_below_the_ack_or_inside_the_second_block() {
+    use flag::{ACK, SYN};
+    let mut t = FlowTable::new();
+    t.observe(&seg(0, true, SYN, 100, 0, 0));
+    t.observe(&seg(1, false, SYN | ACK, 500, 101, 0));
+    t.observe(&seg(2, true, ACK, 101, 501, 0));
+    let with_sack = |t_ms, ack, blocks: &[(u32, u32)]| {
+        let mut s = seg(t_ms, true, ACK, 101, ack, 0);
+        for (i, b) in blocks.iter().enumerate() {
+            s.sack[i] = *b;
+        }
+        s.nsack = blocks.len() as u8;
+        s
+    };
+    // Data past a hole: a plain SACK, relative to the server's ISN.
+    let o = t.observe(&with_sack(3, 601, &[(701, 801)]));
+    assert_eq!(o.sack(), &[(201, 301)]);
+    assert!(!o.flags.has(Flags::DSACK));
+    // A block below the ACK: received twice.
+    let o = t.observe(&with_sack(4, 801, &[(601, 701)]));
+    assert!(o.flags.has(Flags::DSACK));
+    // The first block inside the second: received twice too.
+    let o = t.observe(&with_sack(5, 801, &[(901, 951), (901, 1001)]));
+    assert!(o.flags.has(Flags::DSACK));
+    // Two separate blocks beyond the ACK: no D-SACK.
+    let o = t.observe(&with_sack(6, 801, &[(1101, 1201), (901, 1001)]));
+    assert!(!o.flags.has(Flags::DSACK));
+    let c = t.conn_of(&seg(7, true, ACK, 101, 801, 0)).unwrap();
+    assert_eq!((c.stats[0].sacks, c.stats[0].dsacks), (4, 2));
+}
