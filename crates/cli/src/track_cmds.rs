@@ -8,7 +8,9 @@ use std::process::ExitCode;
 use clap::{Args, ValueEnum};
 use tcpscope_capture::{FrameSource, Precision, ReadError, Reader};
 use tcpscope_print::conns::{self, Row};
-use tcpscope_print::ladder::Ladder;
+use tcpscope_print::explain;
+use tcpscope_print::ladder::{self, Ladder, SvgLadder};
+use tcpscope_print::{Options, Printer};
 use tcpscope_track::{segment, FlowTable, State};
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -51,6 +53,9 @@ pub struct LadderArgs {
     /// Connection number, as `conns` and `read --explain` number them (default: the first).
     #[arg(long, value_name = "ID", default_value_t = 1)]
     conn: u64,
+    /// Write the diagram as an SVG document (to standard output) instead of text.
+    #[arg(long)]
+    svg: bool,
 }
 
 fn open(file: &PathBuf) -> Result<FrameSource, ExitCode> {
@@ -159,7 +164,14 @@ pub fn ladder(args: LadderArgs) -> ExitCode {
     let mut table = FlowTable::new();
     let mut failure = None;
     let mut lines: Vec<String> = Vec::new();
-    let mut ladder: Option<Ladder> = None;
+    let mut text: Option<Ladder> = None;
+    let mut svg: Option<SvgLadder> = None;
+    // The hover text of an SVG arrow: the packet as `read --nano` prints it.
+    let mut printer = Printer::new(Options {
+        nano: true,
+        ..Options::default()
+    });
+    let mut line = Vec::new();
     loop {
         match src.next_frame() {
             Ok(Some(f)) => {
@@ -170,7 +182,7 @@ pub fn ladder(args: LadderArgs) -> ExitCode {
                 if obs.conn != args.conn {
                     continue;
                 }
-                if ladder.is_none() {
+                if text.is_none() && svg.is_none() {
                     let conn = table.conn_of(&seg).expect("just observed");
                     let syn = seg.flags & 0x02 != 0;
                     let (cs, ss) = if syn {
@@ -178,18 +190,33 @@ pub fn ladder(args: LadderArgs) -> ExitCode {
                     } else {
                         (State::Established, State::Established)
                     };
-                    let (l, head) =
-                        Ladder::header(&conn.client.to_string(), &conn.server.to_string(), cs, ss);
-                    lines.push(head.trim_end().to_string());
-                    ladder = Some(l);
+                    let (client, server) = (conn.client.to_string(), conn.server.to_string());
+                    if args.svg {
+                        svg = Some(SvgLadder::new(&client, &server, cs, ss));
+                    } else {
+                        let (l, head) = Ladder::header(&client, &server, cs, ss);
+                        lines.push(head.trim_end().to_string());
+                        text = Some(l);
+                    }
                 }
                 let flags = flag_text(seg.flags);
-                lines.push(
-                    ladder
-                        .as_mut()
-                        .expect("set above")
-                        .packet(&seg, &obs, &flags),
-                );
+                if let Some(svg) = svg.as_mut() {
+                    line.clear();
+                    printer.print(&f, &mut line);
+                    let mut notes = explain::flag_labels(obs.flags, obs.dupack);
+                    notes.retain(|n| !n.starts_with("D-SACK"));
+                    notes.extend(explain::sack_text(&obs));
+                    let label = ladder::arrow_label(&seg, &obs, &flags);
+                    svg.packet(
+                        &seg,
+                        &obs,
+                        &label,
+                        &notes,
+                        String::from_utf8_lossy(&line).trim_end(),
+                    );
+                } else if let Some(l) = text.as_mut() {
+                    lines.push(l.packet(&seg, &obs, &flags));
+                }
             }
             Ok(None) => break,
             Err(e) => {
@@ -198,12 +225,18 @@ pub fn ladder(args: LadderArgs) -> ExitCode {
             }
         }
     }
-    if ladder.is_none() {
+    let mut out = io::stdout().lock();
+    if let Some(svg) = svg {
+        if out.write_all(svg.finish().as_bytes()).is_err() {
+            return ExitCode::SUCCESS;
+        }
+        return report_failure(&args.file, failure);
+    }
+    if text.is_none() {
         eprintln!("tcpscope: {}: no connection {} (connections are numbered from 1 in order of their first packet)", args.file.display(), args.conn);
         return ExitCode::from(1);
     }
     lines.push(Ladder::footer().to_string());
-    let mut out = io::stdout().lock();
     for l in &lines {
         if writeln!(out, "{l}").is_err() {
             return ExitCode::SUCCESS;

@@ -184,3 +184,82 @@ fn ladder_draws_the_handshake_and_the_close() {
     assert_eq!(missing.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&missing.stderr).contains("no connection 9"));
 }
+
+#[test]
+fn ladder_svg_is_a_document_with_an_arrow_per_packet_and_the_states() {
+    let f = capture("client-close.pcap");
+    let svg = run(&["ladder", "--svg", "-r", f.to_str().unwrap()]);
+    let doc = roxmltree::Document::parse(&svg).expect("well-formed SVG");
+    let root = doc.root_element();
+    assert_eq!(root.tag_name().name(), "svg");
+    assert_eq!(
+        root.tag_name().namespace(),
+        Some("http://www.w3.org/2000/svg")
+    );
+    // One arrow per packet, whose hover text is the packet's line as
+    // `read --nano` prints it.
+    let arrows: Vec<_> = doc
+        .descendants()
+        .filter(|n| n.attribute("class").is_some_and(|c| c.starts_with("pkt ")))
+        .collect();
+    let lines = run(&["read", "-n", "--nano", "-r", f.to_str().unwrap()]);
+    let lines: Vec<&str> = lines.lines().collect();
+    assert_eq!(arrows.len(), lines.len());
+    for (a, l) in arrows.iter().zip(&lines) {
+        let title = a.children().find(|c| c.has_tag_name("title")).unwrap();
+        assert_eq!(title.text(), Some(*l));
+        assert!(a.children().any(|c| c.has_tag_name("line")));
+    }
+    // The states at each lifeline, in order (x < the middle: the client).
+    let mut client = Vec::new();
+    let mut server = Vec::new();
+    for n in doc
+        .descendants()
+        .filter(|n| n.attribute("class").is_some_and(|c| c.starts_with("state")))
+    {
+        let x: f64 = n.attribute("x").unwrap().parse().unwrap();
+        let t = n.text().unwrap().to_string();
+        if x < 450.0 {
+            client.push(t);
+        } else {
+            server.push(t);
+        }
+    }
+    assert_eq!(
+        client,
+        [
+            "CLOSED",
+            "SYN-SENT",
+            "ESTABLISHED",
+            "FIN-WAIT-1",
+            "TIME-WAIT*"
+        ]
+    );
+    assert_eq!(
+        server,
+        [
+            "LISTEN",
+            "SYN-RECEIVED",
+            "ESTABLISHED*",
+            "CLOSE-WAIT*",
+            "LAST-ACK",
+            "CLOSED*"
+        ]
+    );
+    // Analysis flags and D-SACKs are written under their arrows.
+    let f = capture("lost-window-update.pcap");
+    let svg = run(&["ladder", "--svg", "-r", f.to_str().unwrap()]);
+    let doc = roxmltree::Document::parse(&svg).unwrap();
+    let notes: Vec<_> = doc
+        .descendants()
+        .filter(|n| n.attribute("class") == Some("note"))
+        .filter_map(|n| n.text())
+        .collect();
+    assert!(notes.contains(&"TCP Spurious Retransmission"), "{notes:?}");
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.starts_with("TCP Dup ACK #1 D-SACK ") && n.ends_with(": received twice")),
+        "{notes:?}"
+    );
+}
