@@ -42,6 +42,47 @@ scenario() {
     echo "$name: $(tcpdump -r "$name.pcap" 2>/dev/null | wc -l) packets"
 }
 
+# routed NAME SERVER_ARGS CLIENT_ARGS RULE
+# Three namespaces, client - router - server, joined by veth pairs; the
+# router forwards and RULE (an nftables rule in its forward chain) drops
+# chosen packets. The capture is taken on the client's interface, so a
+# packet the router drops is missing from it, as on a real path: the
+# capture shows the gap, the client's SACKs, then the retransmission.
+routed() {
+    local name=$1 sargs=$2 cargs=$3 rule=$4
+    [ -z "${ONLY:-}" ] || [[ " $ONLY " == *" $name "* ]] || return 0
+    local c=tcpscope-c-$$ r=tcpscope-r-$$ s=tcpscope-s-$$
+    ip netns add $c; ip netns add $r; ip netns add $s
+    trap "ip netns del $c; ip netns del $r; ip netns del $s" EXIT
+    ip -n $c link add vc type veth peer name vrc netns $r
+    ip -n $s link add vs type veth peer name vrs netns $r
+    ip -n $c addr add 10.99.1.2/24 dev vc
+    ip -n $r addr add 10.99.1.1/24 dev vrc
+    ip -n $r addr add 10.99.2.1/24 dev vrs
+    ip -n $s addr add 10.99.2.2/24 dev vs
+    for n in $c $r $s; do ip -n $n link set lo up; done
+    ip -n $c link set vc up; ip -n $s link set vs up
+    ip -n $r link set vrc up; ip -n $r link set vrs up
+    ip -n $c route add default via 10.99.1.1
+    ip -n $s route add default via 10.99.2.1
+    ip netns exec $r sysctl -qw net.ipv4.ip_forward=1
+    ip netns exec $r nft add table ip loss
+    ip netns exec $r nft add chain ip loss through "{ type filter hook forward priority 0; }"
+    ip netns exec $r nft add rule ip loss through $rule
+    rm -f "$name.pcap"
+    ip netns exec $c tcpdump -Z root --immediate-mode -i vc -s 262144 -B 65536 -U -w "$PWD/$name.pcap" tcp 2>/dev/null & local tp=$!
+    sleep 1
+    ip netns exec $s timeout 30 "$BIN" server 10.99.2.2:9300 --max-conns 1 --duration 20s $sargs >/dev/null 2>&1 & local sp=$!
+    sleep 0.3
+    ip netns exec $c timeout 20 "$BIN" client 10.99.2.2:9300 $cargs >/dev/null 2>&1 || true
+    wait $sp || true
+    sleep 0.5
+    kill -INT $tp; wait $tp || true
+    ip netns del $c; ip netns del $r; ip netns del $s
+    trap - EXIT
+    echo "$name: $(tcpdump -r "$name.pcap" 2>/dev/null | wc -l) packets"
+}
+
 if [ -z "${ONLY_TSHARK:-}" ]; then
 scenario client-close 127.0.0.1:9300 "" 127.0.0.1:9300 "--message hello --recv"
 scenario server-close 127.0.0.1:9300 "--mode source --bytes 100000" 127.0.0.1:9300 "--recv --close never"
@@ -60,6 +101,9 @@ scenario loss-after-capture 127.0.0.1:9300 "$bulk" 127.0.0.1:9300 "--recv --clos
 # The client's window updates are lost: the server probes the zero window.
 scenario lost-window-update 127.0.0.1:9300 "$bulk" 127.0.0.1:9300 "--recv --close never --rcvbuf 65536" \
     "$ingress; nft add rule netdev loss in ip protocol tcp tcp dport 9300 numgen inc mod 1000 '{ 6, 7, 8, 9 }' drop"
+# The router drops three of the server's packets before the capture point.
+routed loss-before-capture "$bulk" "--recv --close never --rcvbuf 65536" \
+    "ip saddr 10.99.2.2 tcp sport 9300 numgen inc mod 1000 { 6, 9, 13 } drop"
 fi
 
 # tshark's analysis flags: one line per (frame, flag), plus iRTT.

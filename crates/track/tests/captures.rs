@@ -191,6 +191,40 @@ fn segments_lost_after_the_capture_point_are_sacked_and_resent() {
 }
 
 #[test]
+fn segments_lost_before_the_capture_point_leave_gaps_that_are_filled_later() {
+    // A router between the peers dropped server segments; the capture, on
+    // the client's side, never saw them.
+    let (obs, conns) = track("loss-before-capture");
+    let c = &conns[0];
+    assert_eq!(c.conn_state(), "SF");
+    let gaps: Vec<_> = obs
+        .iter()
+        .enumerate()
+        .filter(|(_, (_, o))| o.flags.has(Flags::LOST_SEGMENT))
+        .collect();
+    assert_eq!(gaps.len(), 2);
+    for (i, (_, after_gap)) in gaps {
+        assert!(!after_gap.from_client);
+        // The client reports the hole below the segment after the gap ...
+        let (_, sack) = obs[i + 1..]
+            .iter()
+            .find(|(_, o)| o.nsack > 0)
+            .expect("a SACK follows the gap");
+        assert_eq!(sack.sack()[0].0, after_gap.rel_seq);
+        let hole = sack.rel_ack;
+        // ... and the server fills it, a resend the capture sees for the first time.
+        let (_, fill) = obs[i + 1..]
+            .iter()
+            .find(|(_, o)| !o.from_client && o.rel_seq == hole)
+            .expect("the hole is filled");
+        assert!(
+            fill.flags.has(Flags::RETRANSMISSION) || fill.flags.has(Flags::OUT_OF_ORDER),
+            "{fill:?}"
+        );
+    }
+}
+
+#[test]
 fn lost_window_updates_make_spurious_retransmissions_that_come_back_as_d_sacks() {
     let (obs, conns) = track("lost-window-update");
     let c = &conns[0];
@@ -275,6 +309,7 @@ fn analysis_flags_agree_with_tshark() {
         "keepalive",
         "loss-after-capture",
         "lost-window-update",
+        "loss-before-capture",
     ]
     .iter()
     .map(|n| {
