@@ -7,9 +7,10 @@
 # Building needs only cargo: tcpscope has no C dependency. The printer's
 # tests compare with stored tcpdump output; the peers' privileged tests
 # capture with tcpdump in a network namespace (unshare, ip), and the
-# benchmarks run tcpdump itself.
+# benchmarks run tcpdump itself. nftables drops chosen packets inside a
+# namespace, to hold handshakes half open.
 set -euo pipefail
-want=(iproute2 util-linux python3 tcpdump)
+want=(iproute2 util-linux python3 tcpdump nftables)
 missing=()
 for p in "${want[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -377,3 +377,41 @@ fn the_side_that_closes_first_shows_in_time_wait() {
         "{theirs} vs {tw}"
     );
 }
+
+#[test]
+fn half_open_handshakes_are_counted_as_syn_recv_like_ss() {
+    if !privileged("half_open_handshakes_are_counted_as_syn_recv_like_ss") {
+        return;
+    }
+    // In a private namespace, an nftables rule at the loopback's ingress
+    // drops the client's pure ACKs to the server, so no handshake completes:
+    // the server keeps three request sockets in SYN-RECV and resends its
+    // SYN-ACKs, while the clients believe they are connected.
+    let script = format!(
+        "set -e; ip link set lo up; \
+         nft add table netdev t; \
+         nft add chain netdev t in '{{ type filter hook ingress device lo priority 0; }}'; \
+         nft add rule netdev t in ip protocol tcp tcp dport 9500 'tcp flags & (syn|ack) == ack' drop; \
+         {BIN} server 127.0.0.1:9500 --duration 4s >/dev/null 2>&1 & sleep 0.3; \
+         {BIN} client 127.0.0.1:9500 --count 3 --concurrency 3 --hold 2s >/dev/null 2>&1 & sleep 0.5; \
+         {BIN} ss -l --json sport 9500 > ours.json; \
+         ss -Htn state syn-recv sport = :9500 > theirs.txt; \
+         wait"
+    );
+    let dir = std::env::temp_dir().join(format!("tcpscope-synrecv-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let st = Command::new("unshare")
+        .args(["--net", "sh", "-c", &script])
+        .current_dir(&dir)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let ours = json_lines(&std::fs::read_to_string(dir.join("ours.json")).unwrap());
+    let theirs = std::fs::read_to_string(dir.join("theirs.txt")).unwrap();
+    assert_eq!(theirs.lines().count(), 3, "iproute2 ss: {theirs}");
+    assert_eq!(ours.len(), 1, "{ours:?}");
+    assert_eq!(ours[0]["syn_recv"], 3, "{ours:?}");
+    // Nothing completed, so nothing waits for accept().
+    assert_eq!(ours[0]["recv_q"], 0);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
