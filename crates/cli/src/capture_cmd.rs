@@ -46,6 +46,12 @@ pub struct CaptureArgs {
     /// Start a new file every SECONDS; -w FILE is a strftime(3) pattern.
     #[arg(short = 'G', value_name = "SECONDS")]
     rotate_seconds: Option<u64>,
+    /// With -C or -G: run COMMAND FILE on each file the rotation closes (as
+    /// tcpdump does, e.g. -z gzip), with the privileges left after -Z, and
+    /// without waiting for it. Also on the last file when -G -W ends the
+    /// capture; not on the file open when the capture is interrupted.
+    #[arg(short = 'z', value_name = "COMMAND")]
+    postrotate: Option<String>,
     /// Bytes kept of each packet (0: 262144).
     #[arg(short = 's', value_name = "SNAPLEN", default_value_t = 262_144)]
     snaplen: u32,
@@ -275,6 +281,12 @@ struct Output {
     number: u32,
     opened: u32,
     started: i64,
+    /// The file being written.
+    current: PathBuf,
+    /// -z: the command run on each file the rotation closes.
+    postrotate: Option<String>,
+    /// Post-rotate commands still running (reaped as new ones start).
+    children: Vec<std::process::Child>,
 }
 
 impl Output {
@@ -288,9 +300,30 @@ impl Output {
             self.snaplen,
             self.precision,
             &self.iface,
-        )?;
+        )
+        .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
+        let closed = std::mem::replace(&mut self.current, path);
+        // The old writer is gone and its file closed: hand it over.
+        self.post_rotate(&closed);
         self.opened += 1;
         Ok(())
+    }
+
+    /// -z: start `COMMAND FILE` for a finished file, without waiting.
+    fn post_rotate(&mut self, file: &Path) {
+        let Some(cmd) = &self.postrotate else {
+            return;
+        };
+        self.children
+            .retain_mut(|c| !matches!(c.try_wait(), Ok(Some(_))));
+        match std::process::Command::new(cmd)
+            .arg(file)
+            .stdin(std::process::Stdio::null())
+            .spawn()
+        {
+            Ok(child) => self.children.push(child),
+            Err(e) => eprintln!("tcpscope: -z {cmd}: {e}"),
+        }
     }
 
     /// Rotate before writing a packet stamped `ts`, as tcpdump does.
@@ -300,6 +333,11 @@ impl Output {
             if ts - self.started >= g as i64 {
                 if let Some(w) = self.count {
                     if self.opened >= w {
+                        // The capture ends here; like tcpdump, hand the
+                        // last file to -z too.
+                        self.writer.flush()?;
+                        let last = self.current.clone();
+                        self.post_rotate(&last);
                         return Ok(false);
                     }
                 }
@@ -436,6 +474,26 @@ pub fn capture(args: CaptureArgs) -> ExitCode {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0);
+    // Privileges go before the first file is created, as tcpdump drops them:
+    // every file of a rotation then belongs to the same user, who can reopen
+    // it when a -W ring comes round.
+    // SAFETY: plain syscall.
+    if unsafe { libc::geteuid() } == 0 {
+        let user = match &args.user {
+            Some(u) => Some(u.clone()),
+            None if user_exists("tcpdump") => Some("tcpdump".to_string()),
+            None => None,
+        };
+        if let Some(u) = user.filter(|u| u != "root") {
+            if let Err(e) = drop_privileges(&u) {
+                eprintln!("tcpscope: {e}");
+                return ExitCode::from(1);
+            }
+        }
+    } else if let Some(u) = &args.user {
+        eprintln!("tcpscope: -Z {u} needs root (only root can change user)");
+        return ExitCode::from(1);
+    }
     let mut output = match &args.write {
         None => None,
         Some(base) => {
@@ -467,6 +525,9 @@ pub fn capture(args: CaptureArgs) -> ExitCode {
                     number: 0,
                     opened: 1,
                     started: now,
+                    current: path.clone(),
+                    postrotate: args.postrotate.clone(),
+                    children: Vec::new(),
                 }),
                 Err(e) => {
                     eprintln!("tcpscope: {}: {e}", path.display());
@@ -475,23 +536,6 @@ pub fn capture(args: CaptureArgs) -> ExitCode {
             }
         }
     };
-    // SAFETY: plain syscall.
-    if unsafe { libc::geteuid() } == 0 {
-        let user = match &args.user {
-            Some(u) => Some(u.clone()),
-            None if user_exists("tcpdump") => Some("tcpdump".to_string()),
-            None => None,
-        };
-        if let Some(u) = user.filter(|u| u != "root") {
-            if let Err(e) = drop_privileges(&u) {
-                eprintln!("tcpscope: {e}");
-                return ExitCode::from(1);
-            }
-        }
-    } else if let Some(u) = &args.user {
-        eprintln!("tcpscope: -Z {u} needs root (only root can change user)");
-        return ExitCode::from(1);
-    }
     // tcpdump's words: the "suppressed" line, or its name before "listening".
     let prefix = if output.is_none() && args.print.verbose == 0 {
         eprintln!("tcpscope: verbose output suppressed, use -v[v]... for full protocol decode");
@@ -537,7 +581,9 @@ pub fn capture(args: CaptureArgs) -> ExitCode {
                 if let Some(o) = output.as_mut() {
                     let r = o.before_write(frame.ts_sec).and_then(|go| {
                         if go {
-                            o.writer.write(&frame).map(|_| true)
+                            o.writer.write(&frame).map(|_| true).map_err(|e| {
+                                io::Error::new(e.kind(), format!("{}: {e}", o.current.display()))
+                            })
                         } else {
                             Ok(false)
                         }
@@ -549,13 +595,13 @@ pub fn capture(args: CaptureArgs) -> ExitCode {
                             break 'capture;
                         }
                         Err(e) => {
-                            failure = Some(format!("{}: {e}", o.base.display()));
+                            failure = Some(e.to_string());
                             break 'capture;
                         }
                     }
                     if args.packet_buffered {
                         if let Err(e) = o.writer.flush() {
-                            failure = Some(format!("{}: {e}", o.base.display()));
+                            failure = Some(format!("{}: {e}", o.current.display()));
                             break 'capture;
                         }
                     }
@@ -577,7 +623,7 @@ pub fn capture(args: CaptureArgs) -> ExitCode {
                     }
                     if let Some(o) = output.as_mut() {
                         if let Err(e) = o.writer.flush() {
-                            failure = Some(format!("{}: {e}", o.base.display()));
+                            failure = Some(format!("{}: {e}", o.current.display()));
                             break 'capture;
                         }
                     }
@@ -595,7 +641,7 @@ pub fn capture(args: CaptureArgs) -> ExitCode {
     let _ = out.flush();
     if let Some(o) = output.as_mut() {
         if let Err(e) = o.writer.flush() {
-            failure.get_or_insert(format!("{}: {e}", o.base.display()));
+            failure.get_or_insert(format!("{}: {e}", o.current.display()));
         }
     }
     report(captured, live.stats());

@@ -593,3 +593,60 @@ fn live_lines_reach_a_pipe_before_the_capture_stops() {
         );
     }
 }
+
+#[test]
+fn post_rotate_commands_run_on_the_files_tcpdump_runs_them_on() {
+    if !privileged("post_rotate_commands_run_on_the_files_tcpdump_runs_them_on") {
+        return;
+    }
+    let lab = Lab::new("postrotate");
+    std::fs::write(
+        lab.path("post.sh"),
+        format!(
+            "#!/bin/sh\necho \"$(basename \"$1\") $(id -un)\" >> {}/post.log\n",
+            lab.dir.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        lab.path("post.sh"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    // -C 1 -W 2 (a ring of two names) interrupted, and -G 1 -W 2 ending by
+    // itself; each run by tcpscope (ours-*) and tcpdump (theirs-*), both
+    // dropping privileges to nobody, which then runs the command.
+    lab.netns(
+        "chmod 777 .; \
+         $T capture -i lo -Z nobody -C 1 -W 2 -w ours-c.pcap -z ./post.sh 2>/dev/null & a=$!; \
+         tcpdump -i lo -Z nobody -C 1 -W 2 -w theirs-c.pcap -z ./post.sh 2>/dev/null & b=$!; \
+         timeout 20 $T capture -i lo -Z nobody -G 1 -W 2 -w 'ours-g-%s.pcap' -z ./post.sh 2>/dev/null & c=$!; \
+         timeout 20 tcpdump -i lo -Z nobody -G 1 -W 2 -w 'theirs-g-%s.pcap' -z ./post.sh 2>/dev/null & d=$!; \
+         sleep 1; for i in 1 2 3; do python3 traffic.py 40 10; sleep 1.1; done; \
+         wait $c $d; kill -INT $a $b; wait $a $b; sleep 0.5",
+    );
+    let log = lab.read("post.log");
+    let mut seen: Vec<&str> = log.lines().collect();
+    seen.sort();
+    let of = |who: &str, what: &str| -> Vec<String> {
+        seen.iter()
+            .filter(|l| l.starts_with(&format!("{who}-{what}")))
+            .map(|l| l.replacen(who, "X", 1))
+            .collect()
+    };
+    // Size rotation: each file the ring closed (about 4.7 MB in 1 MB
+    // files: pcap0, pcap1, pcap0, pcap1), not the one open at SIGINT.
+    let c = of("ours", "c");
+    assert_eq!(c, of("theirs", "c"), "{log}");
+    assert!(c.len() >= 3, "{log}");
+    assert!(
+        c.iter()
+            .all(|l| l == "X-c.pcap0 nobody" || l == "X-c.pcap1 nobody"),
+        "{log}"
+    );
+    // Time rotation: both files, the last one when -W ends the capture.
+    let g = of("ours", "g");
+    assert_eq!(g.len(), 2, "{log}");
+    assert_eq!(of("theirs", "g").len(), 2, "{log}");
+    assert!(g.iter().all(|l| l.ends_with(".pcap nobody")), "{log}");
+}
