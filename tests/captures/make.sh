@@ -28,7 +28,7 @@ scenario() {
     timeout 60 unshare --net bash -c "
         ip link set lo up
         $setup
-        tcpdump -Z root --immediate-mode -i lo -s 262144 -B 65536 -U -w '$PWD/$name.pcap' tcp 2>/dev/null & tp=\$!
+        tcpdump -Z root --immediate-mode -i lo -s ${SNAP:-262144} -B 65536 -U -w '$PWD/$name.pcap' tcp 2>/dev/null & tp=\$!
         sleep 1
         if [ -n '$listen' ]; then
             '$BIN' server '$listen' --max-conns 1 --duration 20s $sargs >/dev/null 2>&1 & sp=\$!
@@ -70,7 +70,7 @@ routed() {
     ip netns exec $r nft add chain ip loss through "{ type filter hook forward priority 0; }"
     ip netns exec $r nft add rule ip loss through $rule
     rm -f "$name.pcap"
-    ip netns exec $c tcpdump -Z root --immediate-mode -i vc -s 262144 -B 65536 -U -w "$PWD/$name.pcap" tcp 2>/dev/null & local tp=$!
+    ip netns exec $c tcpdump -Z root --immediate-mode -i vc -s ${SNAP:-262144} -B 65536 -U -w "$PWD/$name.pcap" tcp 2>/dev/null & local tp=$!
     sleep 1
     ip netns exec $s timeout 30 "$BIN" server 10.99.2.2:9300 --max-conns 1 --duration 20s $sargs >/dev/null 2>&1 & local sp=$!
     sleep 0.3
@@ -96,6 +96,8 @@ scenario keepalive 127.0.0.1:9300 "" 127.0.0.1:9300 "--keepalive 1s,1s,5 --hold 
 # Drop the server's 4th, 7th and 11th packets: numgen counts the packets the rule sees.
 ingress="nft add table netdev loss; nft add chain netdev loss in '{ type filter hook ingress device lo priority 0; }'"
 bulk="--mode source --bytes 400000"
+# Only the headers matter in these: 128 bytes of each packet keep the files small.
+export SNAP=128
 scenario loss-after-capture 127.0.0.1:9300 "$bulk" 127.0.0.1:9300 "--recv --close never --rcvbuf 65536" \
     "$ingress; nft add rule netdev loss in ip protocol tcp tcp sport 9300 numgen inc mod 1000 '{ 4, 7, 11 }' drop"
 # The client's window updates are lost: the server probes the zero window.
