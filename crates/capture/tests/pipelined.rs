@@ -68,14 +68,21 @@ fn same_frames_for_every_corpus_file() {
     }
 }
 
-#[test]
-fn same_frames_and_error_for_a_large_truncated_file() {
-    // ~6000 batches' worth of records, cut in the middle of the last one.
+/// A 24 MB capture: a corpus file's records repeated, large enough to be
+/// walked in many batches.
+fn big_capture() -> Vec<u8> {
     let one = std::fs::read(corpus("local-lo-ipv4.pcap")).unwrap();
     let mut big = one.clone();
     while big.len() < 24 << 20 {
         big.extend_from_slice(&one[24..]);
     }
+    big
+}
+
+#[test]
+fn same_frames_and_error_for_a_large_truncated_file() {
+    // Cut in the middle of the last record.
+    let mut big = big_capture();
     big.truncate(big.len() - 7);
     let p = std::env::temp_dir().join(format!("tcpscope-pipelined-{}.pcap", std::process::id()));
     std::fs::write(&p, &big).unwrap();
@@ -95,11 +102,7 @@ fn same_frames_and_error_for_a_large_truncated_file() {
 
 #[test]
 fn same_frames_and_error_for_a_large_file_corrupt_in_the_middle() {
-    let one = std::fs::read(corpus("local-lo-ipv4.pcap")).unwrap();
-    let mut big = one.clone();
-    while big.len() < 24 << 20 {
-        big.extend_from_slice(&one[24..]);
-    }
+    let mut big = big_capture();
     let p = std::env::temp_dir().join(format!("tcpscope-corrupt-{}.pcap", std::process::id()));
     std::fs::write(&p, &big).unwrap();
     // The offset of record 5001, some way into the helper's walk.

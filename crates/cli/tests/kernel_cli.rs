@@ -43,6 +43,20 @@ fn json_lines(text: &str) -> Vec<serde_json::Value> {
         .collect()
 }
 
+/// Run a shell script in a new network namespace, in a fresh directory
+/// (returned) where it leaves its results.
+fn in_new_netns(name: &str, script: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("tcpscope-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let st = Command::new("unshare")
+        .args(["--net", "sh", "-c", script])
+        .current_dir(&dir)
+        .status()
+        .unwrap();
+    assert!(st.success(), "{script}");
+    dir
+}
+
 #[test]
 fn a_full_accept_queue_matches_ss() {
     let port = free_port();
@@ -187,14 +201,7 @@ fn counter_deltas_show_a_full_accept_queue_in_a_private_namespace() {
          {BIN} client 127.0.0.1:9500 --count 4 --concurrency 4 --connect-timeout 2s >/dev/null 2>&1; \
          {BIN} counters --json > after.json; wait"
     );
-    let dir = std::env::temp_dir().join(format!("tcpscope-counters-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let st = Command::new("unshare")
-        .args(["--net", "sh", "-c", &script])
-        .current_dir(&dir)
-        .status()
-        .unwrap();
-    assert!(st.success());
+    let dir = in_new_netns("counters", &script);
     let get = |f: &str, name: &str| -> i64 {
         let text = std::fs::read_to_string(dir.join(f)).unwrap();
         json_lines(&text)
@@ -398,14 +405,7 @@ fn half_open_handshakes_are_counted_as_syn_recv_like_ss() {
          ss -Htn state syn-recv sport = :9500 > theirs.txt; \
          wait"
     );
-    let dir = std::env::temp_dir().join(format!("tcpscope-synrecv-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let st = Command::new("unshare")
-        .args(["--net", "sh", "-c", &script])
-        .current_dir(&dir)
-        .status()
-        .unwrap();
-    assert!(st.success());
+    let dir = in_new_netns("synrecv", &script);
     let ours = json_lines(&std::fs::read_to_string(dir.join("ours.json")).unwrap());
     let theirs = std::fs::read_to_string(dir.join("theirs.txt")).unwrap();
     assert_eq!(theirs.lines().count(), 3, "iproute2 ss: {theirs}");
