@@ -261,8 +261,7 @@ impl Reader {
             let bytes: &[u8] = map;
             let mut off = self.offset as usize;
             while out.len() < max {
-                self.populator.ahead_of(bytes, off);
-                prefetch(bytes, off, &mut self.prefetched);
+                get_ready(bytes, off, &mut self.prefetched, &self.populator);
                 match p.step(&bytes[off..], off as u64, self.precision) {
                     Ok(Step::Frame {
                         consumed,
@@ -334,8 +333,12 @@ impl Reader {
     #[inline]
     fn prefetch_ahead(&mut self) {
         if let Source::Map(map) = &self.source {
-            self.populator.ahead_of(map, self.offset as usize);
-            prefetch(map, self.offset as usize, &mut self.prefetched);
+            get_ready(
+                map,
+                self.offset as usize,
+                &mut self.prefetched,
+                &self.populator,
+            );
         }
     }
 
@@ -389,12 +392,14 @@ impl Reader {
     }
 }
 
-/// Ask for every cache line up to PREFETCH_DISTANCE past `offset`: the
-/// hardware prefetcher stops at page boundaries, record headers sit at
-/// unpredictable places, and waiting for each one's line is otherwise most
-/// of the cost of walking a mapped file.
+/// Get a mapping ready ahead of the walk at `offset`: page tables a few
+/// megabytes ahead (see [`Populator`]), and every cache line up to
+/// PREFETCH_DISTANCE ahead asked for. The hardware prefetcher stops at page
+/// boundaries, record headers sit at unpredictable places, and waiting for
+/// each one's line is otherwise most of the cost of walking a mapped file.
 #[inline]
-fn prefetch(map: &[u8], offset: usize, prefetched: &mut usize) {
+fn get_ready(map: &[u8], offset: usize, prefetched: &mut usize, populator: &Populator) {
+    populator.ahead_of(map, offset);
     #[cfg(target_arch = "x86_64")]
     {
         let end = (offset + PREFETCH_DISTANCE).min(map.len());
