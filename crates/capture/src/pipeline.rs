@@ -6,7 +6,8 @@
 //! helper thread parses records into batches of (metadata, offset) while the
 //! caller prints the previous batch. Frames are still borrowed from the one
 //! mapping, never copied, and the caller releases the pages it has finished
-//! with, so memory stays flat.
+//! with, so memory stays flat. A caller that would wait for the helper fills
+//! page tables ahead of it instead (see `populate`).
 
 use std::sync::mpsc::{sync_channel, Receiver, RecvError, SyncSender, TryRecvError};
 use std::sync::Arc;
@@ -128,21 +129,15 @@ impl Pipelined {
                         .try_recv()
                         .unwrap_or_else(|_| Vec::with_capacity(BATCH));
                     batch.clear();
-                    if let Err(e) = reader.next_records(&mut batch, BATCH) {
-                        if !batch.is_empty() && tx.send(Msg::Batch(batch)).is_err() {
-                            return;
-                        }
-                        error = Some(e);
-                        break 'outer;
-                    }
-                    if batch.len() < BATCH {
-                        if !batch.is_empty() && tx.send(Msg::Batch(batch)).is_err() {
-                            return;
-                        }
-                        break 'outer;
-                    }
-                    if tx.send(Msg::Batch(batch)).is_err() {
+                    let walked = reader.next_records(&mut batch, BATCH);
+                    // A short batch means the end of the file or an error.
+                    let last = walked.is_err() || batch.len() < BATCH;
+                    if !batch.is_empty() && tx.send(Msg::Batch(batch)).is_err() {
                         return;
+                    }
+                    if last {
+                        error = walked.err();
+                        break 'outer;
                     }
                 }
                 let _ = tx.send(Msg::End {
