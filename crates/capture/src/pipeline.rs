@@ -123,8 +123,7 @@ impl Pipelined {
         let helper = std::thread::Builder::new()
             .name("tcpscope-reader".into())
             .spawn(move || {
-                let mut error = None;
-                'outer: loop {
+                let error = loop {
                     let mut batch = spare
                         .try_recv()
                         .unwrap_or_else(|_| Vec::with_capacity(BATCH));
@@ -136,10 +135,9 @@ impl Pipelined {
                         return;
                     }
                     if last {
-                        error = walked.err();
-                        break 'outer;
+                        break walked.err();
                     }
-                }
+                };
                 let _ = tx.send(Msg::End {
                     error,
                     over_snaplen: reader.records_over_snaplen(),
