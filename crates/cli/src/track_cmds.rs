@@ -203,9 +203,7 @@ pub fn ladder(args: LadderArgs) -> ExitCode {
                 if let Some(svg) = svg.as_mut() {
                     line.clear();
                     printer.print(&f, &mut line);
-                    let mut notes = explain::flag_labels(obs.flags, obs.dupack);
-                    notes.retain(|n| !n.starts_with("D-SACK"));
-                    notes.extend(explain::sack_text(&obs));
+                    let notes = explain::notes(&obs);
                     let label = ladder::arrow_label(&seg, &obs, &flags);
                     svg.packet(
                         &seg,

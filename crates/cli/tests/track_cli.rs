@@ -176,6 +176,24 @@ fn ladder_draws_the_handshake_and_the_close() {
         "{out}"
     );
     assert!(out.contains("TIME-WAIT*"), "{out}");
+    // Analysis flags and SACK details close the arrow's line.
+    let lossy = run(&[
+        "ladder",
+        "-r",
+        capture("lost-window-update.pcap").to_str().unwrap(),
+    ]);
+    assert!(
+        lossy
+            .lines()
+            .any(|l| l.contains("◀") && l.ends_with("  [TCP Spurious Retransmission]")),
+        "{lossy}"
+    );
+    assert!(
+        lossy.lines().any(|l| l.contains("▶")
+            && l.contains("  [TCP Dup ACK #1]  [D-SACK ")
+            && l.ends_with(": received twice]")),
+        "{lossy}"
+    );
     let missing = Command::new(env!("CARGO_BIN_EXE_tcpscope"))
         .args(["ladder", "--conn", "9", "-r"])
         .arg(capture("client-close.pcap"))

@@ -71,18 +71,23 @@ pub fn explain_line(obs: &Observation) -> Option<String> {
             let _ = write!(s, " ({})", extra.join(", "));
         }
     }
-    let mut flags = obs.flags;
-    flags.0 &= !Flags::DSACK;
-    for l in flag_labels(flags, obs.dupack) {
-        let _ = write!(s, " [{l}]");
-    }
-    if let Some(t) = sack_text(obs) {
-        let _ = write!(s, " [{t}]");
+    for n in notes(obs) {
+        let _ = write!(s, " [{n}]");
     }
     if obs.roles_guessed && obs.ntrans > 0 {
         s.push_str(" (roles guessed: no SYN seen)");
     }
     Some(s)
+}
+
+/// What a packet's analysis says, one item each: the flags' labels, then
+/// the SACK blocks (a D-SACK is told there, not among the flags).
+pub fn notes(obs: &Observation) -> Vec<String> {
+    let mut flags = obs.flags;
+    flags.0 &= !Flags::DSACK;
+    let mut n = flag_labels(flags, obs.dupack);
+    n.extend(sack_text(obs));
+    n
 }
 
 /// What the SACK blocks say, in relative numbers: a D-SACK names data that

@@ -7,6 +7,8 @@ use std::fmt::Write;
 
 use tcpscope_track::{Observation, Segment, Side, State};
 
+use crate::explain;
+
 const STATE_W: usize = 13;
 const ARROW_W: usize = 52;
 
@@ -100,9 +102,11 @@ impl Ladder {
             }
         }
         let time = format!("{:>10.6}", seg.ts.secs() - t0);
-        format!("{cs:<w$}{arrow}{ss:<w$} {time}", w = STATE_W)
-            .trim_end()
-            .to_string()
+        let mut line = format!("{cs:<w$}{arrow}{ss:<w$} {time}", w = STATE_W);
+        for n in explain::notes(obs) {
+            let _ = write!(line, "  [{n}]");
+        }
+        line.trim_end().to_string()
     }
 
     /// The legend under the diagram.
