@@ -100,6 +100,33 @@ impl Row {
     }
 }
 
+/// The per-direction counts JSON and CSV give, named as they name them.
+const COUNTS: [[&str; 2]; 5] = [
+    ["client_retransmissions", "server_retransmissions"],
+    ["client_dup_acks", "server_dup_acks"],
+    ["client_zero_windows", "server_zero_windows"],
+    ["client_sacks", "server_sacks"],
+    ["client_dsacks", "server_dsacks"],
+];
+
+impl Row {
+    /// The per-direction counts with their names, client first.
+    fn counts(&self) -> Vec<(&'static str, u64)> {
+        let values = [
+            self.retrans,
+            self.dup_acks,
+            self.zero_windows,
+            self.sacks,
+            self.dsacks,
+        ];
+        COUNTS
+            .iter()
+            .zip(values)
+            .flat_map(|(names, v)| [(names[0], v[0]), (names[1], v[1])])
+            .collect()
+    }
+}
+
 fn side(s: Option<Side>) -> &'static str {
     s.map_or("-", |s| s.name())
 }
@@ -150,7 +177,7 @@ fn esc(s: &str) -> String {
 pub fn json(r: &Row) -> String {
     let opt = |s: Option<Side>| s.map_or("null".to_string(), |s| format!("\"{}\"", s.name()));
     format!(
-        "{{\"type\":\"connection\",\"id\":{},\"client\":\"{}\",\"server\":\"{}\",\"roles_guessed\":{},\"start\":{:.6},\"duration\":{:.6},\"client_packets\":{},\"client_bytes\":{},\"server_packets\":{},\"server_bytes\":{},\"irtt_ms\":{},\"conn_state\":\"{}\",\"history\":\"{}\",\"client_retransmissions\":{},\"server_retransmissions\":{},\"client_dup_acks\":{},\"server_dup_acks\":{},\"client_zero_windows\":{},\"server_zero_windows\":{},\"client_sacks\":{},\"server_sacks\":{},\"client_dsacks\":{},\"server_dsacks\":{},\"closed_first\":{},\"time_wait\":{},\"reset_by\":{},\"client_saw\":\"{}\",\"server_saw\":\"{}\"}}",
+        "{{\"type\":\"connection\",\"id\":{},\"client\":\"{}\",\"server\":\"{}\",\"roles_guessed\":{},\"start\":{:.6},\"duration\":{:.6},\"client_packets\":{},\"client_bytes\":{},\"server_packets\":{},\"server_bytes\":{},\"irtt_ms\":{},\"conn_state\":\"{}\",\"history\":\"{}\",{},\"closed_first\":{},\"time_wait\":{},\"reset_by\":{},\"client_saw\":\"{}\",\"server_saw\":\"{}\"}}",
         r.id,
         r.client,
         r.server,
@@ -164,16 +191,11 @@ pub fn json(r: &Row) -> String {
         r.irtt.map_or("null".to_string(), |v| format!("{:.6}", v * 1e3)),
         r.state,
         esc(&r.history),
-        r.retrans[0],
-        r.retrans[1],
-        r.dup_acks[0],
-        r.dup_acks[1],
-        r.zero_windows[0],
-        r.zero_windows[1],
-        r.sacks[0],
-        r.sacks[1],
-        r.dsacks[0],
-        r.dsacks[1],
+        r.counts()
+            .iter()
+            .map(|(k, v)| format!("\"{k}\":{v}"))
+            .collect::<Vec<_>>()
+            .join(","),
         opt(r.closed_first),
         opt(r.time_wait),
         opt(r.reset_by),
@@ -209,15 +231,19 @@ fn split(ep: &str) -> (&str, &str) {
 }
 
 /// The CSV header.
-pub fn csv_header() -> &'static str {
-    "id,client,server,roles_guessed,start,duration,client_packets,client_bytes,server_packets,server_bytes,irtt_ms,conn_state,history,client_retransmissions,server_retransmissions,client_dup_acks,server_dup_acks,client_zero_windows,server_zero_windows,client_sacks,server_sacks,client_dsacks,server_dsacks,closed_first,time_wait,reset_by,client_saw,server_saw"
+pub fn csv_header() -> String {
+    let counts: Vec<&str> = COUNTS.iter().flatten().copied().collect();
+    format!(
+        "id,client,server,roles_guessed,start,duration,client_packets,client_bytes,server_packets,server_bytes,irtt_ms,conn_state,history,{},closed_first,time_wait,reset_by,client_saw,server_saw",
+        counts.join(",")
+    )
 }
 
 /// One CSV row.
 pub fn csv(r: &Row) -> String {
     let q = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
     format!(
-        "{},{},{},{},{:.6},{:.6},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+        "{},{},{},{},{:.6},{:.6},{},{},{},{},{},{},{},{},{},{},{},{},{}",
         r.id,
         q(&r.client),
         q(&r.server),
@@ -231,16 +257,11 @@ pub fn csv(r: &Row) -> String {
         r.irtt.map_or(String::new(), |v| format!("{:.6}", v * 1e3)),
         r.state,
         q(&r.history),
-        r.retrans[0],
-        r.retrans[1],
-        r.dup_acks[0],
-        r.dup_acks[1],
-        r.zero_windows[0],
-        r.zero_windows[1],
-        r.sacks[0],
-        r.sacks[1],
-        r.dsacks[0],
-        r.dsacks[1],
+        r.counts()
+            .iter()
+            .map(|(_, v)| v.to_string())
+            .collect::<Vec<_>>()
+            .join(","),
         side(r.closed_first),
         side(r.time_wait),
         side(r.reset_by),
