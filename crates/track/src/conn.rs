@@ -672,9 +672,18 @@ impl Conn {
         }
     }
 
-    fn push(obs: &mut Observation, t: Transition) {
-        if (obs.ntrans as usize) < obs.transitions.len() && t.from != t.to {
-            obs.transitions[obs.ntrans as usize] = t;
+    /// Move `side` to `to`, and record the change (if it is one).
+    fn enter(&mut self, obs: &mut Observation, side: Side, to: State, inferred: bool, note: Note) {
+        let from = self.state(side);
+        *self.state_mut(side) = to;
+        if (obs.ntrans as usize) < obs.transitions.len() && from != to {
+            obs.transitions[obs.ntrans as usize] = Transition {
+                side,
+                from,
+                to,
+                inferred,
+                note,
+            };
             obs.ntrans += 1;
         }
     }
@@ -703,9 +712,9 @@ impl Conn {
         if rst {
             let before = self.state(sender);
             let peer = self.state(receiver);
-            *self.state_mut(sender) = State::Closed;
             if peer == State::SynSent && before == State::Listen {
                 // Assumed listening until now: nothing was.
+                *self.state_mut(sender) = State::Closed;
                 obs.transitions[obs.ntrans as usize] = Transition {
                     side: sender,
                     from: State::Closed,
@@ -715,16 +724,7 @@ impl Conn {
                 };
                 obs.ntrans += 1;
             } else {
-                Self::push(
-                    obs,
-                    Transition {
-                        side: sender,
-                        from: before,
-                        to: State::Closed,
-                        inferred: false,
-                        note: Note::SentReset,
-                    },
-                );
+                self.enter(obs, sender, State::Closed, false, Note::SentReset);
             }
             let note = if peer == State::SynSent {
                 Note::Refused
@@ -736,17 +736,7 @@ impl Conn {
                 self.refused = peer == State::SynSent;
             }
             if peer != State::Closed && peer != State::TimeWait && peer != State::Listen {
-                *self.state_mut(receiver) = State::Closed;
-                Self::push(
-                    obs,
-                    Transition {
-                        side: receiver,
-                        from: peer,
-                        to: State::Closed,
-                        inferred: true,
-                        note,
-                    },
-                );
+                self.enter(obs, receiver, State::Closed, true, note);
             }
             return;
         }
@@ -767,17 +757,7 @@ impl Conn {
             _ => None,
         };
         if let Some((to, note)) = next {
-            *self.state_mut(sender) = to;
-            Self::push(
-                obs,
-                Transition {
-                    side: sender,
-                    from: s,
-                    to,
-                    inferred: false,
-                    note,
-                },
-            );
+            self.enter(obs, sender, to, false, note);
         }
         if fin {
             self.fin_seq[d].get_or_insert(seg.seq.wrapping_add(seg.len));
@@ -797,17 +777,7 @@ impl Conn {
                 _ => None,
             };
             if let Some((to, note)) = to {
-                *self.state_mut(sender) = to;
-                Self::push(
-                    obs,
-                    Transition {
-                        side: sender,
-                        from: s,
-                        to,
-                        inferred: false,
-                        note,
-                    },
-                );
+                self.enter(obs, sender, to, false, note);
             }
         }
         // What receiving it does to the receiver (assumed delivered).
@@ -840,17 +810,7 @@ impl Conn {
             } else {
                 Note::None
             };
-            *self.state_mut(receiver) = next;
-            Self::push(
-                obs,
-                Transition {
-                    side: receiver,
-                    from: p,
-                    to: next,
-                    inferred: true,
-                    note,
-                },
-            );
+            self.enter(obs, receiver, next, true, note);
         }
     }
 
