@@ -14,24 +14,9 @@ use crate::Flags;
 /// halves, then port and family), the lower endpoint first. "Lower" is
 /// any fixed order: it only has to give both directions the same key, so it
 /// compares native words rather than bytes.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 struct Key([u64; 6]);
 
-impl PartialEq for Key {
-    /// Word by word, without the call to memcmp the derived one makes.
-    fn eq(&self, o: &Key) -> bool {
-        let (a, b) = (&self.0, &o.0);
-        (a[0] ^ b[0])
-            | (a[1] ^ b[1])
-            | (a[2] ^ b[2])
-            | (a[3] ^ b[3])
-            | (a[4] ^ b[4])
-            | (a[5] ^ b[5])
-            == 0
-    }
-}
-
-impl Eq for Key {}
 
 impl std::hash::Hash for Key {
     /// Three words instead of the derived six: this is hashed for every
