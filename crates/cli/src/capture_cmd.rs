@@ -309,6 +309,11 @@ impl Output {
         Ok(())
     }
 
+    /// An error of the file being written, with its name.
+    fn named(&self, e: &io::Error) -> String {
+        format!("{}: {e}", self.current.display())
+    }
+
     /// -z: start `COMMAND FILE` for a finished file, without waiting.
     fn post_rotate(&mut self, file: &Path) {
         let Some(cmd) = &self.postrotate else {
@@ -581,9 +586,10 @@ pub fn capture(args: CaptureArgs) -> ExitCode {
                 if let Some(o) = output.as_mut() {
                     let r = o.before_write(frame.ts_sec).and_then(|go| {
                         if go {
-                            o.writer.write(&frame).map(|_| true).map_err(|e| {
-                                io::Error::new(e.kind(), format!("{}: {e}", o.current.display()))
-                            })
+                            o.writer
+                                .write(&frame)
+                                .map(|_| true)
+                                .map_err(|e| io::Error::new(e.kind(), o.named(&e)))
                         } else {
                             Ok(false)
                         }
@@ -601,7 +607,7 @@ pub fn capture(args: CaptureArgs) -> ExitCode {
                     }
                     if args.packet_buffered {
                         if let Err(e) = o.writer.flush() {
-                            failure = Some(format!("{}: {e}", o.current.display()));
+                            failure = Some(o.named(&e));
                             break 'capture;
                         }
                     }
@@ -623,7 +629,7 @@ pub fn capture(args: CaptureArgs) -> ExitCode {
                     }
                     if let Some(o) = output.as_mut() {
                         if let Err(e) = o.writer.flush() {
-                            failure = Some(format!("{}: {e}", o.current.display()));
+                            failure = Some(o.named(&e));
                             break 'capture;
                         }
                     }
@@ -641,7 +647,7 @@ pub fn capture(args: CaptureArgs) -> ExitCode {
     let _ = out.flush();
     if let Some(o) = output.as_mut() {
         if let Err(e) = o.writer.flush() {
-            failure.get_or_insert(format!("{}: {e}", o.current.display()));
+            failure.get_or_insert(o.named(&e));
         }
     }
     report(captured, live.stats());

@@ -17,7 +17,6 @@ use crate::Flags;
 #[derive(Clone, Copy, PartialEq, Eq)]
 struct Key([u64; 6]);
 
-
 impl std::hash::Hash for Key {
     /// Three words instead of the derived six: this is hashed for every
     /// packet.

@@ -6,10 +6,8 @@ use tcpscope_track::segment::{flag, Addr, Endpoint, Segment, Ts};
 use tcpscope_track::{Flags, FlowTable, Side, State};
 
 fn ep(last: u8, port: u16) -> Endpoint {
-    let mut bytes = [0u8; 16];
-    bytes[..4].copy_from_slice(&[192, 0, 2, last]);
     Endpoint {
-        addr: Addr { bytes, v6: false },
+        addr: Addr::v4([192, 0, 2, last]),
         port,
     }
 }
