@@ -9,7 +9,7 @@ use clap::Args;
 use tcpscope_capture::live::{self, Direction, Live, LiveOptions, LiveStats, SockFilter};
 use tcpscope_capture::{linktype_name, Precision, WriteFormat, Writer};
 
-use crate::sink::{check_expression, sink_or_usage, PrintArgs};
+use crate::sink::{check_expression, pipeline_or_usage, PrintArgs};
 
 /// Flags are tcpdump's, with the same letters and meanings.
 #[derive(Args, Debug)]
@@ -393,7 +393,9 @@ pub fn capture(args: CaptureArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let mut sink = match sink_or_usage(&args.print, args.count_only) {
+    // The filter runs in the kernel, or below on each frame: the pipeline
+    // gets what passed.
+    let mut sink = match pipeline_or_usage(&args.print, args.count_only, "") {
         Ok(s) => s,
         Err(code) => return code,
     };
@@ -612,7 +614,7 @@ pub fn capture(args: CaptureArgs) -> ExitCode {
                         }
                     }
                 } else {
-                    sink.packet(&frame);
+                    sink.push_unfiltered(&frame);
                     let at_least = if line_buffered { 0 } else { 1 << 16 };
                     if sink.drain(&mut out, at_least).is_err() {
                         break 'capture;
@@ -642,7 +644,7 @@ pub fn capture(args: CaptureArgs) -> ExitCode {
             }
         }
     }
-    sink.finish();
+    let _ = sink.finish();
     let _ = sink.drain(&mut out, 0);
     let _ = out.flush();
     if let Some(o) = output.as_mut() {

@@ -6,11 +6,11 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
-use tcpscope_lab::client::{self, ClientConfig};
-use tcpscope_lab::report::{ConnRecord, Report};
-use tcpscope_lab::server::{AcceptPolicy, Mode, Server, ServerConfig};
-use tcpscope_lab::sockopt::{parse_keepalive, SockOpts};
-use tcpscope_lab::{parse_duration, raise_nofile_limit, CloseMode};
+use tcpscope_peers::client::{self, ClientConfig};
+use tcpscope_peers::report::{ConnRecord, Report};
+use tcpscope_peers::server::{AcceptPolicy, Mode, Server, ServerConfig};
+use tcpscope_peers::sockopt::{parse_keepalive, SockOpts};
+use tcpscope_peers::{parse_duration, raise_nofile_limit, CloseMode};
 use tokio::sync::mpsc;
 
 const EXIT_HELP: &str = "Exit status: 0 when no connection met an error, 3 when some did (they are \

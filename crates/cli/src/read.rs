@@ -1,13 +1,15 @@
 //! `tcpscope read`: print a capture file with tcpdump's flags and output.
 
-use std::io::{self, Write};
+use std::io;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Args;
 use tcpscope_capture::{linktype_name, FrameSource, Precision, ReadError, Reader};
 
-use crate::sink::{check_expression, sink_or_usage, PrintArgs};
+use tcpscope_report::RunError;
+
+use crate::sink::{check_expression, pipeline_or_usage, PrintArgs};
 
 /// Flags are tcpdump's, with the same letters and meanings.
 #[derive(Args, Debug)]
@@ -44,8 +46,8 @@ pub fn run(args: ReadArgs) -> ExitCode {
     if let Err(code) = check_expression(&expression) {
         return code;
     }
-    let mut sink = match sink_or_usage(&args.print, args.count_only) {
-        Ok(s) => s,
+    let mut pipeline = match pipeline_or_usage(&args.print, args.count_only, &expression) {
+        Ok(p) => p,
         Err(code) => return code,
     };
     let precision = if args.print.nano {
@@ -91,64 +93,31 @@ pub fn run(args: ReadArgs) -> ExitCode {
             }
         };
     }
-    let mut filters: Vec<(u32, tcpscope_filter::Filter)> = Vec::new();
-    let filtering = !expression.trim().is_empty();
     let mut reader = FrameSource::new(reader);
     let stdout = io::stdout();
     let mut out = stdout.lock();
-    let limit = args.count.unwrap_or(u64::MAX);
-    let mut failure = None;
-    while sink.taken < limit {
-        match reader.next_frame() {
-            Ok(Some(frame)) => {
-                if filtering {
-                    let f = match filters.iter().find(|(lt, _)| *lt == frame.linktype) {
-                        Some((_, f)) => f,
-                        None => match tcpscope_filter::Filter::new(&expression, frame.linktype) {
-                            Ok(f) => {
-                                filters.push((frame.linktype, f));
-                                &filters.last().expect("just pushed").1
-                            }
-                            Err(e) => {
-                                eprintln!("tcpscope: bad filter expression: {e}");
-                                return ExitCode::from(1);
-                            }
-                        },
-                    };
-                    if !f.matches(frame.data, frame.len) {
-                        continue;
-                    }
-                }
-                sink.packet(&frame);
-                if sink.drain(&mut out, 1 << 16).is_err() {
-                    return ExitCode::SUCCESS;
-                }
-            }
-            Ok(None) => break,
-            Err(e) => {
-                failure = Some(e);
-                break;
-            }
-        }
-    }
-    sink.finish();
-    if sink.drain(&mut out, 0).is_err() || out.flush().is_err() {
+    let run = pipeline.run(&mut reader, &mut out, args.count.unwrap_or(u64::MAX));
+    if run.closed {
         return ExitCode::SUCCESS;
     }
-    let printed = sink.taken;
+    let printed = run.taken;
     let over = reader.records_over_snaplen();
     if over > 0 {
         eprintln!(
             "tcpscope: {name}: warning: {over} record(s) claimed more bytes than the file's snapshot length; printed up to the snapshot length"
         );
     }
-    match failure {
+    match run.error {
         None => ExitCode::SUCCESS,
-        Some(e) => {
+        Some(RunError::Read(e)) => {
             eprintln!(
                 "tcpscope: {name}: {} (after {printed} complete packets)",
                 describe(&e)
             );
+            ExitCode::from(1)
+        }
+        Some(e) => {
+            eprintln!("tcpscope: {e}");
             ExitCode::from(1)
         }
     }

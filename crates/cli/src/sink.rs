@@ -1,14 +1,15 @@
-//! The output side shared by `read` and `capture`: tcpdump's printing flags,
-//! and one sink that prints each frame (or explains it, or writes JSON).
+//! The output flags shared by `read` and `capture`: tcpdump's printing
+//! flags, and which of the report crate's outputs they choose.
 
-use std::io::{self, Write};
 use std::process::ExitCode;
 
 use clap::{ArgAction, Args};
-use tcpscope_capture::Frame;
-use tcpscope_print::explain::{explain_line, packet_json, simple_header, simple_line};
-use tcpscope_print::{Options, PacketType, Printer};
-use tcpscope_track::{segment, FlowTable};
+use tcpscope_print::{Options, PacketType};
+use tcpscope_report::explain::Explain;
+use tcpscope_report::packet_json::PacketJson;
+use tcpscope_report::simple::Simple;
+use tcpscope_report::tcpdump::{Count, Tcpdump};
+use tcpscope_report::{Output, Pipeline};
 
 /// tcpdump's printing flags, with the same letters and meanings.
 #[derive(Args, Debug)]
@@ -66,28 +67,6 @@ pub struct PrintArgs {
     json: bool,
 }
 
-enum Mode {
-    Print,
-    Explain,
-    Json,
-    Simple,
-    CountOnly,
-}
-
-/// Turns frames into output lines in one growing buffer; the caller decides
-/// when the buffer goes to stdout.
-pub struct Sink {
-    printer: Printer,
-    table: FlowTable,
-    mode: Mode,
-    nano: bool,
-    first_ts: Option<tcpscope_track::Ts>,
-    /// Packets taken so far.
-    pub taken: u64,
-    /// Output not yet written.
-    pub buf: Vec<u8>,
-}
-
 /// Parse a filter expression up front, so a bad one is reported before any
 /// output: the message, the expression, and a caret under the offending token.
 pub fn check_expression(expression: &str) -> Result<(), ExitCode> {
@@ -103,125 +82,57 @@ pub fn check_expression(expression: &str) -> Result<(), ExitCode> {
     }
 }
 
-/// A sink for these flags, or the usage error already reported.
-pub fn sink_or_usage(args: &PrintArgs, count_only: bool) -> Result<Sink, ExitCode> {
-    Sink::new(args, count_only).map_err(|e| {
-        eprintln!("tcpscope: {e}");
-        ExitCode::from(2)
-    })
+/// The pipeline these flags ask for (`count_only`: count without
+/// printing), or the usage error already reported.
+pub fn pipeline_or_usage(
+    args: &PrintArgs,
+    count_only: bool,
+    expression: &str,
+) -> Result<Pipeline<Box<dyn Output>>, ExitCode> {
+    output(args, count_only)
+        .map(|o| Pipeline::new(expression, o, args.nano))
+        .map_err(|e| {
+            eprintln!("tcpscope: {e}");
+            ExitCode::from(2)
+        })
 }
 
-impl Sink {
-    /// A sink for these flags; `count_only` counts without printing.
-    pub fn new(args: &PrintArgs, count_only: bool) -> Result<Sink, String> {
-        let packettype = match args.packet_type.as_deref() {
-            None => None,
-            Some("resp") => Some(PacketType::Resp),
-            Some("domain") => Some(PacketType::Domain),
-            Some("zmtp1") => Some(PacketType::Zmtp1),
-            Some(other) => {
-                return Err(format!(
-                    "unknown packet type '{other}' for -T (known: resp, domain, zmtp1)"
-                ))
-            }
-        };
-        let opts = Options {
-            vflag: args.verbose,
-            eflag: args.link_header,
-            qflag: args.quick,
-            absolute_seq: args.absolute,
-            tflag: args.time,
-            packet_number: args.number,
-            xflag: args.hex,
-            big_xflag: args.hex_ascii,
-            aflag: args.ascii,
-            no_checksum: args.no_checksum,
-            nano: args.nano,
-            packettype,
-        };
-        let _ = args.numeric;
-        let mode = if count_only {
-            Mode::CountOnly
-        } else if args.explain {
-            Mode::Explain
-        } else if args.json {
-            Mode::Json
-        } else if args.simple {
-            Mode::Simple
-        } else {
-            Mode::Print
-        };
-        let mut buf = Vec::with_capacity(1 << 17);
-        if matches!(mode, Mode::Simple) {
-            buf.extend_from_slice(simple_header().as_bytes());
-            buf.push(b'\n');
+fn output(args: &PrintArgs, count_only: bool) -> Result<Box<dyn Output>, String> {
+    let packettype = match args.packet_type.as_deref() {
+        None => None,
+        Some("resp") => Some(PacketType::Resp),
+        Some("domain") => Some(PacketType::Domain),
+        Some("zmtp1") => Some(PacketType::Zmtp1),
+        Some(other) => {
+            return Err(format!(
+                "unknown packet type '{other}' for -T (known: resp, domain, zmtp1)"
+            ))
         }
-        Ok(Sink {
-            printer: Printer::new(opts),
-            table: FlowTable::new(),
-            mode,
-            nano: args.nano,
-            first_ts: None,
-            taken: 0,
-            buf,
-        })
-    }
-
-    /// Take one frame that passed the filter.
-    pub fn packet(&mut self, frame: &Frame<'_>) {
-        self.taken += 1;
-        match self.mode {
-            Mode::CountOnly => {}
-            Mode::Print => self.printer.print(frame, &mut self.buf),
-            Mode::Explain | Mode::Json | Mode::Simple => {
-                let Some(seg) = segment::extract(frame, self.nano) else {
-                    return;
-                };
-                let obs = self.table.observe(&seg);
-                let conn = self.table.conn_of(&seg).expect("just observed");
-                match self.mode {
-                    Mode::Explain => {
-                        self.printer.print(frame, &mut self.buf);
-                        if let Some(line) = explain_line(&obs) {
-                            self.buf.extend_from_slice(line.as_bytes());
-                            self.buf.push(b'\n');
-                        }
-                    }
-                    Mode::Json => {
-                        self.buf.extend_from_slice(
-                            packet_json(self.taken, &seg, &obs, conn).as_bytes(),
-                        );
-                        self.buf.push(b'\n');
-                    }
-                    _ => {
-                        let t0 = *self.first_ts.get_or_insert(seg.ts);
-                        self.buf.extend_from_slice(
-                            simple_line(self.taken, seg.ts.since(t0), &seg, &obs, conn).as_bytes(),
-                        );
-                        self.buf.push(b'\n');
-                    }
-                }
-            }
-        }
-    }
-
-    /// At the end: `--count`'s line.
-    pub fn finish(&mut self) {
-        if matches!(self.mode, Mode::CountOnly) {
-            let n = self.taken;
-            self.buf.extend_from_slice(
-                format!("{n} packet{}\n", if n == 1 { "" } else { "s" }).as_bytes(),
-            );
-        }
-    }
-
-    /// Write the buffer out if it holds at least `at_least` bytes. An error
-    /// is a closed pipe (`| head`): the caller stops quietly.
-    pub fn drain(&mut self, out: &mut impl Write, at_least: usize) -> io::Result<()> {
-        if !self.buf.is_empty() && self.buf.len() >= at_least {
-            out.write_all(&self.buf)?;
-            self.buf.clear();
-        }
-        Ok(())
-    }
+    };
+    let opts = Options {
+        vflag: args.verbose,
+        eflag: args.link_header,
+        qflag: args.quick,
+        absolute_seq: args.absolute,
+        tflag: args.time,
+        packet_number: args.number,
+        xflag: args.hex,
+        big_xflag: args.hex_ascii,
+        aflag: args.ascii,
+        no_checksum: args.no_checksum,
+        nano: args.nano,
+        packettype,
+    };
+    let _ = args.numeric;
+    Ok(if count_only {
+        Box::new(Count::default())
+    } else if args.explain {
+        Box::new(Explain::new(opts))
+    } else if args.json {
+        Box::new(PacketJson)
+    } else if args.simple {
+        Box::new(Simple::default())
+    } else {
+        Box::new(Tcpdump::new(opts))
+    })
 }

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use clap::Args;
 use tcpscope_kernel::diag::state_name;
 use tcpscope_kernel::trace::{endpoints, Tracer, EVENTS};
-use tcpscope_lab::parse_duration;
+use tcpscope_peers::parse_duration;
 
 /// Kernel ground truth: TCP state changes (with time spent in the previous
 /// state), retransmissions, and resets sent and received with their reason,

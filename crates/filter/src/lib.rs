@@ -47,6 +47,8 @@ impl std::fmt::Display for FilterError {
     }
 }
 
+impl std::error::Error for FilterError {}
+
 /// The snapshot length an accepting program returns.
 pub const SNAPLEN: u32 = 262_144;
 

@@ -24,12 +24,9 @@
 #![deny(missing_docs)]
 
 mod app;
-pub mod conns;
-pub mod explain;
 mod hexdump;
 mod ip;
 mod ip6;
-pub mod ladder;
 mod link;
 mod mptcp;
 mod nd;

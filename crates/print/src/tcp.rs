@@ -125,20 +125,10 @@ pub(crate) fn tcp_print(
     nd.s("Flags [");
     if flags == 0 {
         nd.s("none");
-    } else {
-        for (bit, c) in [
-            (0x01, b'F'),
-            (0x02, b'S'),
-            (0x04, b'R'),
-            (0x08, b'P'),
-            (0x10, b'.'),
-            (0x20, b'U'),
-            (0x40, b'E'),
-            (0x80, b'W'),
-        ] {
-            if flags & bit != 0 {
-                nd.ch(c);
-            }
+    }
+    for (bit, letter, _) in tcpscope_wire::tcp::flags::TABLE {
+        if flags & bit != 0 {
+            nd.ch(letter);
         }
     }
     nd.ch(b']');

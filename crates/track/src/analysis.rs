@@ -1,5 +1,12 @@
 //! Wireshark's TCP analysis flags, with its definitions (packet-tcp.c,
-//! `tcp_analyze_sequence_number`), computed per direction.
+//! `tcp_analyze_sequence_number`), computed per direction. Each flag's
+//! definition is written on its constant and again above the test that sets
+//! it, as packet-tcp.c does.
+
+use tcpscope_wire::SeqNumber as Seq;
+
+use crate::conn::{Conn, Observation};
+use crate::segment::{flag, Segment, Ts};
 
 /// A set of analysis flags on one packet.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -66,19 +73,170 @@ impl Flags {
     }
 }
 
-/// Sequence comparisons modulo 2^32.
-pub fn seq_gt(a: u32, b: u32) -> bool {
-    (a.wrapping_sub(b) as i32) > 0
+/// Wireshark's per-direction sequence analysis state.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct SeqInfo {
+    pub(crate) isn: u32,
+    pub(crate) isn_set: bool,
+    pub(crate) nextseq: u32,
+    pub(crate) nextseq_time: Ts,
+    pub(crate) lastack: u32,
+    pub(crate) lastack_time: Ts,
+    pub(crate) maxseqtobeacked: u32,
+    pub(crate) dupacknum: i32,
+    pub(crate) window: u32,
+    /// -1 unknown (no SYN seen), -2 SYN without the option, else the shift.
+    pub(crate) win_scale: i8,
+    pub(crate) last_flags: Flags,
+    pub(crate) seen_ack: bool,
 }
-/// a < b modulo 2^32.
-pub fn seq_lt(a: u32, b: u32) -> bool {
-    (a.wrapping_sub(b) as i32) < 0
-}
-/// a >= b modulo 2^32.
-pub fn seq_ge(a: u32, b: u32) -> bool {
-    (a.wrapping_sub(b) as i32) >= 0
-}
-/// a <= b modulo 2^32.
-pub fn seq_le(a: u32, b: u32) -> bool {
-    (a.wrapping_sub(b) as i32) <= 0
+
+impl Conn {
+    /// The SACK blocks, relative to the peer's ISN, and whether the first is
+    /// a D-SACK (RFC 2883: it lies below the cumulative ACK, or inside the
+    /// second block), as Wireshark decides it.
+    pub(crate) fn sack(&mut self, seg: &Segment, r: usize, obs: &mut Observation) {
+        let blocks = &seg.sack[..seg.nsack as usize];
+        let Some(&(l1, r1)) = blocks.first() else {
+            return;
+        };
+        let isn = self.seq[r].isn;
+        for (i, &(l, rr)) in blocks.iter().enumerate() {
+            obs.sack[i] = (l.wrapping_sub(isn), rr.wrapping_sub(isn));
+        }
+        obs.nsack = seg.nsack;
+        let inside_second = blocks
+            .get(1)
+            .is_some_and(|&(l2, r2)| Seq(l1) >= Seq(l2) && Seq(r1) <= Seq(r2));
+        if Seq(l1) < Seq(seg.ack) || inside_second {
+            obs.flags.set(Flags::DSACK);
+        }
+    }
+
+    /// Wireshark's `tcp_analyze_sequence_number`, on absolute numbers.
+    pub(crate) fn analyze(&mut self, seg: &Segment, d: usize, r: usize, obs: &mut Observation) {
+        let (seq, ack, seglen, window) = (seg.seq, seg.ack, seg.len, seg.win as u32);
+        let sfr = seg.flags & (flag::SYN | flag::FIN | flag::RST) != 0;
+        let f = &mut obs.flags;
+        let fwd = self.seq[d];
+        let rev = self.seq[r];
+        let mut skip_rest = false;
+
+        if seglen == 1 && seq == fwd.nextseq && rev.window == 0 && rev.seen_ack {
+            f.set(Flags::ZERO_WINDOW_PROBE);
+            skip_rest = true;
+        }
+        if !skip_rest {
+            if window == 0 && !sfr {
+                f.set(Flags::ZERO_WINDOW);
+            }
+            if fwd.nextseq != 0 && Seq(seq) > Seq(fwd.nextseq) && !seg.has(flag::RST) {
+                f.set(Flags::LOST_SEGMENT);
+            }
+            if seglen <= 1 && seq == fwd.nextseq.wrapping_sub(1) && !sfr {
+                f.set(Flags::KEEP_ALIVE);
+            }
+            let same =
+                seglen == 0 && seq == fwd.nextseq && ack == fwd.lastack && !sfr && fwd.seen_ack;
+            if same && window != 0 && window != fwd.window {
+                f.set(Flags::WINDOW_UPDATE);
+            }
+            if seglen > 0 && rev.win_scale != -1 && rev.seen_ack && !sfr {
+                let sh = if rev.win_scale < 0 {
+                    0
+                } else {
+                    rev.win_scale as u32
+                };
+                if seq.wrapping_add(seglen) == rev.lastack.wrapping_add(rev.window << sh) {
+                    f.set(Flags::WINDOW_FULL);
+                }
+            }
+            if same && window != 0 && window == fwd.window && rev.last_flags.has(Flags::KEEP_ALIVE)
+            {
+                f.set(Flags::KEEP_ALIVE_ACK);
+            } else if same
+                && window == 0
+                && window == fwd.window
+                && rev.last_flags.has(Flags::ZERO_WINDOW_PROBE)
+            {
+                f.set(Flags::ZERO_WINDOW_PROBE_ACK);
+            } else if same && window != 0 && window == fwd.window {
+                let n = if fwd.dupacknum < 0 {
+                    1
+                } else {
+                    fwd.dupacknum + 1
+                };
+                self.seq[d].dupacknum = n;
+                f.set(Flags::DUPLICATE_ACK);
+                obs.dupack = n as u32;
+            }
+        }
+        // finished_fwd:
+        if ack != self.seq[d].lastack {
+            self.seq[d].dupacknum = 0;
+        }
+        if rev.maxseqtobeacked != 0 && Seq(ack) > Seq(rev.maxseqtobeacked) && seg.has(flag::ACK) {
+            if Seq(rev.maxseqtobeacked) > Seq(rev.nextseq) {
+                self.seq[r].maxseqtobeacked = rev.nextseq;
+                f.set(Flags::ACKED_UNSEEN);
+            } else {
+                if self.seq[r].dupacknum == 0 {
+                    f.set(Flags::ACKED_UNSEEN);
+                }
+                self.seq[r].dupacknum = -1;
+            }
+        }
+        if (seglen > 0 || seg.flags & (flag::SYN | flag::FIN) != 0) && !f.has(Flags::KEEP_ALIVE) {
+            let mut not_advanced = fwd.nextseq != 0 && Seq(seq) < Seq(fwd.nextseq);
+            if seglen > 1 && fwd.nextseq.wrapping_sub(1) == seq {
+                not_advanced = false;
+            }
+            if seglen > 0
+                && rev.lastack != 0
+                && Seq(seq.wrapping_add(seglen)) <= Seq(rev.lastack)
+                && rev.seen_ack
+            {
+                f.set(Flags::SPURIOUS_RETRANSMISSION);
+            } else {
+                // Only a segment that does not advance needs the clock.
+                let next_after = seq
+                    .wrapping_add(seglen)
+                    .wrapping_add((seg.flags & (flag::SYN | flag::FIN) != 0) as u32);
+                if !not_advanced {
+                } else if rev.dupacknum >= 2
+                    && rev.lastack == seq
+                    && seg.ts.since(rev.lastack_time) < 0.02
+                {
+                    f.set(Flags::FAST_RETRANSMISSION);
+                } else if seg.ts.since(fwd.nextseq_time) < self.irtt.unwrap_or(0.003)
+                    && fwd.nextseq != next_after
+                {
+                    f.set(Flags::OUT_OF_ORDER);
+                } else {
+                    f.set(Flags::RETRANSMISSION);
+                }
+            }
+        }
+        // Update this direction.
+        let mut nextseq = seq.wrapping_add(seglen);
+        if seg.flags & (flag::SYN | flag::FIN) != 0 {
+            nextseq = nextseq.wrapping_add(1);
+        }
+        let s = &mut self.seq[d];
+        if (Seq(nextseq) > Seq(s.nextseq) || s.nextseq == 0) && !f.has(Flags::ZERO_WINDOW_PROBE) {
+            s.nextseq = nextseq;
+            s.nextseq_time = seg.ts;
+        }
+        if (seq == s.maxseqtobeacked || s.maxseqtobeacked == 0) && !f.has(Flags::ZERO_WINDOW_PROBE)
+        {
+            s.maxseqtobeacked = s.nextseq;
+        }
+        s.window = window;
+        s.lastack = ack;
+        s.lastack_time = seg.ts;
+        s.last_flags = *f;
+        if seg.has(flag::ACK) {
+            s.seen_ack = true;
+        }
+    }
 }

@@ -1,14 +1,18 @@
-//! One connection: both directions' sequence spaces, both endpoints'
-//! states, the analysis flags of each packet, and what the connection looked
-//! like as a whole.
+//! One connection: the record of both directions and both endpoints, and
+//! the order in which one packet goes through the four ideas that make it:
+//! Wireshark's analysis (`analysis`), the counts and Zeek's history
+//! (`zeek`), the RFC 9293 state machine (`machine`), and what the
+//! applications saw (`outcome`).
 //!
 //! The capture point sits between the endpoints. What an endpoint *sends*
 //! proves its state (certain); what it *receives* is assumed delivered
 //! (inferred, and marked so in the output).
 
-use crate::analysis::{seq_ge, seq_gt, seq_le, seq_lt, Flags};
+use crate::analysis::{Flags, SeqInfo};
+use crate::machine::{Note, Transition};
 use crate::segment::{flag, Endpoint, Segment, Ts};
 use crate::state::State;
+use crate::zeek::History;
 
 /// Which endpoint.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -27,52 +31,13 @@ impl Side {
             Side::Server => "server",
         }
     }
-    fn other(self) -> Side {
+    /// The peer.
+    pub fn other(self) -> Side {
         match self {
             Side::Client => Side::Server,
             Side::Server => Side::Client,
         }
     }
-}
-
-/// Why a state changed, when there is more to say than the new state.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum Note {
-    /// Nothing more.
-    None,
-    /// The handshake completed; iRTT in seconds (SYN to the ACK of the SYN-ACK).
-    Handshake(f64),
-    /// This side closed first and will hold TIME-WAIT.
-    ActiveClose,
-    /// This side closed after the peer.
-    PassiveClose,
-    /// An RST answered a SYN: connect() fails with ECONNREFUSED.
-    Refused,
-    /// An RST arrived: the next read fails with ECONNRESET, a later write with EPIPE.
-    Reset,
-    /// This side sent the RST (SO_LINGER 0, unread data, or no such connection).
-    SentReset,
-    /// The peer's FIN arrived: read() returns 0 (EOF).
-    PeerFin,
-    /// An RST answered a SYN: nothing listened on the port.
-    NoListener,
-    /// Both sides sent their FIN before receiving the other's.
-    SimultaneousClose,
-}
-
-/// One state change of one endpoint.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Transition {
-    /// Whose state.
-    pub side: Side,
-    /// Before.
-    pub from: State,
-    /// After.
-    pub to: State,
-    /// Deduced from a packet this side received (the capture cannot see it arrive).
-    pub inferred: bool,
-    /// More about it.
-    pub note: Note,
 }
 
 /// What one packet did, for `--explain`, `--simple` and JSON.
@@ -119,24 +84,6 @@ impl Observation {
     pub fn transitions(&self) -> &[Transition] {
         &self.transitions[..self.ntrans as usize]
     }
-}
-
-/// Wireshark's per-direction sequence analysis state.
-#[derive(Clone, Copy, Debug, Default)]
-struct SeqInfo {
-    isn: u32,
-    isn_set: bool,
-    nextseq: u32,
-    nextseq_time: Ts,
-    lastack: u32,
-    lastack_time: Ts,
-    maxseqtobeacked: u32,
-    dupacknum: i32,
-    window: u32,
-    /// -1 unknown (no SYN seen), -2 SYN without the option, else the shift.
-    win_scale: i8,
-    last_flags: Flags,
-    seen_ack: bool,
 }
 
 /// One direction's counters and history bookkeeping.
@@ -198,84 +145,11 @@ pub struct Conn {
     pub refused: bool,
     /// Client to server, server to client.
     pub stats: [DirStats; 2],
-    seq: [SeqInfo; 2],
-    syn_time: Option<Ts>,
+    pub(crate) seq: [SeqInfo; 2],
+    pub(crate) syn_time: Option<Ts>,
     /// FIN sequence numbers (the sequence number the FIN occupies).
-    fin_seq: [Option<u32>; 2],
-    history: History,
-}
-
-/// Zeek's history string, built as packets arrive.
-#[derive(Clone, Debug, Default)]
-struct History {
-    text: [u8; 32],
-    len: u8,
-    once: u32,
-    last_seq: [[Option<u32>; 4]; 2],
-    counts: [[u64; 4]; 2],
-}
-
-impl History {
-    fn push(&mut self, c: u8) {
-        if (self.len as usize) < self.text.len() {
-            self.text[self.len as usize] = c;
-            self.len += 1;
-        }
-    }
-    fn letter(c: u8, orig: bool) -> u8 {
-        if orig {
-            c.to_ascii_uppercase()
-        } else {
-            c
-        }
-    }
-    /// 'a', 'd', 'i', 'q': once per direction.
-    fn once(&mut self, c: u8, orig: bool) {
-        let bit = 1u32 << ((c - b'a') as u32 % 16 + if orig { 16 } else { 0 });
-        if self.once & bit == 0 {
-            self.once |= bit;
-            self.push(Self::letter(c, orig));
-        }
-    }
-    /// 's', 'h', 'f', 'r': again whenever the sequence number differs.
-    fn by_seq(&mut self, c: u8, orig: bool, seq: u32) {
-        let slot = match c {
-            b's' => 0,
-            b'h' => 1,
-            b'f' => 2,
-            _ => 3,
-        };
-        let d = !orig as usize;
-        if self.last_seq[d][slot] != Some(seq) {
-            self.last_seq[d][slot] = Some(seq);
-            self.push(Self::letter(c, orig));
-        }
-    }
-    /// 't', 'w', 'g', 'c': at the 1st, 10th, 100th ... occurrence.
-    fn logarithmic(&mut self, c: u8, orig: bool) {
-        let slot = match c {
-            b't' => 0,
-            b'w' => 1,
-            b'g' => 2,
-            _ => 3,
-        };
-        let d = !orig as usize;
-        self.counts[d][slot] += 1;
-        let n = self.counts[d][slot];
-        if n == 1 || (n >= 10 && is_power_of_ten(n)) {
-            self.push(Self::letter(c, orig));
-        }
-    }
-    fn as_str(&self) -> &str {
-        std::str::from_utf8(&self.text[..self.len as usize]).unwrap_or("")
-    }
-}
-
-fn is_power_of_ten(mut n: u64) -> bool {
-    while n >= 10 && n % 10 == 0 {
-        n /= 10;
-    }
-    n == 1
+    pub(crate) fin_seq: [Option<u32>; 2],
+    pub(crate) history: History,
 }
 
 /// Ports that make an endpoint look like the server when no SYN was seen.
@@ -360,12 +234,7 @@ impl Conn {
         s.isn_set && s.isn != seg.seq
     }
 
-    /// Zeek's history string.
-    pub fn history(&self) -> &str {
-        self.history.as_str()
-    }
-
-    fn state_mut(&mut self, side: Side) -> &mut State {
+    pub(crate) fn state_mut(&mut self, side: Side) -> &mut State {
         match side {
             Side::Client => &mut self.client_state,
             Side::Server => &mut self.server_state,
@@ -455,154 +324,6 @@ impl Conn {
         obs
     }
 
-    /// The SACK blocks, relative to the peer's ISN, and whether the first is
-    /// a D-SACK (RFC 2883: it lies below the cumulative ACK, or inside the
-    /// second block), as Wireshark decides it.
-    fn sack(&mut self, seg: &Segment, r: usize, obs: &mut Observation) {
-        let blocks = &seg.sack[..seg.nsack as usize];
-        let Some(&(l1, r1)) = blocks.first() else {
-            return;
-        };
-        let isn = self.seq[r].isn;
-        for (i, &(l, rr)) in blocks.iter().enumerate() {
-            obs.sack[i] = (l.wrapping_sub(isn), rr.wrapping_sub(isn));
-        }
-        obs.nsack = seg.nsack;
-        let inside_second = blocks
-            .get(1)
-            .is_some_and(|&(l2, r2)| seq_ge(l1, l2) && seq_le(r1, r2));
-        if seq_lt(l1, seg.ack) || inside_second {
-            obs.flags.set(Flags::DSACK);
-        }
-    }
-
-    /// Wireshark's `tcp_analyze_sequence_number`, on absolute numbers.
-    fn analyze(&mut self, seg: &Segment, d: usize, r: usize, obs: &mut Observation) {
-        let (seq, ack, seglen, window) = (seg.seq, seg.ack, seg.len, seg.win as u32);
-        let sfr = seg.flags & (flag::SYN | flag::FIN | flag::RST) != 0;
-        let f = &mut obs.flags;
-        let fwd = self.seq[d];
-        let rev = self.seq[r];
-        let mut skip_rest = false;
-
-        if seglen == 1 && seq == fwd.nextseq && rev.window == 0 && rev.seen_ack {
-            f.set(Flags::ZERO_WINDOW_PROBE);
-            skip_rest = true;
-        }
-        if !skip_rest {
-            if window == 0 && !sfr {
-                f.set(Flags::ZERO_WINDOW);
-            }
-            if fwd.nextseq != 0 && seq_gt(seq, fwd.nextseq) && !seg.has(flag::RST) {
-                f.set(Flags::LOST_SEGMENT);
-            }
-            if seglen <= 1 && seq == fwd.nextseq.wrapping_sub(1) && !sfr {
-                f.set(Flags::KEEP_ALIVE);
-            }
-            let same =
-                seglen == 0 && seq == fwd.nextseq && ack == fwd.lastack && !sfr && fwd.seen_ack;
-            if same && window != 0 && window != fwd.window {
-                f.set(Flags::WINDOW_UPDATE);
-            }
-            if seglen > 0 && rev.win_scale != -1 && rev.seen_ack && !sfr {
-                let sh = if rev.win_scale < 0 {
-                    0
-                } else {
-                    rev.win_scale as u32
-                };
-                if seq.wrapping_add(seglen) == rev.lastack.wrapping_add(rev.window << sh) {
-                    f.set(Flags::WINDOW_FULL);
-                }
-            }
-            if same && window != 0 && window == fwd.window && rev.last_flags.has(Flags::KEEP_ALIVE)
-            {
-                f.set(Flags::KEEP_ALIVE_ACK);
-            } else if same
-                && window == 0
-                && window == fwd.window
-                && rev.last_flags.has(Flags::ZERO_WINDOW_PROBE)
-            {
-                f.set(Flags::ZERO_WINDOW_PROBE_ACK);
-            } else if same && window != 0 && window == fwd.window {
-                let n = if fwd.dupacknum < 0 {
-                    1
-                } else {
-                    fwd.dupacknum + 1
-                };
-                self.seq[d].dupacknum = n;
-                f.set(Flags::DUPLICATE_ACK);
-                obs.dupack = n as u32;
-            }
-        }
-        // finished_fwd:
-        if ack != self.seq[d].lastack {
-            self.seq[d].dupacknum = 0;
-        }
-        if rev.maxseqtobeacked != 0 && seq_gt(ack, rev.maxseqtobeacked) && seg.has(flag::ACK) {
-            if seq_gt(rev.maxseqtobeacked, rev.nextseq) {
-                self.seq[r].maxseqtobeacked = rev.nextseq;
-                f.set(Flags::ACKED_UNSEEN);
-            } else {
-                if self.seq[r].dupacknum == 0 {
-                    f.set(Flags::ACKED_UNSEEN);
-                }
-                self.seq[r].dupacknum = -1;
-            }
-        }
-        if (seglen > 0 || seg.flags & (flag::SYN | flag::FIN) != 0) && !f.has(Flags::KEEP_ALIVE) {
-            let mut not_advanced = fwd.nextseq != 0 && seq_lt(seq, fwd.nextseq);
-            if seglen > 1 && fwd.nextseq.wrapping_sub(1) == seq {
-                not_advanced = false;
-            }
-            if seglen > 0
-                && rev.lastack != 0
-                && seq_le(seq.wrapping_add(seglen), rev.lastack)
-                && rev.seen_ack
-            {
-                f.set(Flags::SPURIOUS_RETRANSMISSION);
-            } else {
-                // Only a segment that does not advance needs the clock.
-                let next_after = seq
-                    .wrapping_add(seglen)
-                    .wrapping_add((seg.flags & (flag::SYN | flag::FIN) != 0) as u32);
-                if !not_advanced {
-                } else if rev.dupacknum >= 2
-                    && rev.lastack == seq
-                    && seg.ts.since(rev.lastack_time) < 0.02
-                {
-                    f.set(Flags::FAST_RETRANSMISSION);
-                } else if seg.ts.since(fwd.nextseq_time) < self.irtt.unwrap_or(0.003)
-                    && fwd.nextseq != next_after
-                {
-                    f.set(Flags::OUT_OF_ORDER);
-                } else {
-                    f.set(Flags::RETRANSMISSION);
-                }
-            }
-        }
-        // Update this direction.
-        let mut nextseq = seq.wrapping_add(seglen);
-        if seg.flags & (flag::SYN | flag::FIN) != 0 {
-            nextseq = nextseq.wrapping_add(1);
-        }
-        let s = &mut self.seq[d];
-        if (seq_gt(nextseq, s.nextseq) || s.nextseq == 0) && !f.has(Flags::ZERO_WINDOW_PROBE) {
-            s.nextseq = nextseq;
-            s.nextseq_time = seg.ts;
-        }
-        if (seq == s.maxseqtobeacked || s.maxseqtobeacked == 0) && !f.has(Flags::ZERO_WINDOW_PROBE)
-        {
-            s.maxseqtobeacked = s.nextseq;
-        }
-        s.window = window;
-        s.lastack = ack;
-        s.lastack_time = seg.ts;
-        s.last_flags = *f;
-        if seg.has(flag::ACK) {
-            s.seen_ack = true;
-        }
-    }
-
     fn count(&mut self, seg: &Segment, d: usize, orig: bool, obs: &Observation) {
         let st = &mut self.stats[d];
         st.packets += 1;
@@ -670,229 +391,5 @@ impl Conn {
         if f.has(Flags::LOST_SEGMENT) {
             h.logarithmic(b'g', orig);
         }
-    }
-
-    /// Move `side` to `to`, and record the change (if it is one).
-    fn enter(&mut self, obs: &mut Observation, side: Side, to: State, inferred: bool, note: Note) {
-        let from = self.state(side);
-        *self.state_mut(side) = to;
-        if (obs.ntrans as usize) < obs.transitions.len() && from != to {
-            obs.transitions[obs.ntrans as usize] = Transition {
-                side,
-                from,
-                to,
-                inferred,
-                note,
-            };
-            obs.ntrans += 1;
-        }
-    }
-
-    /// The RFC 9293 state machine, as the capture point sees it: one match
-    /// on (state, event) for the sender, one for the receiver.
-    fn transitions(
-        &mut self,
-        seg: &Segment,
-        sender: Side,
-        d: usize,
-        r: usize,
-        obs: &mut Observation,
-    ) {
-        let receiver = sender.other();
-        let (syn, ack, fin, rst) = (
-            seg.has(flag::SYN),
-            seg.has(flag::ACK),
-            seg.has(flag::FIN),
-            seg.has(flag::RST),
-        );
-        // fin_seq[r] is the receiver's FIN: an ACK beyond it acknowledges it.
-        let acks_peer_fin = ack && self.fin_seq[r].is_some_and(|s| seq_gt(seg.ack, s));
-        let acks_peer_syn = ack && self.seq[r].isn_set && seq_gt(seg.ack, self.seq[r].isn);
-
-        if rst {
-            let before = self.state(sender);
-            let peer = self.state(receiver);
-            if peer == State::SynSent && before == State::Listen {
-                // Assumed listening until now: nothing was.
-                *self.state_mut(sender) = State::Closed;
-                obs.transitions[obs.ntrans as usize] = Transition {
-                    side: sender,
-                    from: State::Closed,
-                    to: State::Closed,
-                    inferred: false,
-                    note: Note::NoListener,
-                };
-                obs.ntrans += 1;
-            } else {
-                self.enter(obs, sender, State::Closed, false, Note::SentReset);
-            }
-            let note = if peer == State::SynSent {
-                Note::Refused
-            } else {
-                Note::Reset
-            };
-            if self.first_rst.is_none() {
-                self.first_rst = Some(sender);
-                self.refused = peer == State::SynSent;
-            }
-            if peer != State::Closed && peer != State::TimeWait && peer != State::Listen {
-                self.enter(obs, receiver, State::Closed, true, note);
-            }
-            return;
-        }
-
-        // What sending this segment proves about the sender.
-        let s = self.state(sender);
-        let next = match (s, syn, ack, fin) {
-            (State::Closed, true, false, _) => Some((State::SynSent, Note::None)),
-            (State::Closed | State::Listen | State::SynSent, true, true, _) => {
-                Some((State::SynReceived, Note::None))
-            }
-            (State::SynSent, false, true, _) if acks_peer_syn => {
-                let irtt = self.syn_time.map(|t| seg.ts.since(t));
-                self.irtt = irtt;
-                obs.irtt = irtt;
-                Some((State::Established, irtt.map_or(Note::None, Note::Handshake)))
-            }
-            _ => None,
-        };
-        if let Some((to, note)) = next {
-            self.enter(obs, sender, to, false, note);
-        }
-        if fin {
-            self.fin_seq[d].get_or_insert(seg.seq.wrapping_add(seg.len));
-            let s = self.state(sender);
-            let to = match s {
-                State::Established | State::SynReceived => {
-                    self.first_fin.get_or_insert(sender);
-                    Some((State::FinWait1, Note::ActiveClose))
-                }
-                // The FINs crossed: this FIN does not acknowledge the peer's,
-                // so the peer's had not arrived when this one left. Both
-                // sides close at once and pass through CLOSING.
-                State::CloseWait if !acks_peer_fin => {
-                    Some((State::Closing, Note::SimultaneousClose))
-                }
-                State::CloseWait => Some((State::LastAck, Note::PassiveClose)),
-                _ => None,
-            };
-            if let Some((to, note)) = to {
-                self.enter(obs, sender, to, false, note);
-            }
-        }
-        // What receiving it does to the receiver (assumed delivered).
-        let p = self.state(receiver);
-        let mut next = match (p, syn, ack) {
-            (State::SynReceived, false, true) if acks_peer_syn => State::Established,
-            (State::SynSent, true, false) => State::SynReceived,
-            _ => p,
-        };
-        if acks_peer_fin {
-            // The receiver's own FIN is acknowledged.
-            next = match next {
-                State::FinWait1 => State::FinWait2,
-                State::Closing => State::TimeWait,
-                State::LastAck => State::Closed,
-                other => other,
-            };
-        }
-        if fin {
-            next = match next {
-                State::Established | State::SynReceived => State::CloseWait,
-                State::FinWait1 => State::Closing,
-                State::FinWait2 => State::TimeWait,
-                other => other,
-            };
-        }
-        if next != p {
-            let note = if fin && next == State::CloseWait {
-                Note::PeerFin
-            } else {
-                Note::None
-            };
-            self.enter(obs, receiver, next, true, note);
-        }
-    }
-
-    /// Zeek's conn_state.
-    pub fn conn_state(&self) -> &'static str {
-        let (o, r) = (&self.stats[0], &self.stats[1]);
-        let established = o.syn && r.synack;
-        if self.roles_guessed && !o.syn && !r.synack {
-            return "OTH";
-        }
-        if o.syn && !r.synack {
-            if r.rst {
-                return "REJ";
-            }
-            if o.rst {
-                return "RSTOS0";
-            }
-            if o.fin {
-                return "SH";
-            }
-            return "S0";
-        }
-        if !o.syn && r.synack {
-            if r.rst {
-                return "RSTRH";
-            }
-            if r.fin {
-                return "SHR";
-            }
-            return "OTH";
-        }
-        if established {
-            if o.rst && self.first_rst == Some(Side::Client) {
-                return "RSTO";
-            }
-            if r.rst {
-                return "RSTR";
-            }
-            if o.rst {
-                return "RSTO";
-            }
-            if o.fin && r.fin {
-                return "SF";
-            }
-            if o.fin {
-                return "S2";
-            }
-            if r.fin {
-                return "S3";
-            }
-            return "S1";
-        }
-        "OTH"
-    }
-
-    /// Who ends in TIME-WAIT: the side that closed first, once both FINs
-    /// were exchanged without an RST.
-    pub fn time_wait(&self) -> Option<Side> {
-        if self.client_state == State::TimeWait {
-            Some(Side::Client)
-        } else if self.server_state == State::TimeWait {
-            Some(Side::Server)
-        } else if self.first_rst.is_none() && self.stats[0].fin && self.stats[1].fin {
-            self.first_fin
-        } else {
-            None
-        }
-    }
-
-    /// What each application saw from the other side's RST or FIN:
-    /// (client, server).
-    pub fn app_errors(&self) -> (Option<&'static str>, Option<&'static str>) {
-        let verdict = |me: Side| -> Option<&'static str> {
-            match self.first_rst {
-                Some(s) if s != me => Some(if self.refused {
-                    "ECONNREFUSED (Connection refused) on connect"
-                } else {
-                    "ECONNRESET (Connection reset by peer) on read, then EPIPE (Broken pipe) on write"
-                }),
-                _ => None,
-            }
-        };
-        (verdict(Side::Client), verdict(Side::Server))
     }
 }

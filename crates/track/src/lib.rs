@@ -1,5 +1,14 @@
 //! Connection tracking: both endpoints' TCP state on every packet, the
-//! analysis flags Wireshark computes, and one summary per connection.
+//! analysis flags Wireshark computes, and one typed summary per connection.
+//!
+//! One file per idea, as Zeek splits its conn scripts:
+//!
+//! - [`conn`]: the connection record and the order a packet goes through it;
+//! - [`machine`]: the RFC 9293 state machine as the capture point sees it;
+//! - [`analysis`]: Wireshark's analysis flags with their definitions;
+//! - [`zeek`]: Zeek's conn_state and history;
+//! - [`outcome`]: what each application saw, with its errno;
+//! - [`summary`]: the typed record every connection output serializes.
 //!
 //! ```
 //! use tcpscope_track::{FlowTable, segment};
@@ -16,12 +25,24 @@
 
 pub mod analysis;
 pub mod conn;
+pub mod machine;
+pub mod outcome;
 pub mod segment;
-pub mod state;
+pub mod summary;
 mod table;
+pub mod zeek;
+
+/// The RFC 9293 states, from the vocabulary in `tcpscope-wire`.
+pub mod state {
+    pub use tcpscope_wire::State;
+}
 
 pub use analysis::Flags;
-pub use conn::{Conn, Note, Observation, Side, Transition};
+pub use conn::{Conn, DirStats, Observation, Side};
+pub use machine::{Note, Transition};
+pub use outcome::AppOutcome;
 pub use segment::{Endpoint, Segment, Ts};
 pub use state::State;
+pub use summary::{ConnSummary, DIR_COUNTS};
 pub use table::FlowTable;
+pub use zeek::ConnState;

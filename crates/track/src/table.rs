@@ -89,6 +89,12 @@ impl FlowTable {
 
     /// Track one segment; returns what it did.
     pub fn observe(&mut self, seg: &Segment) -> Observation {
+        self.observe_conn(seg).0
+    }
+
+    /// Track one segment; returns what it did and its connection after it
+    /// (one lookup, for outputs that show the connection's states).
+    pub fn observe_conn(&mut self, seg: &Segment) -> (Observation, &Conn) {
         self.packets += 1;
         if self.packets % SWEEP_EVERY == 0 {
             self.sweep(seg.ts);
@@ -117,7 +123,7 @@ impl FlowTable {
         if reused {
             obs.flags.set(Flags::REUSED_PORTS);
         }
-        obs
+        (obs, conn)
     }
 
     /// The connection a segment belongs to.

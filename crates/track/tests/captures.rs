@@ -7,7 +7,9 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use tcpscope_capture::{Precision, Reader};
-use tcpscope_track::{segment, Conn, Flags, FlowTable, Observation, Side, State};
+use tcpscope_track::{
+    segment, AppOutcome, Conn, ConnState, Flags, FlowTable, Observation, Side, State,
+};
 
 fn dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/captures")
@@ -42,7 +44,7 @@ fn only(name: &str) -> Conn {
 fn client_close_leaves_the_client_in_time_wait() {
     let c = only("client-close");
     assert!(!c.roles_guessed);
-    assert_eq!(c.conn_state(), "SF");
+    assert_eq!(c.conn_state(), ConnState::SF);
     assert_eq!(c.first_fin, Some(Side::Client));
     assert_eq!(c.time_wait(), Some(Side::Client));
     assert_eq!(
@@ -51,7 +53,11 @@ fn client_close_leaves_the_client_in_time_wait() {
     );
     assert!(c.irtt.is_some_and(|r| r > 0.0 && r < 0.01));
     assert_eq!(c.history(), "ShADadFf");
-    assert_eq!(c.app_errors(), (None, None));
+    // No RST: neither application got an error, both read EOF.
+    assert_eq!(
+        (c.outcome(Side::Client), c.outcome(Side::Server)),
+        (AppOutcome::Eof, AppOutcome::Eof)
+    );
 }
 
 #[test]
@@ -66,23 +72,25 @@ fn server_close_leaves_the_server_in_time_wait() {
 #[test]
 fn a_refused_connect_is_rej_and_econnrefused() {
     let c = only("refused");
-    assert_eq!(c.conn_state(), "REJ");
+    assert_eq!(c.conn_state(), ConnState::REJ);
     assert_eq!(c.history(), "Sr");
     assert_eq!(c.first_rst, Some(Side::Server));
     assert!(c.refused);
+    assert_eq!(c.outcome(Side::Client), AppOutcome::Refused);
     assert_eq!(
-        c.app_errors().0,
-        Some("ECONNREFUSED (Connection refused) on connect")
+        c.outcome(Side::Client).text(),
+        "ECONNREFUSED (Connection refused) on connect"
     );
 }
 
 #[test]
 fn linger_zero_is_an_originator_reset() {
     let c = only("rst-linger0");
-    assert_eq!(c.conn_state(), "RSTO");
+    assert_eq!(c.conn_state(), ConnState::RSTO);
     assert_eq!(c.first_rst, Some(Side::Client));
     assert_eq!(c.time_wait(), None);
-    assert!(c.app_errors().1.unwrap().starts_with("ECONNRESET"));
+    assert_eq!(c.outcome(Side::Server), AppOutcome::Reset);
+    assert!(c.outcome(Side::Server).text().starts_with("ECONNRESET"));
     assert_eq!(
         (c.client_state, c.server_state),
         (State::Closed, State::Closed)
@@ -92,12 +100,12 @@ fn linger_zero_is_an_originator_reset() {
 #[test]
 fn reset_by_peer_is_a_responder_reset() {
     let c = only("reset-by-peer");
-    assert_eq!(c.conn_state(), "RSTR");
+    assert_eq!(c.conn_state(), ConnState::RSTR);
     assert_eq!(c.first_rst, Some(Side::Server));
+    assert_eq!(c.outcome(Side::Client), AppOutcome::Reset);
     assert!(c
-        .app_errors()
-        .0
-        .unwrap()
+        .outcome(Side::Client)
+        .text()
         .contains("Connection reset by peer"));
 }
 
@@ -122,7 +130,7 @@ fn half_close_passes_through_close_wait_with_data_after_the_fin() {
 fn ipv6_is_tracked_like_ipv4() {
     let c = only("ipv6");
     assert!(c.client.addr.v6);
-    assert_eq!(c.conn_state(), "SF");
+    assert_eq!(c.conn_state(), ConnState::SF);
     assert_eq!(c.time_wait(), Some(Side::Client));
     assert_eq!(c.client.to_string().split(']').next(), Some("[::1"));
 }
@@ -162,7 +170,7 @@ fn segments_lost_after_the_capture_point_are_sacked_and_resent() {
     // it, and the server resends exactly the hole.
     let (obs, conns) = track("loss-after-capture");
     let c = &conns[0];
-    assert_eq!(c.conn_state(), "SF");
+    assert_eq!(c.conn_state(), ConnState::SF);
     assert_eq!((c.stats[0].sacks, c.stats[0].dsacks), (3, 0));
     assert_eq!(c.stats[0].dup_acks, 3);
     let mut resent = 0;
@@ -196,7 +204,7 @@ fn segments_lost_before_the_capture_point_leave_gaps_that_are_filled_later() {
     // the client's side, never saw them.
     let (obs, conns) = track("loss-before-capture");
     let c = &conns[0];
-    assert_eq!(c.conn_state(), "SF");
+    assert_eq!(c.conn_state(), ConnState::SF);
     let gaps: Vec<_> = obs
         .iter()
         .enumerate()

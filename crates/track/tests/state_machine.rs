@@ -3,7 +3,7 @@
 //! mid-stream start, and a reused 4-tuple.
 
 use tcpscope_track::segment::{flag, Addr, Endpoint, Segment, Ts};
-use tcpscope_track::{Flags, FlowTable, Side, State};
+use tcpscope_track::{ConnState, Flags, FlowTable, Side, State};
 
 fn ep(last: u8, port: u16) -> Endpoint {
     Endpoint {
@@ -80,7 +80,7 @@ fn a_mid_stream_start_guesses_roles_from_the_ports() {
     assert!(!o.from_client);
     let c = t.conn_of(&seg(0, true, 0, 0, 0, 0)).unwrap();
     assert_eq!(c.server.port, 80);
-    assert_eq!(c.conn_state(), "OTH");
+    assert_eq!(c.conn_state(), ConnState::OTH);
     assert!(c.history().starts_with('d'));
 }
 
@@ -96,7 +96,7 @@ fn a_new_isn_on_a_used_4_tuple_is_a_new_connection_with_reused_ports() {
     assert!(o.flags.has(Flags::REUSED_PORTS));
     let all = t.finish();
     assert_eq!(all.len(), 2);
-    assert_eq!(all[0].conn_state(), "RSTO");
+    assert_eq!(all[0].conn_state(), ConnState::RSTO);
     assert_eq!(all[0].first_rst, Some(Side::Client));
 }
 

@@ -3,6 +3,10 @@
 //! options, IPv6 with its extension headers, TCP with every option kind,
 //! UDP, ICMP and ICMPv6.
 //!
+//! It also holds the TCP vocabulary every other crate shares: the RFC 9293
+//! states with the kernel's numbering ([`state`]), the flag bits with their
+//! one text table ([`tcp::flags`]) and sequence-number arithmetic ([`seq`]).
+//!
 //! Every accessor is bounds-checked and never panics, whatever the bytes:
 //! a field that lies beyond the captured data reads as `None`. Truncation is
 //! data, not an error, so a printer can say how far a header goes.
@@ -24,5 +28,10 @@ pub mod ip;
 pub mod ipv4;
 pub mod ipv6;
 pub mod link;
+pub mod seq;
+pub mod state;
 pub mod tcp;
 pub mod udp;
+
+pub use seq::SeqNumber;
+pub use state::State;

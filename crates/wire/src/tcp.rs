@@ -45,6 +45,53 @@ pub mod flags {
     pub const ECE: u8 = 0x40;
     /// Congestion Window Reduced.
     pub const CWR: u8 = 0x80;
+
+    /// Every flag bit with tcpdump's letter and its name, in bit order,
+    /// which is also the order tcpdump prints the letters in. The one table
+    /// of flag text in tcpscope.
+    pub const TABLE: [(u8, u8, &str); 8] = [
+        (FIN, b'F', "FIN"),
+        (SYN, b'S', "SYN"),
+        (RST, b'R', "RST"),
+        (PSH, b'P', "PSH"),
+        (ACK, b'.', "ACK"),
+        (URG, b'U', "URG"),
+        (ECE, b'E', "ECE"),
+        (CWR, b'W', "CWR"),
+    ];
+
+    /// Append tcpdump's letters for `flags` (`S.`, `FP.`, `none`).
+    pub fn push_letters(flags: u8, out: &mut Vec<u8>) {
+        if flags == 0 {
+            out.extend_from_slice(b"none");
+        }
+        for (bit, letter, _) in TABLE {
+            if flags & bit != 0 {
+                out.push(letter);
+            }
+        }
+    }
+
+    /// tcpdump's letters for `flags` as a string.
+    pub fn letters(flags: u8) -> String {
+        let mut v = Vec::with_capacity(8);
+        push_letters(flags, &mut v);
+        String::from_utf8(v).unwrap_or_default()
+    }
+
+    /// The flags' names joined by commas (`SYN,ACK`).
+    pub fn names(flags: u8) -> String {
+        let mut s = String::new();
+        for (bit, _, name) in TABLE {
+            if flags & bit != 0 {
+                if !s.is_empty() {
+                    s.push(',');
+                }
+                s.push_str(name);
+            }
+        }
+        s
+    }
 }
 
 /// TCP option kinds.

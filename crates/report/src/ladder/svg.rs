@@ -1,119 +1,9 @@
-//! `tcpscope ladder`: the sequence diagram a textbook draws. The client's
-//! column is on the left and the server's on the right. There is one arrow
-//! per packet, and each side's state is written at its column when it
-//! changes.
+//! The ladder as an SVG document.
 
 use std::fmt::Write;
 
 use tcpscope_track::{Observation, Segment, Side, State};
-
-use crate::explain;
-
-const STATE_W: usize = 13;
-const ARROW_W: usize = 52;
-
-/// An arrow's text: the flags, then the relative sequence number (when the
-/// segment occupies sequence space), the ACK and the payload length.
-pub fn arrow_label(seg: &Segment, obs: &Observation, flags: &str) -> String {
-    let mut label = flags.to_string();
-    if seg.flags & 0x02 != 0 || seg.len > 0 || seg.flags & 0x05 != 0 {
-        let _ = write!(label, " seq {}", obs.rel_seq);
-    }
-    if seg.flags & 0x10 != 0 {
-        let _ = write!(label, " ack {}", obs.rel_ack);
-    }
-    if seg.len > 0 {
-        let _ = write!(label, " len {}", seg.len);
-    }
-    label
-}
-
-/// Builds the diagram line by line.
-pub struct Ladder {
-    client: State,
-    server: State,
-    start: Option<f64>,
-}
-
-impl Ladder {
-    /// The two column titles.
-    pub fn header(
-        client: &str,
-        server: &str,
-        client_state: State,
-        server_state: State,
-    ) -> (Ladder, String) {
-        let mut s = format!(
-            "{:<w$}{:>a$}\n",
-            format!("client {client}"),
-            format!("server {server}"),
-            w = STATE_W + ARROW_W / 2,
-            a = ARROW_W / 2 + STATE_W
-        );
-        s.push_str(&format!(
-            "{:<w$}{:>a$}{:>w$}\n",
-            client_state.name(),
-            "",
-            server_state.name(),
-            w = STATE_W,
-            a = ARROW_W
-        ));
-        (
-            Ladder {
-                client: client_state,
-                server: server_state,
-                start: None,
-            },
-            s,
-        )
-    }
-
-    /// One packet's arrow, with the states that changed beside it.
-    pub fn packet(&mut self, seg: &Segment, obs: &Observation, flags: &str) -> String {
-        let t0 = *self.start.get_or_insert(seg.ts.secs());
-        let label = format!(" {} ", arrow_label(seg, obs, flags));
-        let body = ARROW_W - 2;
-        let label: String = label.chars().take(body.saturating_sub(2)).collect();
-        let pad = body - label.chars().count();
-        let (left, right) = (pad / 2, pad - pad / 2);
-        let arrow = if obs.from_client {
-            format!("{}{}{}▶ ", "─".repeat(left), label, "─".repeat(right))
-        } else {
-            format!(
-                " ◀{}{}{} ",
-                "─".repeat(left),
-                label,
-                "─".repeat(right.saturating_sub(1))
-            )
-        };
-        let mut cs = String::new();
-        let mut ss = String::new();
-        for t in obs.transitions() {
-            let mark = if t.inferred { "*" } else { "" };
-            match t.side {
-                Side::Client => {
-                    self.client = t.to;
-                    cs = format!("{}{mark}", t.to.name());
-                }
-                Side::Server => {
-                    self.server = t.to;
-                    ss = format!("{}{mark}", t.to.name());
-                }
-            }
-        }
-        let time = format!("{:>10.6}", seg.ts.secs() - t0);
-        let mut line = format!("{cs:<w$}{arrow}{ss:<w$} {time}", w = STATE_W);
-        for n in explain::notes(obs) {
-            let _ = write!(line, "  [{n}]");
-        }
-        line.trim_end().to_string()
-    }
-
-    /// The legend under the diagram.
-    pub fn footer() -> &'static str {
-        "(* = inferred: the capture shows the packet leaving, not arriving; times in seconds from the first packet)"
-    }
-}
+use tcpscope_wire::tcp::flags;
 
 /// The same diagram as an SVG document: lifelines for both endpoints, one
 /// sloped arrow per packet (it leaves one side and arrives at the other a
@@ -200,9 +90,9 @@ impl SvgLadder {
         } else {
             (RIGHT_X, LEFT_X)
         };
-        let class = if seg.flags & 0x04 != 0 {
+        let class = if seg.has(flags::RST) {
             "rst"
-        } else if seg.flags & 0x03 != 0 {
+        } else if seg.flags & (flags::SYN | flags::FIN) != 0 {
             "ctl"
         } else if !notes.is_empty() {
             "warn"

@@ -4,10 +4,10 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use tcpscope_lab::client::{self, ClientConfig};
-use tcpscope_lab::report::Report;
-use tcpscope_lab::server::{Mode, Server, ServerConfig};
-use tcpscope_lab::CloseMode;
+use tcpscope_peers::client::{self, ClientConfig};
+use tcpscope_peers::report::Report;
+use tcpscope_peers::server::{Mode, Server, ServerConfig};
+use tcpscope_peers::CloseMode;
 
 /// Run a server on its own thread and runtime until `client` is done;
 /// return both reports.
@@ -239,7 +239,7 @@ fn a_full_accept_queue_drops_further_syns() {
     // backlog 1: the queue holds two connections; nobody accepts them.
     let server = ServerConfig {
         backlog: 1,
-        accept: tcpscope_lab::server::AcceptPolicy::Never,
+        accept: tcpscope_peers::server::AcceptPolicy::Never,
         ..ServerConfig::new(local())
     };
     let (s, c) = pair(server, |a| ClientConfig {

@@ -7,7 +7,7 @@
 //! Labs and tests run the same code in-process:
 //!
 //! ```no_run
-//! use tcpscope_lab::{client, server, CloseMode};
+//! use tcpscope_peers::{client, server, CloseMode};
 //! let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
 //! rt.block_on(async {
 //!     let srv = server::Server::bind(server::ServerConfig {

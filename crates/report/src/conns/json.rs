@@ -1,0 +1,61 @@
+//! `conns --json`: one object of type `connection` per connection.
+
+use serde::ser::{SerializeMap, Serializer};
+use serde::Serialize;
+use tcpscope_track::{AppOutcome, ConnSummary, Side, DIR_COUNTS};
+
+use crate::json;
+
+struct Record<'a>(&'a ConnSummary);
+
+struct Outcome(AppOutcome);
+
+impl Serialize for Outcome {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(4))?;
+        m.serialize_entry("outcome", self.0.key())?;
+        m.serialize_entry("errno", &self.0.errno())?;
+        m.serialize_entry("errno_name", &self.0.errno_name())?;
+        m.serialize_entry("text", self.0.text())?;
+        m.end()
+    }
+}
+
+impl Serialize for Record<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let c = self.0;
+        let side = |v: Option<Side>| v.map(Side::name);
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("type", "connection")?;
+        m.serialize_entry("id", &c.id)?;
+        m.serialize_entry("client", &c.client.to_string())?;
+        m.serialize_entry("server", &c.server.to_string())?;
+        m.serialize_entry("roles_guessed", &c.roles_guessed)?;
+        m.serialize_entry("ts", &c.start.secs())?;
+        m.serialize_entry("duration_s", &c.duration())?;
+        m.serialize_entry("irtt_ms", &c.irtt.map(|v| v * 1e3))?;
+        m.serialize_entry("conn_state", c.conn_state.name())?;
+        m.serialize_entry("history", &c.history)?;
+        for who in [Side::Client, Side::Server] {
+            let d = c.dir(who);
+            m.serialize_entry(&format!("{}_packets", who.name()), &d.packets)?;
+            m.serialize_entry(&format!("{}_bytes", who.name()), &d.bytes)?;
+            for (name, get) in DIR_COUNTS {
+                m.serialize_entry(&format!("{}_{name}", who.name()), &get(d))?;
+            }
+        }
+        m.serialize_entry("closed_first", &side(c.closed_first))?;
+        m.serialize_entry("time_wait", &side(c.time_wait))?;
+        m.serialize_entry("reset_by", &side(c.reset_by))?;
+        m.serialize_entry("client_saw", &Outcome(c.client_saw))?;
+        m.serialize_entry("server_saw", &Outcome(c.server_saw))?;
+        m.end()
+    }
+}
+
+/// One line per connection.
+pub fn write(all: &[ConnSummary], out: &mut Vec<u8>) {
+    for c in all {
+        json::line(&Record(c), out);
+    }
+}

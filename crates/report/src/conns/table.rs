@@ -1,0 +1,50 @@
+//! The aligned table of `conns`.
+
+use std::io::Write as _;
+
+use tcpscope_track::{ConnSummary, Side};
+
+use crate::words::ms;
+
+fn side(s: Option<Side>) -> &'static str {
+    s.map_or("-", |s| s.name())
+}
+
+/// The header, then one row per connection.
+pub fn write(all: &[ConnSummary], out: &mut Vec<u8>) {
+    let _ = writeln!(
+        out,
+        "{:>4}  {:<22} {:<22} {:>10} {:>6} {:>9} {:>6} {:>9} {:>10}  {:<6} {:<12} {:>7}  {:<6} {:<9} {:<6}  {}",
+        "id", "client", "server", "duration", "pkts>", "bytes>", "<pkts", "<bytes", "irtt", "state", "history", "retrans", "closed", "time-wait", "rst", "applications saw"
+    );
+    for c in all {
+        let irtt = c.irtt.map_or("-".to_string(), ms);
+        let client = if c.roles_guessed {
+            format!("{}?", c.client)
+        } else {
+            c.client.to_string()
+        };
+        let (to, from) = (c.dir(Side::Client), c.dir(Side::Server));
+        let _ = writeln!(
+            out,
+            "{:>4}  {:<22} {:<22} {:>9.6}s {:>6} {:>9} {:>6} {:>9} {:>10}  {:<6} {:<12} {:>7}  {:<6} {:<9} {:<6}  client: {}; server: {}",
+            c.id,
+            client,
+            c.server.to_string(),
+            c.duration(),
+            to.packets,
+            to.bytes,
+            from.packets,
+            from.bytes,
+            irtt,
+            c.conn_state.name(),
+            c.history,
+            to.retransmissions + from.retransmissions,
+            side(c.closed_first),
+            side(c.time_wait),
+            side(c.reset_by),
+            c.client_saw.text(),
+            c.server_saw.text(),
+        );
+    }
+}

@@ -1,0 +1,43 @@
+//! `conns --format zeek`: Zeek's conn.log, TSV with its header lines.
+
+use std::io::Write as _;
+
+use tcpscope_track::{ConnSummary, Side};
+
+/// The header, one line per connection, and the `#close` line.
+pub fn write(all: &[ConnSummary], out: &mut Vec<u8>) {
+    let open = all
+        .first()
+        .map_or("-".to_string(), |c| format!("{:.6}", c.start.secs()));
+    let _ = write!(
+        out,
+        "#separator \\x09\n#set_separator\t,\n#empty_field\t(empty)\n#unset_field\t-\n#path\tconn\n#open\t{open}\n\
+#fields\tts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tproto\tservice\tduration\torig_bytes\tresp_bytes\tconn_state\tlocal_orig\tlocal_resp\tmissed_bytes\thistory\torig_pkts\torig_ip_bytes\tresp_pkts\tresp_ip_bytes\ttunnel_parents\n\
+#types\ttime\tstring\taddr\tport\taddr\tport\tenum\tstring\tinterval\tcount\tcount\tstring\tbool\tbool\tcount\tstring\tcount\tcount\tcount\tcount\tset[string]\n"
+    );
+    for c in all {
+        // Zeek's uid is random; here it is `C` and the id.
+        let (to, from) = (c.dir(Side::Client), c.dir(Side::Server));
+        let _ = writeln!(
+            out,
+            "{:.6}\tC{}\t{}\t{}\t{}\t{}\ttcp\t-\t{:.6}\t{}\t{}\t{}\t-\t-\t0\t{}\t{}\t-\t{}\t-\t-",
+            c.start.secs(),
+            c.id,
+            c.client.addr,
+            c.client.port,
+            c.server.addr,
+            c.server.port,
+            c.duration(),
+            to.bytes,
+            from.bytes,
+            c.conn_state.name(),
+            c.history,
+            to.packets,
+            from.packets
+        );
+    }
+    let close = all
+        .last()
+        .map_or("-".to_string(), |c| format!("{:.6}", c.end.secs()));
+    let _ = writeln!(out, "#close\t{close}");
+}

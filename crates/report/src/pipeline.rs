@@ -1,0 +1,258 @@
+//! The pipeline as a library: frames from a source, through the filter, to
+//! the tracker and one [`Output`]. The binary, the tests and the labs call
+//! it; each output only says what it does with a packet.
+
+use std::io::{self, Write};
+
+use tcpscope_capture::{Frame, FrameSource, ReadError};
+use tcpscope_filter::{Filter, FilterError};
+use tcpscope_track::{segment, Conn, FlowTable, Observation, Segment};
+
+/// One frame that passed the filter, and what the tracker made of it.
+pub struct Packet<'a> {
+    /// Number among the packets taken, from 1.
+    pub n: u64,
+    /// The captured frame.
+    pub frame: &'a Frame<'a>,
+    /// Its TCP segment with the observation and the connection after it,
+    /// when the output tracks and the frame carries TCP.
+    pub tcp: Option<Tracked<'a>>,
+}
+
+/// A TCP segment as the tracker saw it.
+pub struct Tracked<'a> {
+    /// The segment.
+    pub seg: &'a Segment,
+    /// What it did.
+    pub obs: &'a Observation,
+    /// Its connection, after it.
+    pub conn: &'a Conn,
+}
+
+/// One of tcpscope's outputs. Each writes into the pipeline's buffer; the
+/// pipeline decides when the buffer goes out.
+pub trait Output {
+    /// Whether packets go through the tracker first (false: the frames are
+    /// printed as they are, and nothing is extracted).
+    fn tracks(&self) -> bool;
+    /// One packet.
+    fn packet(&mut self, p: &Packet<'_>, out: &mut Vec<u8>);
+    /// Whether [`Output::finish`] wants every connection of the capture.
+    fn wants_connections(&self) -> bool {
+        false
+    }
+    /// After the last packet; `conns` holds every connection, by id, when
+    /// [`Output::wants_connections`] says so, and is empty otherwise.
+    fn finish(&mut self, conns: &[Conn], out: &mut Vec<u8>) -> Result<(), OutputError> {
+        let _ = (conns, out);
+        Ok(())
+    }
+}
+
+/// What an output can fail with at the end.
+#[derive(Debug, thiserror::Error)]
+pub enum OutputError {
+    /// The connection asked for is not in the capture.
+    #[error("no connection {0} (connections are numbered from 1 in order of their first packet)")]
+    NoSuchConnection(u64),
+}
+
+/// Why a run stopped early.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The source could not be read on: every packet before it was handled.
+    #[error("{0}")]
+    Read(#[from] ReadError),
+    /// The filter does not compile for a link type met in the capture.
+    #[error("bad filter expression: {0}")]
+    Filter(#[from] FilterError),
+    /// The output failed at the end.
+    #[error("{0}")]
+    Output(#[from] OutputError),
+}
+
+/// How a run ended.
+#[derive(Debug)]
+pub struct Run {
+    /// Packets taken (after the filter).
+    pub taken: u64,
+    /// Whether the writer went away (a closed pipe, as with `| head`):
+    /// the caller stops quietly.
+    pub closed: bool,
+    /// Why it stopped before the end of the source, if it did.
+    pub error: Option<RunError>,
+}
+
+/// Filter, tracker and output, fed one frame at a time.
+pub struct Pipeline<O> {
+    expression: String,
+    filters: Vec<(u32, Filter)>,
+    table: FlowTable,
+    output: O,
+    nano: bool,
+    taken: u64,
+    buf: Vec<u8>,
+}
+
+const FLUSH_AT: usize = 1 << 16;
+
+impl<O: Output> Pipeline<O> {
+    /// A pipeline with this filter expression (empty: every frame) and
+    /// output; `nano` reads timestamps as nanoseconds.
+    pub fn new(expression: &str, output: O, nano: bool) -> Pipeline<O> {
+        Pipeline {
+            expression: expression.trim().to_string(),
+            filters: Vec::new(),
+            table: FlowTable::new(),
+            output,
+            nano,
+            taken: 0,
+            buf: Vec::with_capacity(1 << 17),
+        }
+    }
+
+    /// Packets taken so far.
+    pub fn taken(&self) -> u64 {
+        self.taken
+    }
+
+    /// The output, to read what it gathered.
+    pub fn output(&self) -> &O {
+        &self.output
+    }
+
+    /// Output not yet written.
+    pub fn buffer(&mut self) -> &mut Vec<u8> {
+        &mut self.buf
+    }
+
+    /// Take one frame that the kernel (or nothing) has already filtered.
+    pub fn push_unfiltered(&mut self, frame: &Frame<'_>) {
+        self.taken += 1;
+        let n = self.taken;
+        if !self.output.tracks() {
+            let p = Packet {
+                n,
+                frame,
+                tcp: None,
+            };
+            self.output.packet(&p, &mut self.buf);
+            return;
+        }
+        let Some(seg) = segment::extract(frame, self.nano) else {
+            return;
+        };
+        let (obs, conn) = self.table.observe_conn(&seg);
+        let p = Packet {
+            n,
+            frame,
+            tcp: Some(Tracked {
+                seg: &seg,
+                obs: &obs,
+                conn,
+            }),
+        };
+        self.output.packet(&p, &mut self.buf);
+    }
+
+    /// Take one frame if it passes the filter; returns whether it did.
+    pub fn push(&mut self, frame: &Frame<'_>) -> Result<bool, FilterError> {
+        if !self.expression.is_empty() {
+            let f = match self
+                .filters
+                .iter()
+                .position(|(lt, _)| *lt == frame.linktype)
+            {
+                Some(i) => &self.filters[i].1,
+                None => {
+                    let f = Filter::new(&self.expression, frame.linktype)?;
+                    self.filters.push((frame.linktype, f));
+                    &self.filters[self.filters.len() - 1].1
+                }
+            };
+            if !f.matches(frame.data, frame.len) {
+                return Ok(false);
+            }
+        }
+        self.push_unfiltered(frame);
+        Ok(true)
+    }
+
+    /// Write the buffer out if it holds at least `at_least` bytes.
+    pub fn drain(&mut self, out: &mut impl Write, at_least: usize) -> io::Result<()> {
+        if !self.buf.is_empty() && self.buf.len() >= at_least {
+            out.write_all(&self.buf)?;
+            self.buf.clear();
+        }
+        Ok(())
+    }
+
+    /// After the last frame: the output's closing part.
+    pub fn finish(&mut self) -> Result<(), OutputError> {
+        let table = std::mem::take(&mut self.table);
+        let conns = if self.output.wants_connections() {
+            table.finish()
+        } else {
+            Vec::new()
+        };
+        self.output.finish(&conns, &mut self.buf)
+    }
+
+    /// Read `source` to its end (or `limit` packets taken), writing to
+    /// `out` as the buffer fills, then finish.
+    pub fn run(&mut self, source: &mut FrameSource, out: &mut impl Write, limit: u64) -> Run {
+        let mut error = None;
+        while self.taken < limit {
+            match source.next_frame() {
+                Ok(Some(frame)) => {
+                    if let Err(e) = self.push(&frame) {
+                        error = Some(RunError::Filter(e));
+                        break;
+                    }
+                    if self.drain(out, FLUSH_AT).is_err() {
+                        return self.closed();
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    error = Some(RunError::Read(e));
+                    break;
+                }
+            }
+        }
+        if let Err(e) = self.finish() {
+            error.get_or_insert(RunError::Output(e));
+        }
+        if self.drain(out, 0).is_err() || out.flush().is_err() {
+            return self.closed();
+        }
+        Run {
+            taken: self.taken,
+            closed: false,
+            error,
+        }
+    }
+
+    fn closed(&self) -> Run {
+        Run {
+            taken: self.taken,
+            closed: true,
+            error: None,
+        }
+    }
+}
+
+impl<O: Output + ?Sized> Output for Box<O> {
+    fn tracks(&self) -> bool {
+        (**self).tracks()
+    }
+    fn packet(&mut self, p: &Packet<'_>, out: &mut Vec<u8>) {
+        (**self).packet(p, out)
+    }
+    fn wants_connections(&self) -> bool {
+        (**self).wants_connections()
+    }
+    fn finish(&mut self, conns: &[Conn], out: &mut Vec<u8>) -> Result<(), OutputError> {
+        (**self).finish(conns, out)
+    }
+}
