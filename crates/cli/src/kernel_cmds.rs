@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Args;
+use serde_json::json;
 use tcpscope_kernel::counters::{meaning, Group, Snapshot, KNOWN};
 use tcpscope_kernel::sysctl::{self, findings, SETTINGS};
 
@@ -41,10 +42,10 @@ pub struct DoctorArgs {
     json: bool,
 }
 
-fn esc(s: &str) -> String {
-    s.replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
+/// Write one JSON Lines object.
+fn json_line(out: &mut impl Write, v: &serde_json::Value) -> io::Result<()> {
+    serde_json::to_writer(&mut *out, v)?;
+    writeln!(out)
 }
 
 fn snapshot() -> Result<Snapshot, ExitCode> {
@@ -97,7 +98,7 @@ pub fn counters(args: CountersArgs) -> ExitCode {
         }
         let r = if args.json {
             changed.iter().try_for_each(|(s, n, d, m)| {
-                writeln!(out, "{{\"type\":\"delta\",\"interval\":{round},\"section\":\"{s}\",\"name\":\"{n}\",\"delta\":{d},\"meaning\":\"{}\"}}", esc(m))
+                json_line(&mut out, &json!({"type": "counter_delta", "interval": round, "elapsed_s": secs * round as f64, "section": s, "name": n, "delta": d, "meaning": (!m.is_empty()).then_some(*m)}))
             })
         } else {
             writeln!(
@@ -128,12 +129,9 @@ fn print_totals(out: &mut impl Write, s: &Snapshot, args: &CountersArgs) {
             let _ = g;
             let v = s.get(sec, name);
             let _ = if args.json {
-                writeln!(
+                json_line(
                     out,
-                    "{{\"type\":\"counter\",\"group\":\"{}\",\"section\":\"{sec}\",\"name\":\"{name}\",\"value\":{},\"meaning\":\"{}\"}}",
-                    group.name(),
-                    v.map_or("null".to_string(), |v| v.to_string()),
-                    esc(what)
+                    &json!({"type": "counter", "group": group.name(), "section": sec, "name": name, "value": v, "meaning": what}),
                 )
             } else {
                 let shown = v.map_or("absent".to_string(), |v| v.to_string());
@@ -155,7 +153,10 @@ fn print_totals(out: &mut impl Write, s: &Snapshot, args: &CountersArgs) {
                 continue;
             }
             let _ = if args.json {
-                writeln!(out, "{{\"type\":\"counter\",\"group\":\"other\",\"section\":\"{sec}\",\"name\":\"{name}\",\"value\":{v},\"meaning\":null}}")
+                json_line(
+                    out,
+                    &json!({"type": "counter", "group": "other", "section": sec, "name": name, "value": v, "meaning": null}),
+                )
             } else {
                 writeln!(out, "  {:<28} {:>12}", format!("{sec}.{name}"), v)
             };
@@ -176,14 +177,9 @@ pub fn doctor(args: DoctorArgs) -> ExitCode {
         for s in SETTINGS.iter().filter(|s| s.group == group) {
             let cur = sysctl::read(s.name);
             let _ = if args.json {
-                writeln!(
-                    out,
-                    "{{\"type\":\"setting\",\"group\":\"{}\",\"name\":\"{}\",\"value\":{},\"default\":\"{}\",\"what\":\"{}\"}}",
-                    group.name(),
-                    s.name,
-                    cur.as_deref().map_or("null".to_string(), |v| format!("\"{}\"", esc(v))),
-                    esc(s.default),
-                    esc(s.what)
+                json_line(
+                    &mut out,
+                    &json!({"type": "setting", "group": group.name(), "name": s.name, "value": cur, "default": s.default, "what": s.what}),
                 )
             } else {
                 let shown = cur.unwrap_or_else(|| "absent".into());
@@ -201,12 +197,9 @@ pub fn doctor(args: DoctorArgs) -> ExitCode {
     let f = findings(&c);
     if args.json {
         for x in &f {
-            let _ = writeln!(
-                out,
-                "{{\"type\":\"finding\",\"setting\":\"{}\",\"text\":\"{}\",\"command\":\"{}\"}}",
-                x.setting,
-                esc(&x.text),
-                esc(&x.command)
+            let _ = json_line(
+                &mut out,
+                &json!({"type": "finding", "setting": x.setting, "text": x.text, "command": x.command}),
             );
         }
     } else if f.is_empty() {

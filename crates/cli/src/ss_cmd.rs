@@ -5,7 +5,9 @@ use std::io::{self, Write};
 use std::process::ExitCode;
 
 use clap::Args;
-use tcpscope_kernel::diag::{self, state_name, tcp_state, Socket};
+use serde::Serialize;
+use tcpscope_kernel::diag::{self, state_name, tcp_state, Socket, TcpInfo};
+use tcpscope_kernel::listen::{accept_queue_note, half_open, timer_name};
 
 /// TCP sockets and listen queues from the kernel (sock_diag), like `ss -t`.
 #[derive(Args, Debug)]
@@ -78,13 +80,58 @@ fn parse_filter(words: &[String]) -> Result<Option<PortFilter>, String> {
     }))
 }
 
-fn timer_name(t: u8) -> &'static str {
-    match t {
-        1 => "retransmit",
-        2 => "keepalive",
-        3 => "time-wait",
-        4 => "zero-window probe",
-        _ => "",
+/// One line of `ss --json` (type `socket`).
+#[derive(Serialize)]
+struct SocketJson {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    state: &'static str,
+    recv_q: u32,
+    send_q: u32,
+    /// Half-open handshakes of a listener; null on other sockets.
+    syn_recv: Option<u32>,
+    local: String,
+    peer: String,
+    uid: u32,
+    inode: u32,
+    timer: Option<&'static str>,
+    timer_ms: Option<u32>,
+    process: Option<String>,
+    note: Option<&'static str>,
+    info: Option<InfoJson>,
+}
+
+#[derive(Serialize)]
+struct InfoJson {
+    rtt_ms: f64,
+    rttvar_ms: f64,
+    rto_ms: f64,
+    cwnd: u32,
+    /// Null while slow start has no threshold yet.
+    ssthresh: Option<u32>,
+    retransmits: u8,
+    total_retrans: u32,
+    bytes_acked: u64,
+    bytes_received: u64,
+    delivery_rate: u64,
+    mss: u32,
+}
+
+impl From<&TcpInfo> for InfoJson {
+    fn from(i: &TcpInfo) -> InfoJson {
+        InfoJson {
+            rtt_ms: i.rtt_us as f64 / 1e3,
+            rttvar_ms: i.rttvar_us as f64 / 1e3,
+            rto_ms: i.rto_us as f64 / 1e3,
+            cwnd: i.snd_cwnd,
+            ssthresh: (i.snd_ssthresh < 0x7fff_ffff).then_some(i.snd_ssthresh),
+            retransmits: i.retransmits,
+            total_retrans: i.total_retrans,
+            bytes_acked: i.bytes_acked,
+            bytes_received: i.bytes_received,
+            delivery_rate: i.delivery_rate,
+            mss: i.snd_mss,
+        }
     }
 }
 
@@ -104,14 +151,7 @@ pub fn ss(args: SsArgs) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    // SYN-RECEIVED request sockets, counted per listening address.
-    let mut half_open: HashMap<std::net::SocketAddr, u32> = HashMap::new();
-    for s in socks
-        .iter()
-        .filter(|s| s.state == tcp_state::SYN_RECV || s.state == 12)
-    {
-        *half_open.entry(s.local).or_insert(0) += 1;
-    }
+    let half_open = half_open(&socks);
     let wanted = |s: &Socket| -> bool {
         let listen = s.state == tcp_state::LISTEN;
         let by_state = if args.all {
@@ -156,47 +196,31 @@ pub fn ss(args: SsArgs) -> ExitCode {
             0
         };
         let proc = owners.get(&s.inode).map(|(pid, c)| format!("{c}({pid})"));
-        let note = if listen && s.recv_q > s.send_q {
-            "accept queue full: further completed handshakes are dropped (ListenOverflows)"
-        } else if listen && s.recv_q > 0 {
-            "connections waiting for accept()"
-        } else {
-            ""
-        };
+        let note = accept_queue_note(s);
         let r = if args.json {
-            let info = s.info.map(|i| {
-                format!(
-                    ",\"rtt_ms\":{:.3},\"rttvar_ms\":{:.3},\"rto_ms\":{:.0},\"cwnd\":{},\"ssthresh\":{},\"retransmits\":{},\"total_retrans\":{},\"bytes_acked\":{},\"bytes_received\":{},\"delivery_rate\":{},\"mss\":{}",
-                    i.rtt_us as f64 / 1e3,
-                    i.rttvar_us as f64 / 1e3,
-                    i.rto_us as f64 / 1e3,
-                    i.snd_cwnd,
-                    i.snd_ssthresh,
-                    i.retransmits,
-                    i.total_retrans,
-                    i.bytes_acked,
-                    i.bytes_received,
-                    i.delivery_rate,
-                    i.snd_mss
-                )
-            });
-            writeln!(
-                out,
-                "{{\"state\":\"{}\",\"recv_q\":{},\"send_q\":{},\"syn_recv\":{},\"local\":\"{}\",\"peer\":\"{}\",\"uid\":{},\"inode\":{},\"timer\":\"{}\",\"timer_ms\":{}{}{}{}}}",
-                state_name(s.state),
-                s.recv_q,
-                s.send_q,
-                syn,
-                s.local,
-                s.peer,
-                s.uid,
-                s.inode,
-                timer_name(s.timer),
-                s.expires_ms,
-                if args.info { info.unwrap_or_default() } else { String::new() },
-                proc.as_ref().map_or(String::new(), |p| format!(",\"process\":\"{p}\"")),
-                if note.is_empty() { String::new() } else { format!(",\"note\":\"{note}\"") }
-            )
+            let rec = SocketJson {
+                kind: "socket",
+                state: state_name(s.state),
+                recv_q: s.recv_q,
+                send_q: s.send_q,
+                syn_recv: listen.then_some(syn),
+                local: s.local.to_string(),
+                peer: s.peer.to_string(),
+                uid: s.uid,
+                inode: s.inode,
+                timer: timer_name(s.timer),
+                timer_ms: timer_name(s.timer).map(|_| s.expires_ms),
+                process: proc,
+                note,
+                info: if args.info {
+                    s.info.as_ref().map(InfoJson::from)
+                } else {
+                    None
+                },
+            };
+            serde_json::to_writer(&mut out, &rec)
+                .map_err(io::Error::from)
+                .and_then(|_| writeln!(out))
         } else {
             let syn_col = if listen {
                 syn.to_string()
@@ -214,11 +238,11 @@ pub fn ss(args: SsArgs) -> ExitCode {
                 if listen { format!("{}:*", s.peer.ip()) } else { s.peer.to_string() },
                 proc.map_or(String::new(), |p| format!(" {p}"))
             )
-            .and_then(|_| if note.is_empty() { Ok(()) } else { writeln!(out, "{:>14}{note}", "") })
+            .and_then(|_| match note { None => Ok(()), Some(note) => writeln!(out, "{:>14}{note}", "") })
             .and_then(|_| match (args.info, s.info) {
                 (true, Some(i)) => {
                     let ssthresh = if i.snd_ssthresh >= 0x7fff_ffff { "-".to_string() } else { i.snd_ssthresh.to_string() };
-                    let timer = if s.timer != 0 { format!(" timer {} {} ms", timer_name(s.timer), s.expires_ms) } else { String::new() };
+                    let timer = timer_name(s.timer).map_or(String::new(), |t| format!(" timer {t} {} ms", s.expires_ms));
                     writeln!(
                         out,
                         "{:>14}rtt {:.3}/{:.3} ms rto {:.0} ms mss {} cwnd {} ssthresh {} retrans {}/{} bytes_acked {} bytes_received {} delivery_rate {}bps{timer}",

@@ -1,14 +1,14 @@
 //! `tcpscope trace`: what the kernel really did, from its tracepoints.
 
-use std::collections::HashMap;
 use std::io::{self, Write};
-use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use clap::Args;
+use serde::Serialize;
 use tcpscope_kernel::diag::state_name;
+use tcpscope_kernel::lifetime::{timewait_takes_over, Lives};
 use tcpscope_kernel::trace::{endpoints, Tracer, EVENTS};
 use tcpscope_peers::parse_duration;
 
@@ -46,10 +46,25 @@ extern "C" fn on_signal(_: libc::c_int) {
     STOP.store(true, Ordering::Relaxed);
 }
 
-struct Life {
-    start_ns: u64,
-    last_ns: u64,
-    path: Vec<&'static str>,
+/// One line of `trace --json` (type `kernel_event`); keys an event does
+/// not have are null.
+#[derive(Serialize, Default)]
+struct Event {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    elapsed_s: f64,
+    pid: u32,
+    event: &'static str,
+    local: String,
+    peer: String,
+    detail: String,
+    old: Option<&'static str>,
+    new: Option<&'static str>,
+    ms_in_old: Option<f64>,
+    state: Option<String>,
+    reason: Option<String>,
+    duration_ms: Option<f64>,
+    states: Option<String>,
 }
 
 pub fn trace(args: TraceArgs) -> ExitCode {
@@ -74,7 +89,7 @@ pub fn trace(args: TraceArgs) -> ExitCode {
     }
     let started = Instant::now();
     let mut t0: Option<u64> = None;
-    let mut lives: HashMap<u64, Life> = HashMap::new();
+    let mut lives = Lives::default();
     let mut printed = 0u64;
     let mut out = io::stdout().lock();
     if !args.json {
@@ -105,36 +120,34 @@ pub fn trace(args: TraceArgs) -> ExitCode {
             }
             let base = *t0.get_or_insert(s.time_ns);
             let t = (s.time_ns.saturating_sub(base)) as f64 / 1e9;
-            let (event, detail, json_extra) =
-                describe(EVENTS[s.event].1, f, &s.raw, s.time_ns, &mut lives);
-            if event.is_empty() {
+            let (mut ev, ended) = describe(EVENTS[s.event].1, f, &s.raw, s.time_ns, &mut lives);
+            if ev.event.is_empty() {
                 continue;
             }
-            let r = if args.json {
-                writeln!(
-                    out,
-                    "{{\"time\":{t:.6},\"pid\":{},\"event\":\"{event}\",\"local\":\"{local}\",\"remote\":\"{remote}\",\"detail\":\"{}\"{json_extra}}}",
-                    s.pid,
-                    detail.replace('"', "\\\"")
-                )
-            } else {
-                writeln!(
-                    out,
-                    "{t:>11.6} {:>7}  {event:<18} {:<47} {detail}",
-                    s.pid,
-                    format!("{local} > {remote}")
-                )
-            };
+            ev.elapsed_s = t;
+            ev.pid = s.pid;
+            ev.local = local.to_string();
+            ev.peer = remote.to_string();
+            let r = write_event(&mut out, args.json, &ev);
             printed += 1;
             if r.and_then(|_| out.flush()).is_err() {
                 return ExitCode::SUCCESS;
             }
             // A lifetime line when a connection closes.
-            if EVENTS[s.event].1 == "inet_sock_set_state" && f.uint(&s.raw, "newstate") == Some(7) {
-                let sk = f.uint(&s.raw, "skaddr").unwrap_or(0);
-                if let Some(l) = lives.remove(&sk) {
-                    let _ = lifetime(&mut out, args.json, t, s.pid, local, remote, &l, s.time_ns);
-                }
+            if let Some(l) = ended {
+                let life = Event {
+                    kind: "kernel_event",
+                    elapsed_s: t,
+                    pid: s.pid,
+                    event: "lifetime",
+                    local: local.to_string(),
+                    peer: remote.to_string(),
+                    detail: format!("{:.3} ms: {}", l.ms(s.time_ns), l.path_text()),
+                    duration_ms: Some(l.ms(s.time_ns)),
+                    states: Some(l.path_text()),
+                    ..Event::default()
+                };
+                let _ = write_event(&mut out, args.json, &life);
             }
             if args.count.is_some_and(|n| printed >= n) {
                 break;
@@ -144,26 +157,19 @@ pub fn trace(args: TraceArgs) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-fn lifetime(
-    out: &mut impl Write,
-    json: bool,
-    t: f64,
-    pid: u32,
-    local: SocketAddr,
-    remote: SocketAddr,
-    l: &Life,
-    now: u64,
-) -> io::Result<()> {
-    let ms = (now.saturating_sub(l.start_ns)) as f64 / 1e6;
-    let path = l.path.join(" -> ");
+fn write_event(out: &mut impl Write, json: bool, ev: &Event) -> io::Result<()> {
     if json {
-        writeln!(out, "{{\"time\":{t:.6},\"pid\":{pid},\"event\":\"lifetime\",\"local\":\"{local}\",\"remote\":\"{remote}\",\"duration_ms\":{ms:.3},\"states\":\"{path}\"}}")
+        serde_json::to_writer(&mut *out, ev)?;
+        writeln!(out)
     } else {
         writeln!(
             out,
-            "{t:>11.6} {pid:>7}  {:<18} {:<47} {ms:.3} ms: {path}",
-            "lifetime",
-            format!("{local} > {remote}")
+            "{:>11.6} {:>7}  {:<18} {:<47} {}",
+            ev.elapsed_s,
+            ev.pid,
+            ev.event,
+            format!("{} > {}", ev.local, ev.peer),
+            ev.detail
         )
     }
 }
@@ -173,79 +179,70 @@ fn describe(
     f: &tcpscope_kernel::trace::Format,
     raw: &[u8],
     now: u64,
-    lives: &mut HashMap<u64, Life>,
-) -> (&'static str, String, String) {
+    lives: &mut Lives,
+) -> (Event, Option<tcpscope_kernel::lifetime::Life>) {
+    let mut ev = Event {
+        kind: "kernel_event",
+        ..Event::default()
+    };
     match name {
         "inet_sock_set_state" => {
             if f.uint(raw, "protocol") != Some(libc::IPPROTO_TCP as u64) {
-                return ("", String::new(), String::new());
+                return (ev, None);
             }
             let old = f.uint(raw, "oldstate").unwrap_or(0) as u8;
             let new = f.uint(raw, "newstate").unwrap_or(0) as u8;
             let sk = f.uint(raw, "skaddr").unwrap_or(0);
-            let life = lives.entry(sk).or_insert_with(|| Life {
-                start_ns: now,
-                last_ns: now,
-                path: vec![state_name(old)],
-            });
-            let spent = (now.saturating_sub(life.last_ns)) as f64 / 1e6;
-            life.last_ns = now;
-            life.path.push(state_name(new));
-            let mut detail = format!(
+            let change = lives.change(sk, old, new, now);
+            let spent = change.ms_in_old;
+            ev.event = "state";
+            ev.detail = format!(
                 "{} -> {} (after {spent:.3} ms in {})",
                 state_name(old),
                 state_name(new),
                 state_name(old)
             );
-            if new == 7 && (old == 5 || old == 4 || old == 11) {
-                detail.push_str("; a TIME-WAIT socket takes over");
+            if timewait_takes_over(old, new) {
+                ev.detail.push_str("; a TIME-WAIT socket takes over");
             }
-            (
-                "state",
-                detail,
-                format!(
-                    ",\"old\":\"{}\",\"new\":\"{}\",\"ms_in_old\":{spent:.3}",
-                    state_name(old),
-                    state_name(new)
-                ),
-            )
+            ev.old = Some(state_name(old));
+            ev.new = Some(state_name(new));
+            ev.ms_in_old = Some(spent);
+            return (ev, change.ended);
         }
         "tcp_retransmit_skb" => {
             let st = f.uint(raw, "state").map_or("?", |s| state_name(s as u8));
-            (
-                "retransmit",
-                format!("in {st}"),
-                format!(",\"state\":\"{st}\""),
-            )
+            ev.event = "retransmit";
+            ev.detail = format!("in {st}");
+            ev.state = Some(st.to_string());
         }
-        "tcp_retransmit_synack" => (
-            "retransmit SYN-ACK",
-            "SYN-RECEIVED".to_string(),
-            String::new(),
-        ),
+        "tcp_retransmit_synack" => {
+            ev.event = "retransmit SYN-ACK";
+            ev.detail = "SYN-RECEIVED".to_string();
+            ev.state = Some("SYN-RECEIVED".to_string());
+        }
         "tcp_send_reset" | "tcp_receive_reset" => {
-            let st =
-                f.uint(raw, "state")
-                    .map_or("-", |s| if s == 0 { "-" } else { state_name(s as u8) });
+            let st = f
+                .uint(raw, "state")
+                .and_then(|s| (s != 0).then(|| state_name(s as u8)));
             let reason = f.uint(raw, "reason").map(|r| {
                 f.symbol("reason", r as i64)
                     .map_or(format!("reason {r}"), |n| n.to_string())
             });
-            let ev = if name == "tcp_send_reset" {
+            ev.event = if name == "tcp_send_reset" {
                 "send RST"
             } else {
                 "receive RST"
             };
-            let detail = match &reason {
-                Some(r) => format!("in {st}, reason {r}"),
-                None => format!("in {st}"),
+            let shown = st.unwrap_or("-");
+            ev.detail = match &reason {
+                Some(r) => format!("in {shown}, reason {r}"),
+                None => format!("in {shown}"),
             };
-            let extra = match reason {
-                Some(r) => format!(",\"state\":\"{st}\",\"reason\":\"{r}\""),
-                None => format!(",\"state\":\"{st}\""),
-            };
-            (ev, detail, extra)
+            ev.state = st.map(str::to_string);
+            ev.reason = reason;
         }
-        _ => ("", String::new(), String::new()),
+        _ => {}
     }
+    (ev, None)
 }

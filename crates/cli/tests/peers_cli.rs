@@ -104,10 +104,10 @@ fn json_summary_and_connection_lines() {
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
     assert_eq!(lines.len(), 3);
-    assert_eq!(lines[0]["type"], "connection");
+    assert_eq!(lines[0]["type"], "peer_connection");
     assert_eq!(lines[0]["sent"], 4);
     assert_eq!(lines[0]["received"], 4);
-    assert_eq!(lines[2]["type"], "summary");
+    assert_eq!(lines[2]["type"], "peer_summary");
     assert_eq!(lines[2]["established"], 2);
     assert_eq!(lines[2]["errors"].as_array().unwrap().len(), 0);
     finish(srv);

@@ -10,48 +10,12 @@ const NLMSG_DONE: u16 = 3;
 const NLMSG_ERROR: u16 = 2;
 const INET_DIAG_INFO: u16 = 2;
 
-/// Kernel TCP states as sock_diag numbers them.
-pub mod tcp_state {
-    /// ESTABLISHED.
-    pub const ESTABLISHED: u8 = 1;
-    /// SYN-SENT.
-    pub const SYN_SENT: u8 = 2;
-    /// SYN-RECEIVED (request sockets of a listener).
-    pub const SYN_RECV: u8 = 3;
-    /// FIN-WAIT-1.
-    pub const FIN_WAIT1: u8 = 4;
-    /// FIN-WAIT-2.
-    pub const FIN_WAIT2: u8 = 5;
-    /// TIME-WAIT.
-    pub const TIME_WAIT: u8 = 6;
-    /// CLOSED.
-    pub const CLOSE: u8 = 7;
-    /// CLOSE-WAIT.
-    pub const CLOSE_WAIT: u8 = 8;
-    /// LAST-ACK.
-    pub const LAST_ACK: u8 = 9;
-    /// LISTEN.
-    pub const LISTEN: u8 = 10;
-    /// CLOSING.
-    pub const CLOSING: u8 = 11;
-}
+/// Kernel TCP states as sock_diag numbers them (the vocabulary's table).
+pub use tcpscope_wire::state::kernel as tcp_state;
 
 /// The RFC name of a kernel state number.
 pub fn state_name(s: u8) -> &'static str {
-    match s {
-        1 => "ESTABLISHED",
-        2 => "SYN-SENT",
-        3 | 12 => "SYN-RECEIVED",
-        4 => "FIN-WAIT-1",
-        5 => "FIN-WAIT-2",
-        6 => "TIME-WAIT",
-        7 => "CLOSED",
-        8 => "CLOSE-WAIT",
-        9 => "LAST-ACK",
-        10 => "LISTEN",
-        11 => "CLOSING",
-        _ => "UNKNOWN",
-    }
+    tcpscope_wire::State::kernel_name(s)
 }
 
 /// The tcp_info fields tcpscope shows (times in microseconds).

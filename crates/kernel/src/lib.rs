@@ -6,5 +6,7 @@
 
 pub mod counters;
 pub mod diag;
+pub mod lifetime;
+pub mod listen;
 pub mod sysctl;
 pub mod trace;

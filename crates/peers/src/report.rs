@@ -85,18 +85,18 @@ impl ConnRecord {
     /// The same as a JSON object.
     pub fn json(&self, role: &str) -> serde_json::Value {
         json!({
-            "type": "connection",
+            "type": "peer_connection",
             "role": role,
             "id": self.id,
             "local": self.local.map(|a| a.to_string()),
             "peer": self.peer.map(|a| a.to_string()),
-            "connect_ms": self.connect_time.map(|t| t.as_secs_f64() * 1e3),
+            "connect_time_ms": self.connect_time.map(|t| t.as_secs_f64() * 1e3),
             "sent": self.sent,
             "received": self.received,
             "peer_closed": self.peer_closed,
             "closed_by_us": self.closed_by_us,
             "errors": self.errors.iter().map(|e| json!({
-                "op": e.op, "errno": errno::name(e.errno), "code": e.errno, "message": errno::message(e.errno)
+                "op": e.op, "errno": errno::name(e.errno), "errno_code": e.errno, "message": errno::message(e.errno)
             })).collect::<Vec<_>>(),
         })
     }
@@ -213,7 +213,7 @@ impl Report {
             json!({"min_ms": a.as_secs_f64() * 1e3, "median_ms": b.as_secs_f64() * 1e3, "p99_ms": c.as_secs_f64() * 1e3})
         });
         json!({
-            "type": "summary",
+            "type": "peer_summary",
             "role": self.role,
             "connections": self.connections,
             "established": self.established,
@@ -223,7 +223,7 @@ impl Report {
             "sent": self.sent,
             "received": self.received,
             "errors": self.errors.iter().map(|((op, e), n)| json!({
-                "op": op, "errno": errno::name(*e), "code": e, "message": errno::message(*e), "count": n
+                "op": op, "errno": errno::name(*e), "errno_code": e, "message": errno::message(*e), "count": n
             })).collect::<Vec<_>>(),
         })
     }

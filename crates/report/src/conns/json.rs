@@ -14,8 +14,8 @@ impl Serialize for Outcome {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut m = s.serialize_map(Some(4))?;
         m.serialize_entry("outcome", self.0.key())?;
-        m.serialize_entry("errno", &self.0.errno())?;
-        m.serialize_entry("errno_name", &self.0.errno_name())?;
+        m.serialize_entry("errno", &self.0.errno_name())?;
+        m.serialize_entry("errno_code", &self.0.errno())?;
         m.serialize_entry("text", self.0.text())?;
         m.end()
     }

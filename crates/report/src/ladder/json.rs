@@ -2,7 +2,7 @@
 //! both sides' first states, then one of type `arrow` per packet.
 
 use serde::Serialize;
-use tcpscope_track::{Observation, Segment, State};
+use tcpscope_track::{Observation, Segment, State, Ts};
 
 use crate::json::{self, TransitionJson};
 use crate::words;
@@ -35,7 +35,7 @@ struct Arrow {
 /// The JSON ladder of one connection.
 pub struct JsonLadder {
     conn: u64,
-    start: Option<f64>,
+    start: Option<Ts>,
 }
 
 impl JsonLadder {
@@ -64,15 +64,14 @@ impl JsonLadder {
 
     /// One arrow.
     pub fn packet(&mut self, n: u64, seg: &Segment, obs: &Observation, out: &mut Vec<u8>) {
-        let ts = seg.ts.secs();
-        let t0 = *self.start.get_or_insert(ts);
+        let t0 = *self.start.get_or_insert(seg.ts);
         json::line(
             &Arrow {
                 kind: "arrow",
                 conn: self.conn,
                 n,
-                ts,
-                elapsed_s: ts - t0,
+                ts: seg.ts.secs(),
+                elapsed_s: seg.ts.since(t0),
                 dir: if obs.from_client {
                     "client_to_server"
                 } else {
