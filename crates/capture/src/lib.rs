@@ -23,7 +23,9 @@ mod pcap;
 mod pcapng;
 mod pipeline;
 mod populate;
+pub mod privileges;
 mod reader;
+pub mod rotate;
 mod write;
 
 pub use format::{Format, ReadError};

@@ -1,12 +1,14 @@
 //! `tcpscope capture`: live capture with tcpdump's flags, without libpcap.
 
 use std::io::{self, IsTerminal, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use clap::Args;
 use tcpscope_capture::live::{self, Direction, Live, LiveOptions, LiveStats, SockFilter};
+use tcpscope_capture::privileges::{drop_privileges, user_exists};
+use tcpscope_capture::rotate::{file_name, Rotation};
 use tcpscope_capture::{linktype_name, Precision, WriteFormat, Writer};
 
 use crate::sink::{check_expression, pipeline_or_usage, PrintArgs};
@@ -196,178 +198,6 @@ fn list_interfaces() -> ExitCode {
     ExitCode::SUCCESS
 }
 
-/// The name of the file with number `n`, as tcpdump's MakeFilename does it.
-fn file_name(base: &Path, n: u32, digits: usize, pattern_time: Option<i64>) -> PathBuf {
-    let mut name = base.to_string_lossy().into_owned();
-    if let Some(t) = pattern_time {
-        name = strftime(&name, t);
-    }
-    if n > 0 || digits > 0 {
-        name.push_str(&format!("{n:0digits$}"));
-    }
-    PathBuf::from(name)
-}
-
-fn strftime(pattern: &str, t: i64) -> String {
-    let Ok(c) = std::ffi::CString::new(pattern) else {
-        return pattern.to_string();
-    };
-    let mut buf = vec![0u8; pattern.len() * 4 + 256];
-    // SAFETY: tm is filled by localtime_r; buf is large enough or strftime returns 0.
-    unsafe {
-        let mut tm: libc::tm = std::mem::zeroed();
-        let tt = t as libc::time_t;
-        libc::localtime_r(&tt, &mut tm);
-        let n = libc::strftime(
-            buf.as_mut_ptr() as *mut libc::c_char,
-            buf.len(),
-            c.as_ptr(),
-            &tm,
-        );
-        if n == 0 {
-            return pattern.to_string();
-        }
-        buf.truncate(n);
-    }
-    String::from_utf8_lossy(&buf).into_owned()
-}
-
-/// Drop to `user` (initgroups, setgid, setuid). Errors are one sentence.
-fn drop_privileges(user: &str) -> Result<(), String> {
-    let c = std::ffi::CString::new(user).map_err(|_| format!("bad user name '{user}'"))?;
-    // SAFETY: getpwnam returns a pointer into static storage or null.
-    let pw = unsafe { libc::getpwnam(c.as_ptr()) };
-    if pw.is_null() {
-        return Err(format!("Couldn't find user '{user}'"));
-    }
-    // SAFETY: pw is non-null.
-    let (uid, gid) = unsafe { ((*pw).pw_uid, (*pw).pw_gid) };
-    // SAFETY: plain syscalls.
-    let ok = unsafe {
-        libc::initgroups(c.as_ptr(), gid) == 0 && libc::setgid(gid) == 0 && libc::setuid(uid) == 0
-    };
-    if ok {
-        Ok(())
-    } else {
-        Err(format!(
-            "Couldn't change to '{user}' uid={uid} gid={gid}: {}",
-            io::Error::last_os_error()
-        ))
-    }
-}
-
-fn user_exists(user: &str) -> bool {
-    let Ok(c) = std::ffi::CString::new(user) else {
-        return false;
-    };
-    // SAFETY: as in drop_privileges.
-    !unsafe { libc::getpwnam(c.as_ptr()) }.is_null()
-}
-
-/// Where -w output goes, with -C/-W/-G rotation.
-struct Output {
-    base: PathBuf,
-    writer: Writer,
-    format: WriteFormat,
-    linktype: u32,
-    snaplen: u32,
-    precision: Precision,
-    iface: String,
-    size_limit: Option<u64>,
-    seconds: Option<u64>,
-    count: Option<u32>,
-    digits: usize,
-    /// Number of the current file (for -C) and files opened (for -G -W).
-    number: u32,
-    opened: u32,
-    started: i64,
-    /// The file being written.
-    current: PathBuf,
-    /// -z: the command run on each file the rotation closes.
-    postrotate: Option<String>,
-    /// Post-rotate commands still running (reaped as new ones start).
-    children: Vec<std::process::Child>,
-}
-
-impl Output {
-    fn open_file(&mut self, t: Option<i64>) -> io::Result<()> {
-        let path = file_name(&self.base, self.number, self.digits, t);
-        self.writer.flush()?;
-        self.writer = Writer::create(
-            &path,
-            self.format,
-            self.linktype,
-            self.snaplen,
-            self.precision,
-            &self.iface,
-        )
-        .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
-        let closed = std::mem::replace(&mut self.current, path);
-        // The old writer is gone and its file closed: hand it over.
-        self.post_rotate(&closed);
-        self.opened += 1;
-        Ok(())
-    }
-
-    /// An error of the file being written, with its name.
-    fn named(&self, e: &io::Error) -> String {
-        format!("{}: {e}", self.current.display())
-    }
-
-    /// -z: start `COMMAND FILE` for a finished file, without waiting.
-    fn post_rotate(&mut self, file: &Path) {
-        let Some(cmd) = &self.postrotate else {
-            return;
-        };
-        self.children
-            .retain_mut(|c| !matches!(c.try_wait(), Ok(Some(_))));
-        match std::process::Command::new(cmd)
-            .arg(file)
-            .stdin(std::process::Stdio::null())
-            .spawn()
-        {
-            Ok(child) => self.children.push(child),
-            Err(e) => eprintln!("tcpscope: -z {cmd}: {e}"),
-        }
-    }
-
-    /// Rotate before writing a packet stamped `ts`, as tcpdump does.
-    /// Returns false when -G -W says the capture is over.
-    fn before_write(&mut self, ts: i64) -> io::Result<bool> {
-        if let Some(g) = self.seconds {
-            if ts - self.started >= g as i64 {
-                if let Some(w) = self.count {
-                    if self.opened >= w {
-                        // The capture ends here; like tcpdump, hand the
-                        // last file to -z too.
-                        self.writer.flush()?;
-                        let last = self.current.clone();
-                        self.post_rotate(&last);
-                        return Ok(false);
-                    }
-                }
-                self.started = ts;
-                self.number = 0;
-                self.open_file(Some(ts))?;
-                return Ok(true);
-            }
-        }
-        if let Some(limit) = self.size_limit {
-            if self.writer.size() > limit.saturating_mul(1_000_000) {
-                self.number += 1;
-                if let Some(w) = self.count {
-                    if self.number >= w {
-                        self.number = 0;
-                    }
-                }
-                let t = self.seconds.map(|_| self.started);
-                self.open_file(t)?;
-            }
-        }
-        Ok(true)
-    }
-}
-
 pub fn capture(args: CaptureArgs) -> ExitCode {
     if args.list {
         return list_interfaces();
@@ -517,7 +347,7 @@ pub fn capture(args: CaptureArgs) -> ExitCode {
             };
             let path = file_name(base, 0, digits, t);
             match Writer::create(&path, format, linktype, snaplen, precision, &iface) {
-                Ok(writer) => Some(Output {
+                Ok(writer) => Some(Rotation {
                     base: base.clone(),
                     writer,
                     format,

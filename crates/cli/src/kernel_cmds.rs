@@ -5,6 +5,7 @@ use std::io::{self, Write};
 use std::process::ExitCode;
 use std::time::Duration;
 
+use anyhow::Context;
 use clap::Args;
 use serde_json::json;
 use tcpscope_kernel::counters::{meaning, Group, Snapshot, KNOWN};
@@ -48,39 +49,32 @@ fn json_line(out: &mut impl Write, v: &serde_json::Value) -> io::Result<()> {
     writeln!(out)
 }
 
-fn snapshot() -> Result<Snapshot, ExitCode> {
-    Snapshot::read().map_err(|e| {
-        eprintln!("tcpscope: cannot read /proc/net/netstat and /proc/net/snmp: {e}");
-        ExitCode::from(1)
-    })
+/// The counters now; `cmd` names the command in the error.
+fn snapshot(cmd: &'static str) -> anyhow::Result<Snapshot> {
+    Snapshot::read().context(cmd)
 }
 
-pub fn counters(args: CountersArgs) -> ExitCode {
-    let first = match snapshot() {
-        Ok(s) => s,
-        Err(c) => return c,
-    };
+pub fn counters(args: CountersArgs) -> anyhow::Result<ExitCode> {
+    let first = snapshot("counters")?;
     let mut out = io::stdout().lock();
     let Some(secs) = args.watch else {
         print_totals(&mut out, &first, &args);
-        return ExitCode::SUCCESS;
+        return Ok(ExitCode::SUCCESS);
     };
     if !(secs > 0.0 && secs.is_finite()) {
-        eprintln!("tcpscope: --watch wants a positive number of seconds");
-        return ExitCode::from(2);
+        return Err(
+            crate::Usage("counters: --watch wants a positive number of seconds".into()).into(),
+        );
     }
     let mut prev = first;
     let mut round = 0u64;
     loop {
         if args.count.is_some_and(|n| round >= n) {
-            return ExitCode::SUCCESS;
+            return Ok(ExitCode::SUCCESS);
         }
         std::thread::sleep(Duration::from_secs_f64(secs));
         round += 1;
-        let now = match snapshot() {
-            Ok(s) => s,
-            Err(c) => return c,
-        };
+        let now = snapshot("counters")?;
         let mut changed = Vec::new();
         for ((sec, name), v) in &now.values {
             let Some(old) = prev.get(sec, name) else {
@@ -114,7 +108,7 @@ pub fn counters(args: CountersArgs) -> ExitCode {
             })
         };
         if r.and_then(|_| out.flush()).is_err() {
-            return ExitCode::SUCCESS;
+            return Ok(ExitCode::SUCCESS);
         }
         prev = now;
     }
@@ -164,11 +158,8 @@ fn print_totals(out: &mut impl Write, s: &Snapshot, args: &CountersArgs) {
     }
 }
 
-pub fn doctor(args: DoctorArgs) -> ExitCode {
-    let c = match snapshot() {
-        Ok(s) => s,
-        Err(code) => return code,
-    };
+pub fn doctor(args: DoctorArgs) -> anyhow::Result<ExitCode> {
+    let c = snapshot("doctor")?;
     let mut out = io::stdout().lock();
     for group in [Group::Handshake, Group::Teardown, Group::Transfer] {
         if !args.json {
@@ -213,5 +204,5 @@ pub fn doctor(args: DoctorArgs) -> ExitCode {
             let _ = writeln!(out, "  - {}\n    to change it: {}", x.text, x.command);
         }
     }
-    ExitCode::SUCCESS
+    Ok(ExitCode::SUCCESS)
 }

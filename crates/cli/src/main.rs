@@ -58,16 +58,41 @@ fn main() -> ExitCode {
             };
         }
     };
-    match cli.command {
-        Command::Read(args) => read::run(args),
-        Command::Capture(args) => capture_cmd::capture(args),
-        Command::Conns(args) => track_cmds::conns(args),
-        Command::Ladder(args) => track_cmds::ladder(args),
+    let ran = match cli.command {
+        Command::Read(args) => Ok(read::run(args)),
+        Command::Capture(args) => Ok(capture_cmd::capture(args)),
+        Command::Conns(args) => Ok(track_cmds::conns(args)),
+        Command::Ladder(args) => Ok(track_cmds::ladder(args)),
         Command::Ss(args) => ss_cmd::ss(args),
         Command::Counters(args) => kernel_cmds::counters(args),
         Command::Doctor(args) => kernel_cmds::doctor(args),
         Command::Trace(args) => trace_cmd::trace(args),
-        Command::Server(args) => peers::server(args),
-        Command::Client(args) => peers::client(args),
+        Command::Server(args) => Ok(peers::server(args)),
+        Command::Client(args) => Ok(peers::client(args)),
+    };
+    match ran {
+        Ok(code) => code,
+        // A usage error: exit status 2, as clap's own.
+        Err(e) if e.is::<Usage>() => {
+            eprintln!("tcpscope {e}");
+            ExitCode::from(2)
+        }
+        Err(e) => {
+            eprintln!("tcpscope {e:#}");
+            ExitCode::from(1)
+        }
     }
 }
+
+/// A usage error found after parsing (a bad value in a free-form argument),
+/// its text starting with the command's name.
+#[derive(Debug)]
+struct Usage(String);
+
+impl std::fmt::Display for Usage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Usage {}

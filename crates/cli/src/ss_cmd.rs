@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::io::{self, Write};
 use std::process::ExitCode;
 
+use anyhow::Context;
 use clap::Args;
 use serde::Serialize;
 use tcpscope_kernel::diag::{self, state_name, tcp_state, Socket, TcpInfo};
@@ -135,22 +136,10 @@ impl From<&TcpInfo> for InfoJson {
     }
 }
 
-pub fn ss(args: SsArgs) -> ExitCode {
-    let filter = match parse_filter(&args.filter) {
-        Ok(f) => f,
-        Err(e) => {
-            eprintln!("tcpscope ss: {e}");
-            return ExitCode::from(2);
-        }
-    };
+pub fn ss(args: SsArgs) -> anyhow::Result<ExitCode> {
+    let filter = parse_filter(&args.filter).map_err(|e| crate::Usage(format!("ss: {e}")))?;
     let _ = args.numeric;
-    let socks = match diag::tcp_sockets(diag::ALL_STATES) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("tcpscope ss: cannot query sockets over netlink (sock_diag): {e}");
-            return ExitCode::from(1);
-        }
-    };
+    let socks = diag::tcp_sockets(diag::ALL_STATES).context("ss")?;
     let half_open = half_open(&socks);
     let wanted = |s: &Socket| -> bool {
         let listen = s.state == tcp_state::LISTEN;
@@ -264,9 +253,9 @@ pub fn ss(args: SsArgs) -> ExitCode {
             })
         };
         if r.is_err() {
-            return ExitCode::SUCCESS;
+            return Ok(ExitCode::SUCCESS);
         }
     }
     let _ = out.flush();
-    ExitCode::SUCCESS
+    Ok(ExitCode::SUCCESS)
 }

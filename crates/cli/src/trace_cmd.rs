@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use anyhow::Context;
 use clap::Args;
 use serde::Serialize;
 use tcpscope_kernel::diag::state_name;
@@ -67,21 +68,8 @@ struct Event {
     states: Option<String>,
 }
 
-pub fn trace(args: TraceArgs) -> ExitCode {
-    let mut tracer = match Tracer::open() {
-        Ok(t) => t,
-        Err(e) => {
-            let code = e.raw_os_error();
-            if matches!(code, Some(libc::EACCES) | Some(libc::EPERM))
-                || e.kind() == io::ErrorKind::PermissionDenied
-            {
-                eprintln!("tcpscope trace: needs CAP_PERFMON (or root) to read kernel tracepoints: run as root or with sudo");
-            } else {
-                eprintln!("tcpscope trace: cannot open the TCP tracepoints: {e}");
-            }
-            return ExitCode::from(1);
-        }
-    };
+pub fn trace(args: TraceArgs) -> anyhow::Result<ExitCode> {
+    let mut tracer = Tracer::open().context("trace")?;
     // SAFETY: installs a handler that only stores to an atomic.
     unsafe {
         libc::signal(libc::SIGINT, on_signal as *const () as usize);
@@ -131,7 +119,7 @@ pub fn trace(args: TraceArgs) -> ExitCode {
             let r = write_event(&mut out, args.json, &ev);
             printed += 1;
             if r.and_then(|_| out.flush()).is_err() {
-                return ExitCode::SUCCESS;
+                return Ok(ExitCode::SUCCESS);
             }
             // A lifetime line when a connection closes.
             if let Some(l) = ended {
@@ -154,7 +142,7 @@ pub fn trace(args: TraceArgs) -> ExitCode {
             }
         }
     }
-    ExitCode::SUCCESS
+    Ok(ExitCode::SUCCESS)
 }
 
 fn write_event(out: &mut impl Write, json: bool, ev: &Event) -> io::Result<()> {

@@ -149,11 +149,14 @@ fn tcp_info_matches_ss_on_an_idle_connection() {
             .to_string()
     };
     assert_eq!(ours[0]["state"], "ESTABLISHED");
-    assert_eq!(ours[0]["cwnd"].to_string(), field("cwnd"));
-    assert_eq!(ours[0]["mss"].to_string(), field("mss"));
-    assert_eq!(ours[0]["bytes_acked"].to_string(), field("bytes_acked"));
+    assert_eq!(ours[0]["info"]["cwnd"].to_string(), field("cwnd"));
+    assert_eq!(ours[0]["info"]["mss"].to_string(), field("mss"));
     assert_eq!(
-        ours[0]["bytes_received"].to_string(),
+        ours[0]["info"]["bytes_acked"].to_string(),
+        field("bytes_acked")
+    );
+    assert_eq!(
+        ours[0]["info"]["bytes_received"].to_string(),
         field("bytes_received")
     );
     let _ = cli.kill();
@@ -296,10 +299,9 @@ fn trace_shows_the_kernels_state_changes_and_named_reset_reasons() {
         "{events:?}"
     );
     // Filtered by port: the refused connection to another port is not there.
-    assert!(!events.iter().any(|e| e["remote"]
-        .as_str()
-        .unwrap()
-        .ends_with(&format!(":{closed}"))));
+    assert!(!events
+        .iter()
+        .any(|e| e["peer"].as_str().unwrap().ends_with(&format!(":{closed}"))));
 }
 
 fn run_any(args: &[&str]) {

@@ -146,8 +146,10 @@ fn conns_in_every_format() {
     )
     .unwrap();
     assert_eq!(refused["conn_state"], "REJ");
+    assert_eq!(refused["client_saw"]["outcome"], "refused");
+    assert_eq!(refused["client_saw"]["errno"], "ECONNREFUSED");
     assert_eq!(
-        refused["client_saw"],
+        refused["client_saw"]["text"],
         "ECONNREFUSED (Connection refused) on connect"
     );
 }

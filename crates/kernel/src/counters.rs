@@ -2,7 +2,6 @@
 //! one line of meaning, grouped by the phase of a connection they describe.
 
 use std::collections::BTreeMap;
-use std::io;
 use std::path::Path;
 
 /// The phase of a connection a counter belongs to.
@@ -83,15 +82,18 @@ pub struct Snapshot {
 
 impl Snapshot {
     /// Read /proc/net/netstat and /proc/net/snmp of the current network namespace.
-    pub fn read() -> io::Result<Snapshot> {
+    pub fn read() -> Result<Snapshot, crate::KernelError> {
         Snapshot::read_from(Path::new("/proc/net"))
     }
 
     /// Read netstat and snmp files from `dir`.
-    pub fn read_from(dir: &Path) -> io::Result<Snapshot> {
+    pub fn read_from(dir: &Path) -> Result<Snapshot, crate::KernelError> {
         let mut s = Snapshot::default();
         for f in ["netstat", "snmp"] {
-            s.parse(&std::fs::read_to_string(dir.join(f))?);
+            let path = dir.join(f);
+            let text = std::fs::read_to_string(&path)
+                .map_err(|source| crate::KernelError::Proc { path, source })?;
+            s.parse(&text);
         }
         Ok(s)
     }

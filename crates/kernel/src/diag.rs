@@ -229,9 +229,9 @@ fn parse_msg(m: &[u8]) -> Option<Socket> {
 }
 
 /// Every TCP socket of both families in the given states.
-pub fn tcp_sockets(states: u32) -> io::Result<Vec<Socket>> {
-    let mut v = dump(libc::AF_INET as u8, states)?;
-    v.extend(dump(libc::AF_INET6 as u8, states)?);
+pub fn tcp_sockets(states: u32) -> Result<Vec<Socket>, crate::KernelError> {
+    let mut v = dump(libc::AF_INET as u8, states).map_err(crate::KernelError::SockDiag)?;
+    v.extend(dump(libc::AF_INET6 as u8, states).map_err(crate::KernelError::SockDiag)?);
     Ok(v)
 }
 

@@ -6,7 +6,10 @@
 
 pub mod counters;
 pub mod diag;
+mod error;
 pub mod lifetime;
 pub mod listen;
 pub mod sysctl;
 pub mod trace;
+
+pub use error::KernelError;

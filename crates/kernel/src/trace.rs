@@ -189,7 +189,11 @@ pub struct Sample {
 
 impl Tracer {
     /// Open every tracepoint of [`EVENTS`] on every online CPU.
-    pub fn open() -> io::Result<Tracer> {
+    pub fn open() -> Result<Tracer, crate::KernelError> {
+        Tracer::open_io().map_err(crate::KernelError::trace)
+    }
+
+    fn open_io() -> io::Result<Tracer> {
         let formats = EVENTS
             .iter()
             .map(|(g, n)| format(g, n))
