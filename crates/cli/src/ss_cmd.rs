@@ -201,7 +201,8 @@ pub fn ss(args: SsArgs) -> anyhow::Result<ExitCode> {
                 timer_ms: timer_name(s.timer).map(|_| s.expires_ms),
                 process: proc,
                 note,
-                info: if args.info {
+                // A listener's tcp_info says nothing about a connection.
+                info: if args.info && !listen {
                     s.info.as_ref().map(InfoJson::from)
                 } else {
                     None
@@ -228,7 +229,7 @@ pub fn ss(args: SsArgs) -> anyhow::Result<ExitCode> {
                 proc.map_or(String::new(), |p| format!(" {p}"))
             )
             .and_then(|_| match note { None => Ok(()), Some(note) => writeln!(out, "{:>14}{note}", "") })
-            .and_then(|_| match (args.info, s.info) {
+            .and_then(|_| match (args.info && !listen, s.info) {
                 (true, Some(i)) => {
                     let ssthresh = if i.snd_ssthresh >= 0x7fff_ffff { "-".to_string() } else { i.snd_ssthresh.to_string() };
                     let timer = timer_name(s.timer).map_or(String::new(), |t| format!(" timer {t} {} ms", s.expires_ms));

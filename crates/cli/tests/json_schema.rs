@@ -326,7 +326,7 @@ fn live_commands_follow_the_schema() {
         "$T capture -i lo -c 20 --json -Z root > capture.json 2>/dev/null & c=$!; \
          $T trace --json --port 9600 --duration 4s > trace.json 2>/dev/null & t=$!; \
          $T counters --json --watch 2 --count 1 > delta.json & d=$!; \
-         $T server 127.0.0.1:9600 --json --max-conns 2 > server.json 2>/dev/null & s=$!; \
+         $T server 127.0.0.1:9600 --json -v --max-conns 2 > server.json 2>/dev/null & s=$!; \
          sleep 1; \
          $T client 127.0.0.1:9600 --count 2 --message hello --recv --hold 1s --json > client.json & k=$!; \
          sleep 0.5; $T ss -a -i -p --json > ss.json; \
@@ -387,4 +387,48 @@ fn live_commands_follow_the_schema() {
     assert!(socks
         .iter()
         .any(|s| s["state"] == "LISTEN" && s["info"].is_null() && s["syn_recv"] == 0));
+}
+
+/// `conns --format csv` read back by the csv crate: every row has every
+/// column, and each value is the one `conns --json` gives.
+#[test]
+fn conns_csv_reads_back_as_the_json_says() {
+    for name in ["loss-before-capture.pcap", "refused.pcap", "ipv6.pcap"] {
+        let f = capture(name);
+        let csv_text = run(&["conns", "--format", "csv", "-r", &f]);
+        let json_text = run(&["conns", "--json", "-r", &f]);
+        let mut rd = csv::Reader::from_reader(csv_text.as_bytes());
+        let header = rd.headers().unwrap().clone();
+        let rows: Vec<csv::StringRecord> = rd.records().map(|r| r.unwrap()).collect();
+        let objs: Vec<serde_json::Value> = json_text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(rows.len(), objs.len(), "{name}");
+        for (row, obj) in rows.iter().zip(&objs) {
+            assert_eq!(row.len(), header.len(), "{name}: {row:?}");
+            let col = |k: &str| {
+                row.get(header.iter().position(|h| h == k).unwrap())
+                    .unwrap()
+            };
+            for k in [
+                "id",
+                "client",
+                "server",
+                "conn_state",
+                "history",
+                "client_bytes",
+                "server_packets",
+                "client_retransmissions",
+                "server_dsacks",
+            ] {
+                let want = match &obj[k] {
+                    serde_json::Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                assert_eq!(col(k), want, "{name}: {k}");
+            }
+            assert_eq!(col("client_saw"), obj["client_saw"]["text"], "{name}");
+        }
+    }
 }

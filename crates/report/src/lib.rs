@@ -21,7 +21,7 @@
 //! use tcpscope_capture::{FrameSource, Precision, Reader};
 //! use tcpscope_report::{conns, Pipeline};
 //! # let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/captures/client-close.pcap");
-//! let reader = Reader::open(path, Precision::Nano).unwrap();
+//! let reader = Reader::open(path.as_ref(), Precision::Nano).unwrap();
 //! let mut source = FrameSource::new(reader);
 //! let mut pipeline = Pipeline::new("", conns::Conns::new(conns::Format::Csv), true);
 //! let mut out = Vec::new();

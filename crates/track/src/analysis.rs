@@ -122,25 +122,36 @@ impl Conn {
         let rev = self.seq[r];
         let mut skip_rest = false;
 
+        // ZERO WINDOW PROBE: one byte at the next expected sequence number
+        // while the peer's last window was zero. Nothing else is checked.
         if seglen == 1 && seq == fwd.nextseq && rev.window == 0 && rev.seen_ack {
             f.set(Flags::ZERO_WINDOW_PROBE);
             skip_rest = true;
         }
         if !skip_rest {
+            // ZERO WINDOW: the window is zero and none of SYN, FIN, RST is set.
             if window == 0 && !sfr {
                 f.set(Flags::ZERO_WINDOW);
             }
+            // LOST SEGMENT: the segment starts beyond the next expected
+            // sequence number (not an RST).
             if fwd.nextseq != 0 && Seq(seq) > Seq(fwd.nextseq) && !seg.has(flag::RST) {
                 f.set(Flags::LOST_SEGMENT);
             }
+            // KEEP ALIVE: 0 or 1 byte, one below the next expected sequence
+            // number, no SYN, FIN or RST.
             if seglen <= 1 && seq == fwd.nextseq.wrapping_sub(1) && !sfr {
                 f.set(Flags::KEEP_ALIVE);
             }
             let same =
                 seglen == 0 && seq == fwd.nextseq && ack == fwd.lastack && !sfr && fwd.seen_ack;
+            // WINDOW UPDATE: no data, same sequence and ACK as this side's
+            // last segment, a new non-zero window.
             if same && window != 0 && window != fwd.window {
                 f.set(Flags::WINDOW_UPDATE);
             }
+            // WINDOW FULL: the data ends exactly at the right edge of the
+            // window the peer advertised last.
             if seglen > 0 && rev.win_scale != -1 && rev.seen_ack && !sfr {
                 let sh = if rev.win_scale < 0 {
                     0
@@ -151,6 +162,10 @@ impl Conn {
                     f.set(Flags::WINDOW_FULL);
                 }
             }
+            // KEEP ALIVE ACK: a duplicate of this side's last ACK, answering
+            // a keep-alive. ZERO WINDOW PROBE ACK: the same, zero window,
+            // answering a probe. DUPLICATE ACK: the same, with a non-zero
+            // window, answering anything else; numbered from 1.
             if same && window != 0 && window == fwd.window && rev.last_flags.has(Flags::KEEP_ALIVE)
             {
                 f.set(Flags::KEEP_ALIVE_ACK);
@@ -175,6 +190,8 @@ impl Conn {
         if ack != self.seq[d].lastack {
             self.seq[d].dupacknum = 0;
         }
+        // ACKED UNSEEN: the ACK covers data beyond what the capture saw the
+        // peer send.
         if rev.maxseqtobeacked != 0 && Seq(ack) > Seq(rev.maxseqtobeacked) && seg.has(flag::ACK) {
             if Seq(rev.maxseqtobeacked) > Seq(rev.nextseq) {
                 self.seq[r].maxseqtobeacked = rev.nextseq;
@@ -191,6 +208,12 @@ impl Conn {
             if seglen > 1 && fwd.nextseq.wrapping_sub(1) == seq {
                 not_advanced = false;
             }
+            // SPURIOUS RETRANSMISSION: data the receiver had already
+            // acknowledged. Otherwise, for a segment that does not advance the
+            // sequence: FAST RETRANSMISSION when two or more duplicate ACKs
+            // asked for exactly it within 20 ms; OUT-OF-ORDER when it comes
+            // sooner after the highest segment than the handshake RTT (3 ms
+            // when unknown) and is not a plain repeat; else RETRANSMISSION.
             if seglen > 0
                 && rev.lastack != 0
                 && Seq(seq.wrapping_add(seglen)) <= Seq(rev.lastack)
@@ -238,5 +261,54 @@ impl Conn {
         if seg.has(flag::ACK) {
             s.seen_ack = true;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Flags;
+    use crate::conn::testing::seg;
+    use crate::conn::Conn;
+    use crate::segment::flag::{ACK, SYN};
+
+    fn open() -> Conn {
+        let syn = seg(0, true, SYN, 100, 0, 0);
+        let mut c = Conn::new(1, &syn);
+        c.observe(&syn);
+        c.observe(&seg(1, false, SYN | ACK, 500, 101, 0));
+        c.observe(&seg(2, true, ACK, 101, 501, 0));
+        c
+    }
+
+    #[test]
+    fn duplicate_acks_are_numbered() {
+        let mut c = open();
+        c.observe(&seg(3, false, ACK, 501, 101, 100));
+        c.observe(&seg(4, true, ACK, 101, 601, 0));
+        let first = c.observe(&seg(5, true, ACK, 101, 601, 0));
+        let second = c.observe(&seg(6, true, ACK, 101, 601, 0));
+        assert!(first.flags.has(Flags::DUPLICATE_ACK) && first.dupack == 1);
+        assert!(second.flags.has(Flags::DUPLICATE_ACK) && second.dupack == 2);
+    }
+
+    #[test]
+    fn old_data_is_a_retransmission_and_acked_data_a_spurious_one() {
+        let mut c = open();
+        c.observe(&seg(3, false, ACK, 501, 101, 100));
+        let again = c.observe(&seg(400, false, ACK, 501, 101, 100));
+        assert!(again.flags.has(Flags::RETRANSMISSION), "{:?}", again.flags);
+        c.observe(&seg(401, true, ACK, 101, 601, 0));
+        let spurious = c.observe(&seg(800, false, ACK, 501, 101, 100));
+        assert!(spurious.flags.has(Flags::SPURIOUS_RETRANSMISSION));
+    }
+
+    #[test]
+    fn a_zero_window_and_a_keep_alive() {
+        let mut c = open();
+        let mut z = seg(3, true, ACK, 101, 501, 0);
+        z.win = 0;
+        assert!(c.observe(&z).flags.has(Flags::ZERO_WINDOW));
+        let ka = c.observe(&seg(5000, false, ACK, 500, 101, 0));
+        assert!(ka.flags.has(Flags::KEEP_ALIVE));
     }
 }

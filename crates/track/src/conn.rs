@@ -173,6 +173,17 @@ fn looks_like_server(port: u16) -> bool {
 }
 
 impl Conn {
+    /// Both sides' states before a connection's first packet `seg`: a
+    /// SYN or SYN-ACK starts from CLOSED and LISTEN; a capture that starts
+    /// mid-stream finds both ESTABLISHED.
+    pub fn initial_states(seg: &Segment) -> (State, State) {
+        if seg.has(flag::SYN) {
+            (State::Closed, State::Listen)
+        } else {
+            (State::Established, State::Established)
+        }
+    }
+
     /// A connection whose first packet is `seg`.
     pub fn new(id: u64, seg: &Segment) -> Conn {
         let syn_only = seg.has(flag::SYN) && !seg.has(flag::ACK);
@@ -193,11 +204,7 @@ impl Conn {
                 (seg.src, seg.dst, true)
             }
         };
-        let (cs, ss) = if syn_only || synack {
-            (State::Closed, State::Listen)
-        } else {
-            (State::Established, State::Established)
-        };
+        let (cs, ss) = Conn::initial_states(seg);
         Conn {
             id,
             client,
@@ -351,45 +358,44 @@ impl Conn {
         if f.has(Flags::DSACK) {
             st.dsacks += 1;
         }
-        let (syn, ack, fin, rst) = (
-            seg.has(flag::SYN),
-            seg.has(flag::ACK),
-            seg.has(flag::FIN),
-            seg.has(flag::RST),
-        );
-        // Zeek's history letters.
-        let h = &mut self.history;
-        if syn && rst || syn && fin {
-            h.once(b'q', orig);
-        }
-        if syn && !ack {
-            h.by_seq(b's', orig, seg.seq);
-            st.syn = true;
-        } else if syn {
-            h.by_seq(b'h', orig, seg.seq);
-            st.synack = true;
-        }
-        if fin {
-            h.by_seq(b'f', orig, seg.seq);
-            st.fin = true;
-        }
-        if rst {
-            h.by_seq(b'r', orig, seg.seq);
-            st.rst = true;
-        }
-        if seg.len > 0 {
-            h.once(b'd', orig);
-        } else if ack && !syn && !fin && !rst {
-            h.once(b'a', orig);
-        }
-        if retransmitted && seg.len > 0 {
-            h.logarithmic(b't', orig);
-        }
-        if f.has(Flags::ZERO_WINDOW) {
-            h.logarithmic(b'w', orig);
-        }
-        if f.has(Flags::LOST_SEGMENT) {
-            h.logarithmic(b'g', orig);
+        st.syn |= seg.has(flag::SYN) && !seg.has(flag::ACK);
+        st.synack |= seg.has(flag::SYN | flag::ACK);
+        st.fin |= seg.has(flag::FIN);
+        st.rst |= seg.has(flag::RST);
+        self.history.record(seg, orig, f, retransmitted);
+    }
+}
+
+/// Hand-made segments for the unit tests of each idea.
+#[cfg(test)]
+pub(crate) mod testing {
+    use crate::segment::{Addr, Endpoint, Segment, Ts};
+
+    /// A segment at `ms` milliseconds, from the client (192.0.2.1:40000)
+    /// or the server (192.0.2.2:80).
+    pub fn seg(ms: i64, from_client: bool, flags: u8, seq: u32, ack: u32, len: u32) -> Segment {
+        let c = Endpoint {
+            addr: Addr::v4([192, 0, 2, 1]),
+            port: 40000,
+        };
+        let s = Endpoint {
+            addr: Addr::v4([192, 0, 2, 2]),
+            port: 80,
+        };
+        let (src, dst) = if from_client { (c, s) } else { (s, c) };
+        Segment {
+            ts: Ts {
+                sec: ms / 1000,
+                nsec: (ms % 1000) as u32 * 1_000_000,
+            },
+            src,
+            dst,
+            seq,
+            ack,
+            flags,
+            win: 1000,
+            len,
+            ..Segment::default()
         }
     }
 }

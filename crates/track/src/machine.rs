@@ -198,3 +198,64 @@ impl Conn {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::conn::testing::seg;
+    use crate::conn::{Conn, Side};
+    use crate::machine::Note;
+    use crate::segment::flag::{ACK, FIN, RST, SYN};
+    use crate::state::State;
+
+    #[test]
+    fn the_handshake_is_certain_for_the_sender_and_inferred_for_the_receiver() {
+        let syn = seg(0, true, SYN, 100, 0, 0);
+        let mut c = Conn::new(1, &syn);
+        let o = c.observe(&syn);
+        assert_eq!(o.transitions()[0].to, State::SynSent);
+        assert!(!o.transitions()[0].inferred);
+        c.observe(&seg(1, false, SYN | ACK, 500, 101, 0));
+        assert_eq!(c.server_state, State::SynReceived);
+        let o = c.observe(&seg(2, true, ACK, 101, 501, 0));
+        assert_eq!(
+            (c.client_state, c.server_state),
+            (State::Established, State::Established)
+        );
+        assert!(matches!(o.transitions()[0].note, Note::Handshake(_)));
+        assert!(o.transitions()[1].inferred);
+    }
+
+    #[test]
+    fn an_rst_answering_a_syn_means_nothing_listens() {
+        let syn = seg(0, true, SYN, 100, 0, 0);
+        let mut c = Conn::new(1, &syn);
+        c.observe(&syn);
+        let o = c.observe(&seg(1, false, RST | ACK, 0, 101, 0));
+        assert_eq!(o.transitions()[0].note, Note::NoListener);
+        assert_eq!(o.transitions()[1].note, Note::Refused);
+        assert_eq!(c.client_state, State::Closed);
+        assert_eq!(c.first_rst, Some(Side::Server));
+    }
+
+    #[test]
+    fn the_active_closer_reaches_time_wait() {
+        let syn = seg(0, true, SYN, 100, 0, 0);
+        let mut c = Conn::new(1, &syn);
+        c.observe(&syn);
+        c.observe(&seg(1, false, SYN | ACK, 500, 101, 0));
+        c.observe(&seg(2, true, ACK, 101, 501, 0));
+        c.observe(&seg(3, true, FIN | ACK, 101, 501, 0));
+        assert_eq!(
+            (c.client_state, c.server_state),
+            (State::FinWait1, State::CloseWait)
+        );
+        c.observe(&seg(4, false, FIN | ACK, 501, 102, 0));
+        assert_eq!(
+            (c.client_state, c.server_state),
+            (State::TimeWait, State::LastAck)
+        );
+        c.observe(&seg(5, true, ACK, 102, 502, 0));
+        assert_eq!(c.server_state, State::Closed);
+        assert_eq!(c.first_fin, Some(Side::Client));
+    }
+}

@@ -3,9 +3,32 @@
 
 use std::fmt;
 
+use crate::analysis::Flags;
 use crate::conn::{Conn, Side};
+use crate::segment::{flag, Segment};
 
-/// Zeek's history string, built as packets arrive.
+/// Zeek's history string, built as packets arrive. The letters, upper case
+/// when the originator (the client) sent the packet:
+///
+/// | letter | meaning |
+/// | --- | --- |
+/// | s | a SYN without the ACK bit |
+/// | h | a SYN-ACK ("handshake") |
+/// | a | a pure ACK |
+/// | d | a packet with payload ("data") |
+/// | f | a packet with FIN |
+/// | r | a packet with RST |
+/// | c | a packet with a bad checksum (not computed here) |
+/// | g | a content gap: a segment after a hole in the sequence space |
+/// | t | a retransmitted packet with payload |
+/// | w | a packet advertising a zero window |
+/// | i | an inconsistent packet, e.g. FIN and RST both set (not computed here) |
+/// | q | a multi-flag packet: SYN with FIN or RST |
+/// | ^ | the connection's direction was flipped (not computed here) |
+///
+/// a, d, i and q are recorded once per direction; s, h, f and r again when
+/// the sequence number differs; c, g, t and w at the 1st, 10th, 100th ...
+/// occurrence.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct History {
     text: [u8; 32],
@@ -66,6 +89,45 @@ impl History {
             self.push(Self::letter(c, orig));
         }
     }
+    /// Record one packet; `orig`: the client sent it; `retransmitted`: the
+    /// analysis called it a retransmission of some kind.
+    pub(crate) fn record(&mut self, seg: &Segment, orig: bool, f: Flags, retransmitted: bool) {
+        let (syn, ack, fin, rst) = (
+            seg.has(flag::SYN),
+            seg.has(flag::ACK),
+            seg.has(flag::FIN),
+            seg.has(flag::RST),
+        );
+        if syn && rst || syn && fin {
+            self.once(b'q', orig);
+        }
+        if syn && !ack {
+            self.by_seq(b's', orig, seg.seq);
+        } else if syn {
+            self.by_seq(b'h', orig, seg.seq);
+        }
+        if fin {
+            self.by_seq(b'f', orig, seg.seq);
+        }
+        if rst {
+            self.by_seq(b'r', orig, seg.seq);
+        }
+        if seg.len > 0 {
+            self.once(b'd', orig);
+        } else if ack && !syn && !fin && !rst {
+            self.once(b'a', orig);
+        }
+        if retransmitted && seg.len > 0 {
+            self.logarithmic(b't', orig);
+        }
+        if f.has(Flags::ZERO_WINDOW) {
+            self.logarithmic(b'w', orig);
+        }
+        if f.has(Flags::LOST_SEGMENT) {
+            self.logarithmic(b'g', orig);
+        }
+    }
+
     pub(crate) fn as_str(&self) -> &str {
         std::str::from_utf8(&self.text[..self.len as usize]).unwrap_or("")
     }
@@ -193,5 +255,49 @@ impl Conn {
             return ConnState::S1;
         }
         ConnState::OTH
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ConnState;
+    use crate::conn::testing::seg;
+    use crate::conn::Conn;
+    use crate::segment::flag::{ACK, FIN, PSH, RST, SYN};
+
+    #[test]
+    fn a_normal_connection_is_sf_with_its_history() {
+        let syn = seg(0, true, SYN, 100, 0, 0);
+        let mut c = Conn::new(1, &syn);
+        for s in [
+            syn,
+            seg(1, false, SYN | ACK, 500, 101, 0),
+            seg(2, true, ACK, 101, 501, 0),
+            seg(3, true, PSH | ACK, 101, 501, 10),
+            seg(4, false, ACK, 501, 111, 0),
+            seg(5, true, FIN | ACK, 111, 501, 0),
+            seg(6, false, FIN | ACK, 501, 112, 0),
+            seg(7, true, ACK, 112, 502, 0),
+        ] {
+            c.observe(&s);
+        }
+        assert_eq!(c.conn_state(), ConnState::SF);
+        assert_eq!(c.history(), "ShADaFf");
+    }
+
+    #[test]
+    fn a_refused_attempt_is_rej() {
+        let syn = seg(0, true, SYN, 100, 0, 0);
+        let mut c = Conn::new(1, &syn);
+        c.observe(&syn);
+        c.observe(&seg(1, false, RST | ACK, 0, 101, 0));
+        assert_eq!(c.conn_state(), ConnState::REJ);
+        assert_eq!(c.history(), "Sr");
+    }
+
+    #[test]
+    fn retransmissions_are_logged_at_powers_of_ten() {
+        assert!(super::is_power_of_ten(10) && super::is_power_of_ten(1000));
+        assert!(!super::is_power_of_ten(20) && !super::is_power_of_ten(11));
     }
 }

@@ -11,8 +11,7 @@ pub use svg::SvgLadder;
 pub use text::{arrow_label, TextLadder};
 
 use tcpscope_print::{Options, Printer};
-use tcpscope_track::{Conn, State};
-use tcpscope_wire::tcp::flags;
+use tcpscope_track::Conn;
 
 use crate::pipeline::{Output, Packet};
 use crate::words;
@@ -76,13 +75,7 @@ impl Output for Ladder {
         }
         let (seg, obs) = (t.seg, t.obs);
         if matches!(self.drawing, Drawing::None) {
-            // The states before the first packet: a SYN starts from CLOSED
-            // and LISTEN, a capture that starts mid-stream from ESTABLISHED.
-            let (cs, ss) = if seg.has(flags::SYN) {
-                (State::Closed, State::Listen)
-            } else {
-                (State::Established, State::Established)
-            };
+            let (cs, ss) = Conn::initial_states(seg);
             let (client, server) = (t.conn.client.to_string(), t.conn.server.to_string());
             self.drawing = match self.style {
                 Style::Svg => Drawing::Svg(SvgLadder::new(&client, &server, cs, ss)),
