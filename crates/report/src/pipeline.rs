@@ -92,6 +92,8 @@ pub struct Pipeline<O> {
     nano: bool,
     taken: u64,
     buf: Vec<u8>,
+    /// The tracker's observation of the current packet, reused.
+    obs: Observation,
 }
 
 const FLUSH_AT: usize = 1 << 16;
@@ -108,6 +110,7 @@ impl<O: Output> Pipeline<O> {
             nano,
             taken: 0,
             buf: Vec::with_capacity(1 << 17),
+            obs: Observation::EMPTY,
         }
     }
 
@@ -142,13 +145,13 @@ impl<O: Output> Pipeline<O> {
         let Some(seg) = segment::extract(frame, self.nano) else {
             return;
         };
-        let (obs, conn) = self.table.observe_conn(&seg);
+        let conn = self.table.observe_into(&seg, &mut self.obs);
         let p = Packet {
             n,
             frame,
             tcp: Some(Tracked {
                 seg: &seg,
-                obs: &obs,
+                obs: &self.obs,
                 conn,
             }),
         };

@@ -73,6 +73,29 @@ pub struct Observation {
 }
 
 impl Observation {
+    /// An observation of nothing, to be filled by [`Conn::observe_into`].
+    pub const EMPTY: Observation = Observation {
+        conn: 0,
+        from_client: false,
+        roles_guessed: false,
+        rel_seq: 0,
+        rel_ack: 0,
+        window: 0,
+        transitions: [Transition {
+            side: Side::Client,
+            from: State::Closed,
+            to: State::Closed,
+            inferred: false,
+            note: Note::None,
+        }; 4],
+        ntrans: 0,
+        flags: Flags(0),
+        dupack: 0,
+        irtt: None,
+        sack: [(0, 0); 4],
+        nsack: 0,
+    };
+
     /// The SACK blocks as a slice.
     pub fn sack(&self) -> &[(u32, u32)] {
         &self.sack[..self.nsack as usize]
@@ -258,6 +281,14 @@ impl Conn {
 
     /// Process one packet of this connection.
     pub fn observe(&mut self, seg: &Segment) -> Observation {
+        let mut obs = Observation::EMPTY;
+        self.observe_into(seg, &mut obs);
+        obs
+    }
+
+    /// Process one packet of this connection, writing what it did into
+    /// `obs` (which the caller reuses: no copy of it per packet).
+    pub fn observe_into(&mut self, seg: &Segment, obs: &mut Observation) {
         let from_client = seg.src == self.client;
         let (d, r) = if from_client { (0, 1) } else { (1, 0) };
         let sender = if from_client {
@@ -266,7 +297,7 @@ impl Conn {
             Side::Server
         };
         self.last = seg.ts;
-        let mut obs = Observation {
+        *obs = Observation {
             conn: self.id,
             from_client,
             roles_guessed: self.roles_guessed,
@@ -321,14 +352,13 @@ impl Conn {
         };
         obs.window = (seg.win as u64) << shift;
 
-        self.analyze(seg, d, r, &mut obs);
-        self.sack(seg, r, &mut obs);
+        self.analyze(seg, d, r, obs);
+        self.sack(seg, r, obs);
         if seg.options_cut {
             obs.flags = Flags::default();
         }
-        self.count(seg, d, from_client, &obs);
-        self.transitions(seg, sender, d, r, &mut obs);
-        obs
+        self.count(seg, d, from_client, obs);
+        self.transitions(seg, sender, d, r, obs);
     }
 
     fn count(&mut self, seg: &Segment, d: usize, orig: bool, obs: &Observation) {

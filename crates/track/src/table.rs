@@ -89,12 +89,15 @@ impl FlowTable {
 
     /// Track one segment; returns what it did.
     pub fn observe(&mut self, seg: &Segment) -> Observation {
-        self.observe_conn(seg).0
+        let mut obs = Observation::EMPTY;
+        self.observe_into(seg, &mut obs);
+        obs
     }
 
-    /// Track one segment; returns what it did and its connection after it
-    /// (one lookup, for outputs that show the connection's states).
-    pub fn observe_conn(&mut self, seg: &Segment) -> (Observation, &Conn) {
+    /// Track one segment, writing what it did into `obs` (reused by the
+    /// caller, so nothing is copied per packet); returns its connection
+    /// after it (one lookup, for outputs that show the connection's states).
+    pub fn observe_into(&mut self, seg: &Segment, obs: &mut Observation) -> &Conn {
         self.packets += 1;
         if self.packets % SWEEP_EVERY == 0 {
             self.sweep(seg.ts);
@@ -119,11 +122,11 @@ impl FlowTable {
                 c
             }
         };
-        let mut obs = conn.observe(seg);
+        conn.observe_into(seg, obs);
         if reused {
             obs.flags.set(Flags::REUSED_PORTS);
         }
-        (obs, conn)
+        conn
     }
 
     /// The connection a segment belongs to.
