@@ -301,22 +301,7 @@ impl Conn {
             conn: self.id,
             from_client,
             roles_guessed: self.roles_guessed,
-            rel_seq: 0,
-            rel_ack: 0,
-            window: 0,
-            transitions: [Transition {
-                side: Side::Client,
-                from: State::Closed,
-                to: State::Closed,
-                inferred: false,
-                note: Note::None,
-            }; 4],
-            ntrans: 0,
-            flags: Flags::default(),
-            dupack: 0,
-            irtt: None,
-            sack: [(0, 0); 4],
-            nsack: 0,
+            ..Observation::EMPTY
         };
 
         // ISNs and window scale from the handshake.
