@@ -2,6 +2,7 @@
 
 mod capture_cmd;
 mod kernel_cmds;
+mod lab_cmd;
 mod peers;
 mod read;
 mod sink;
@@ -39,6 +40,8 @@ enum Command {
     Doctor(kernel_cmds::DoctorArgs),
     /// Kernel ground truth from tracepoints: state changes, retransmits, resets with their reason.
     Trace(trace_cmd::TraceArgs),
+    /// Make a TCP phenomenon happen in private network namespaces, capture, explain and check it.
+    Lab(lab_cmd::LabArgs),
     /// Run a test server: echo, discard, source or HTTP, with every TCP knob.
     Server(peers::ServerArgs),
     /// Run a test client: connections with every TCP knob; reports what the application saw.
@@ -67,6 +70,7 @@ fn main() -> ExitCode {
         Command::Counters(args) => kernel_cmds::counters(args),
         Command::Doctor(args) => kernel_cmds::doctor(args),
         Command::Trace(args) => trace_cmd::trace(args),
+        Command::Lab(args) => lab_cmd::lab(args),
         Command::Server(args) => Ok(peers::server(args)),
         Command::Client(args) => Ok(peers::client(args)),
     };

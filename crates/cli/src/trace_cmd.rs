@@ -10,7 +10,7 @@ use clap::Args;
 use serde::Serialize;
 use tcpscope_kernel::diag::state_name;
 use tcpscope_kernel::lifetime::{timewait_takes_over, Lives};
-use tcpscope_kernel::trace::{endpoints, Tracer, EVENTS};
+use tcpscope_kernel::trace::{TcpEvent, TcpEventKind, Tracer};
 use tcpscope_peers::parse_duration;
 
 /// Kernel ground truth: TCP state changes (with time spent in the previous
@@ -95,25 +95,22 @@ pub fn trace(args: TraceArgs) -> anyhow::Result<ExitCode> {
             break;
         }
         for s in tracer.poll(100) {
-            let f = &tracer.formats[s.event];
-            let Some((local, remote)) = endpoints(f, &s.raw) else {
+            let Some(e) = tracer.decode(&s) else {
                 continue;
             };
+            let (local, remote) = (e.local, e.peer);
             if args
                 .port
                 .is_some_and(|p| local.port() != p && remote.port() != p)
-                || args.pid.is_some_and(|p| p != s.pid)
+                || args.pid.is_some_and(|p| p != e.pid)
             {
                 continue;
             }
-            let base = *t0.get_or_insert(s.time_ns);
-            let t = (s.time_ns.saturating_sub(base)) as f64 / 1e9;
-            let (mut ev, ended) = describe(EVENTS[s.event].1, f, &s.raw, s.time_ns, &mut lives);
-            if ev.event.is_empty() {
-                continue;
-            }
+            let base = *t0.get_or_insert(e.time_ns);
+            let t = (e.time_ns.saturating_sub(base)) as f64 / 1e9;
+            let (mut ev, ended) = describe(&e, &mut lives);
             ev.elapsed_s = t;
-            ev.pid = s.pid;
+            ev.pid = e.pid;
             ev.local = local.to_string();
             ev.peer = remote.to_string();
             let r = write_event(&mut out, args.json, &ev);
@@ -126,12 +123,12 @@ pub fn trace(args: TraceArgs) -> anyhow::Result<ExitCode> {
                 let life = Event {
                     kind: "kernel_event",
                     elapsed_s: t,
-                    pid: s.pid,
+                    pid: e.pid,
                     event: "lifetime",
                     local: local.to_string(),
                     peer: remote.to_string(),
-                    detail: format!("{:.3} ms: {}", l.ms(s.time_ns), l.path_text()),
-                    duration_ms: Some(l.ms(s.time_ns)),
+                    detail: format!("{:.3} ms: {}", l.ms(e.time_ns), l.path_text()),
+                    duration_ms: Some(l.ms(e.time_ns)),
                     states: Some(l.path_text()),
                     ..Event::default()
                 };
@@ -162,26 +159,15 @@ fn write_event(out: &mut impl Write, json: bool, ev: &Event) -> io::Result<()> {
     }
 }
 
-fn describe(
-    name: &str,
-    f: &tcpscope_kernel::trace::Format,
-    raw: &[u8],
-    now: u64,
-    lives: &mut Lives,
-) -> (Event, Option<tcpscope_kernel::lifetime::Life>) {
+fn describe(e: &TcpEvent, lives: &mut Lives) -> (Event, Option<tcpscope_kernel::lifetime::Life>) {
     let mut ev = Event {
         kind: "kernel_event",
         ..Event::default()
     };
-    match name {
-        "inet_sock_set_state" => {
-            if f.uint(raw, "protocol") != Some(libc::IPPROTO_TCP as u64) {
-                return (ev, None);
-            }
-            let old = f.uint(raw, "oldstate").unwrap_or(0) as u8;
-            let new = f.uint(raw, "newstate").unwrap_or(0) as u8;
-            let sk = f.uint(raw, "skaddr").unwrap_or(0);
-            let change = lives.change(sk, old, new, now);
+    let shown = |st: Option<u8>| st.map_or("-", state_name);
+    match &e.kind {
+        &TcpEventKind::State { sk, old, new } => {
+            let change = lives.change(sk, old, new, e.time_ns);
             let spent = change.ms_in_old;
             ev.event = "state";
             ev.detail = format!(
@@ -198,39 +184,31 @@ fn describe(
             ev.ms_in_old = Some(spent);
             return (ev, change.ended);
         }
-        "tcp_retransmit_skb" => {
-            let st = f.uint(raw, "state").map_or("?", |s| state_name(s as u8));
+        TcpEventKind::Retransmit { state } => {
+            let st = state.map_or("?", state_name);
             ev.event = "retransmit";
             ev.detail = format!("in {st}");
             ev.state = Some(st.to_string());
         }
-        "tcp_retransmit_synack" => {
+        TcpEventKind::RetransmitSynAck => {
             ev.event = "retransmit SYN-ACK";
             ev.detail = "SYN-RECEIVED".to_string();
             ev.state = Some("SYN-RECEIVED".to_string());
         }
-        "tcp_send_reset" | "tcp_receive_reset" => {
-            let st = f
-                .uint(raw, "state")
-                .and_then(|s| (s != 0).then(|| state_name(s as u8)));
-            let reason = f.uint(raw, "reason").map(|r| {
-                f.symbol("reason", r as i64)
-                    .map_or(format!("reason {r}"), |n| n.to_string())
-            });
-            ev.event = if name == "tcp_send_reset" {
-                "send RST"
-            } else {
-                "receive RST"
+        TcpEventKind::SendReset { state, reason } => {
+            ev.event = "send RST";
+            ev.detail = match reason {
+                Some(r) => format!("in {}, reason {r}", shown(*state)),
+                None => format!("in {}", shown(*state)),
             };
-            let shown = st.unwrap_or("-");
-            ev.detail = match &reason {
-                Some(r) => format!("in {shown}, reason {r}"),
-                None => format!("in {shown}"),
-            };
-            ev.state = st.map(str::to_string);
-            ev.reason = reason;
+            ev.state = state.map(|s| state_name(s).to_string());
+            ev.reason = reason.clone();
         }
-        _ => {}
+        TcpEventKind::ReceiveReset { state } => {
+            ev.event = "receive RST";
+            ev.detail = format!("in {}", shown(*state));
+            ev.state = state.map(|s| state_name(s).to_string());
+        }
     }
     (ev, None)
 }

@@ -51,7 +51,7 @@ pub const KNOWN: &[Known] = &[
     ("TcpExt", "TCPAbortOnLinger", Group::Teardown, "RSTs sent by close() with SO_LINGER 0 (or a lingering close that timed out)"),
     ("TcpExt", "TCPAbortOnTimeout", Group::Teardown, "connections given up after too many retransmissions (ETIMEDOUT)"),
     ("TcpExt", "TCPAbortOnMemory", Group::Teardown, "connections aborted for lack of memory (too many orphans)"),
-    ("TcpExt", "TW", Group::Teardown, "connections that finished TIME-WAIT normally"),
+    ("TcpExt", "TW", Group::Teardown, "sockets that entered TIME-WAIT (counted on entry; ss still lists them for the 60 s they stay)"),
     ("TcpExt", "TWRecycled", Group::Teardown, "TIME-WAIT sockets reused for a new connection (tcp_tw_reuse)"),
     ("TcpExt", "TWKilled", Group::Teardown, "TIME-WAIT sockets ended early"),
     ("TcpExt", "TCPTimeWaitOverflow", Group::Teardown, "closes that found no TIME-WAIT slot (tcp_max_tw_buckets reached)"),

@@ -346,6 +346,95 @@ impl Drop for Tracer {
     }
 }
 
+/// What one TCP tracepoint record says, decoded.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TcpEventKind {
+    /// `sock:inet_sock_set_state`: the socket at kernel address `sk` went
+    /// from kernel state `old` to `new`.
+    State {
+        /// The socket's kernel address, which names it across events.
+        sk: u64,
+        /// Kernel state number before.
+        old: u8,
+        /// Kernel state number after.
+        new: u8,
+    },
+    /// `tcp:tcp_retransmit_skb`, in this kernel state.
+    Retransmit {
+        /// Kernel state number.
+        state: Option<u8>,
+    },
+    /// `tcp:tcp_retransmit_synack`: a listener re-sent a SYN-ACK.
+    RetransmitSynAck,
+    /// `tcp:tcp_send_reset`, with the kernel's reason named from the format.
+    SendReset {
+        /// Kernel state number (none for a reset without a socket).
+        state: Option<u8>,
+        /// The reason's name (`TCP_ABORT_ON_CLOSE`), when this kernel gives one.
+        reason: Option<String>,
+    },
+    /// `tcp:tcp_receive_reset`.
+    ReceiveReset {
+        /// Kernel state number.
+        state: Option<u8>,
+    },
+}
+
+/// One decoded event with its time, process and endpoints.
+#[derive(Clone, Debug)]
+pub struct TcpEvent {
+    /// CLOCK_MONOTONIC nanoseconds.
+    pub time_ns: u64,
+    /// The process current when it fired (not always the socket's owner).
+    pub pid: u32,
+    /// The socket's own address.
+    pub local: SocketAddr,
+    /// The peer's.
+    pub peer: SocketAddr,
+    /// What happened.
+    pub kind: TcpEventKind,
+}
+
+impl Tracer {
+    /// Decode a sample; `None` for a record that is not about TCP or has no
+    /// endpoints.
+    pub fn decode(&self, s: &Sample) -> Option<TcpEvent> {
+        let f = &self.formats[s.event];
+        let (local, peer) = endpoints(f, &s.raw)?;
+        let state = |f: &Format| f.uint(&s.raw, "state").filter(|&v| v != 0).map(|v| v as u8);
+        let kind = match EVENTS[s.event].1 {
+            "inet_sock_set_state" => {
+                if f.uint(&s.raw, "protocol") != Some(libc::IPPROTO_TCP as u64) {
+                    return None;
+                }
+                TcpEventKind::State {
+                    sk: f.uint(&s.raw, "skaddr").unwrap_or(0),
+                    old: f.uint(&s.raw, "oldstate").unwrap_or(0) as u8,
+                    new: f.uint(&s.raw, "newstate").unwrap_or(0) as u8,
+                }
+            }
+            "tcp_retransmit_skb" => TcpEventKind::Retransmit { state: state(f) },
+            "tcp_retransmit_synack" => TcpEventKind::RetransmitSynAck,
+            "tcp_send_reset" => TcpEventKind::SendReset {
+                state: state(f),
+                reason: f.uint(&s.raw, "reason").map(|r| {
+                    f.symbol("reason", r as i64)
+                        .map_or(format!("reason {r}"), str::to_string)
+                }),
+            },
+            "tcp_receive_reset" => TcpEventKind::ReceiveReset { state: state(f) },
+            _ => return None,
+        };
+        Some(TcpEvent {
+            time_ns: s.time_ns,
+            pid: s.pid,
+            local,
+            peer,
+            kind,
+        })
+    }
+}
+
 /// The endpoints of a sock or tcp tracepoint record (both layouts).
 pub fn endpoints(f: &Format, raw: &[u8]) -> Option<(SocketAddr, SocketAddr)> {
     if f.fields.contains_key("sport") && f.fields.contains_key("family") {
