@@ -1,12 +1,26 @@
 //! The labs, one file per family of phenomena.
 
+mod close;
 mod handshake;
+mod resets;
 
 use crate::Lab;
 
 /// Every lab, in the order `lab list` and `lab all` give them.
 pub fn all() -> Vec<&'static dyn Lab> {
-    vec![&handshake::Handshake]
+    vec![
+        &handshake::Handshake,
+        &close::ClientClose,
+        &close::ServerClose,
+        &close::HalfClose,
+        &close::SimultaneousClose,
+        &resets::RstRefused,
+        &resets::RstLinger,
+        &resets::RstUnread,
+        &resets::ResetByPeer,
+        &resets::BrokenPipe,
+        &resets::ProcessExit,
+    ]
 }
 
 /// The lab of this name.
