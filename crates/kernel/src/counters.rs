@@ -34,7 +34,7 @@ pub const KNOWN: &[Known] = &[
     ("Tcp", "ActiveOpens", Group::Handshake, "connections this host opened (SYN sent: CLOSED -> SYN-SENT)"),
     ("Tcp", "PassiveOpens", Group::Handshake, "connections accepted by a listener (LISTEN -> SYN-RECEIVED)"),
     ("Tcp", "AttemptFails", Group::Handshake, "opens that failed: SYN-SENT or SYN-RECEIVED -> CLOSED (refused, timed out, reset)"),
-    ("TcpExt", "ListenOverflows", Group::Handshake, "handshakes completed while the accept queue was full (backlog too small, or accept() too slow)"),
+    ("TcpExt", "ListenOverflows", Group::Handshake, "final ACKs that found the accept queue full, each repeat again (lab accept-queue-overflow); the handshake is ignored or, with tcp_abort_on_overflow=1, reset"),
     ("TcpExt", "ListenDrops", Group::Handshake, "SYNs and final ACKs a listener dropped for any reason (includes ListenOverflows)"),
     ("TcpExt", "TCPReqQFullDrop", Group::Handshake, "SYNs dropped because the SYN queue was full and syncookies were off"),
     ("TcpExt", "TCPReqQFullDoCookies", Group::Handshake, "SYNs answered with a syncookie because the SYN queue was full"),

@@ -12,8 +12,10 @@ use socket2::{Domain, SockRef, Socket, Type};
 /// One call and its result.
 #[derive(Clone, Debug, Serialize)]
 pub struct AppCall {
-    /// Seconds since the lab started.
+    /// Seconds since the lab started, when the call returned.
     pub elapsed_s: f64,
+    /// Seconds the call took.
+    pub duration_s: f64,
     /// "client" or "server".
     pub who: &'static str,
     /// connect, accept, read, write, shutdown, close, listen.
@@ -71,6 +73,7 @@ impl AppLog {
         &self,
         who: &'static str,
         op: &'static str,
+        started: Instant,
         r: io::Result<T>,
         bytes: impl Fn(&T) -> Option<usize>,
     ) -> io::Result<T> {
@@ -80,6 +83,7 @@ impl AppLog {
         };
         self.calls.lock().expect("not poisoned").push(AppCall {
             elapsed_s: self.t0.elapsed().as_secs_f64(),
+            duration_s: started.elapsed().as_secs_f64(),
             who,
             op,
             bytes: b,
@@ -109,6 +113,7 @@ pub struct App {
 impl App {
     /// listen() with this backlog on `addr`.
     pub fn listen(&self, addr: SocketAddr, backlog: i32) -> io::Result<TcpListener> {
+        let t = Instant::now();
         let r = (|| {
             let s = Socket::new(Domain::IPV4, Type::STREAM, None)?;
             s.set_reuse_address(true)?;
@@ -116,23 +121,26 @@ impl App {
             s.listen(backlog)?;
             Ok(TcpListener::from(s))
         })();
-        self.log.note(self.who, "listen", r, |_| None)
+        self.log.note(self.who, "listen", t, r, |_| None)
     }
 
     /// accept().
     pub fn accept(&self, l: &TcpListener) -> io::Result<TcpStream> {
-        self.log
-            .note(self.who, "accept", l.accept().map(|(s, _)| s), |_| None)
+        let t = Instant::now();
+        let r = l.accept().map(|(s, _)| s);
+        self.log.note(self.who, "accept", t, r, |_| None)
     }
 
     /// connect(): the kernel's own SYN retries bound how long it waits.
     pub fn connect(&self, to: SocketAddr) -> io::Result<TcpStream> {
-        self.log
-            .note(self.who, "connect", TcpStream::connect(to), |_| None)
+        let t = Instant::now();
+        let r = TcpStream::connect(to);
+        self.log.note(self.who, "connect", t, r, |_| None)
     }
 
     /// connect() from a chosen local address.
     pub fn connect_from(&self, from: SocketAddr, to: SocketAddr) -> io::Result<TcpStream> {
+        let t = Instant::now();
         let r = (|| {
             let s = Socket::new(Domain::IPV4, Type::STREAM, None)?;
             s.set_reuse_address(true)?;
@@ -140,7 +148,7 @@ impl App {
             s.connect(&to.into())?;
             Ok(TcpStream::from(s))
         })();
-        self.log.note(self.who, "connect", r, |_| None)
+        self.log.note(self.who, "connect", t, r, |_| None)
     }
 
     /// write() of all of `data` (one call each time the kernel takes part).
@@ -148,16 +156,18 @@ impl App {
         use std::io::Write;
         // MSG_NOSIGNAL through the std stream: SIGPIPE is ignored by the
         // lab process, so a write after a reset gives EPIPE.
-        self.log
-            .note(self.who, "write", s.write(data), |n| Some(*n))
+        let t = Instant::now();
+        let r = s.write(data);
+        self.log.note(self.who, "write", t, r, |n| Some(*n))
     }
 
     /// One read() of up to `max` bytes.
     pub fn read(&self, s: &mut TcpStream, max: usize) -> io::Result<usize> {
         use std::io::Read;
         let mut buf = vec![0u8; max];
-        self.log
-            .note(self.who, "read", s.read(&mut buf), |n| Some(*n))
+        let t = Instant::now();
+        let r = s.read(&mut buf);
+        self.log.note(self.who, "read", t, r, |n| Some(*n))
     }
 
     /// Reads until end of file, an error, or `limit` bytes.
@@ -179,24 +189,23 @@ impl App {
 
     /// shutdown(SHUT_WR): a FIN, reading goes on.
     pub fn shutdown_write(&self, s: &TcpStream) -> io::Result<()> {
-        self.log.note(
-            self.who,
-            "shutdown",
-            s.shutdown(std::net::Shutdown::Write),
-            |_| None,
-        )
+        let t = Instant::now();
+        let r = s.shutdown(std::net::Shutdown::Write);
+        self.log.note(self.who, "shutdown", t, r, |_| None)
     }
 
     /// close().
     pub fn close(&self, s: TcpStream) {
+        let t = Instant::now();
         drop(s);
-        let _ = self.log.note(self.who, "close", Ok(()), |_| None);
+        let _ = self.log.note(self.who, "close", t, Ok(()), |_| None);
     }
 
     /// SO_LINGER with a zero timeout, then close(): an RST.
     pub fn abort(&self, s: TcpStream) -> io::Result<()> {
+        let t = Instant::now();
         let r = SockRef::from(&s).set_linger(Some(Duration::ZERO));
         drop(s);
-        self.log.note(self.who, "close", r, |_| None)
+        self.log.note(self.who, "close", t, r, |_| None)
     }
 }

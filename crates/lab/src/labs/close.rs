@@ -23,9 +23,13 @@ fn link() -> LinkSpec {
 
 /// Who sent the first FIN of connection 1, from the capture.
 fn first_fin(a: &Analysis) -> Option<Host> {
-    a.of_conn(1)
-        .find(|p| p.has(FIN))
-        .map(|p| if p.from_client { Host::Client } else { Host::Server })
+    a.of_conn(1).find(|p| p.has(FIN)).map(|p| {
+        if p.from_client {
+            Host::Client
+        } else {
+            Host::Server
+        }
+    })
 }
 
 /// The checks both one-sided closes share: `closer` sends the first FIN,
@@ -201,7 +205,10 @@ impl Lab for HalfClose {
     }
     fn checks(&self, r: &Record, a: &Analysis) -> Vec<Check> {
         let have = r.kernel_missing.is_none();
-        let fin_at = a.of_conn(1).find(|p| p.from_client && p.has(FIN)).map(|p| p.t);
+        let fin_at = a
+            .of_conn(1)
+            .find(|p| p.from_client && p.has(FIN))
+            .map(|p| p.t);
         let after: u32 = a
             .of_conn(1)
             .filter(|p| !p.from_client && fin_at.is_some_and(|t| p.t > t))
@@ -210,7 +217,11 @@ impl Lab for HalfClose {
         let cpath = kernel_path(r, Host::Client);
         let spath = kernel_path(r, Host::Server);
         let got: usize = r.calls("client", "read").filter_map(|c| c.bytes).sum();
-        let states: Vec<(State, State)> = a.of_conn(1).filter(|p| !p.from_client && p.len > 0).map(|p| p.states).collect();
+        let states: Vec<(State, State)> = a
+            .of_conn(1)
+            .filter(|p| !p.from_client && p.len > 0)
+            .map(|p| p.states)
+            .collect();
         vec![
             Check::new(Source::Wire, "the client's FIN comes first, and 3000 bytes of data follow it from the server", fin_at.is_some() && after == 3000, format!("{after} bytes after the client's FIN")),
             Check::new(Source::App, "shutdown() succeeds and the client still reads all 3000 bytes, then end of file", r.calls("client", "shutdown").all(|c| c.errno.is_none()) && got == 3000, format!("{got} bytes read")),
@@ -292,13 +303,69 @@ impl Lab for SimultaneousClose {
             && fins[1].ack != fins[0].seq.wrapping_add(fins[0].len + 1);
         let c = a.conn(1);
         vec![
-            Check::new(Source::Wire, "both FINs leave before either arrives: neither acknowledges the other", crossed, format!("{} FINs", fins.len())),
-            Check::kernel(have, "kernel: the client goes FIN-WAIT-1 -> CLOSING", in_order(&cpath, &["FIN-WAIT-1", "CLOSING"]), cpath.join(" -> ")),
-            Check::kernel(have, "kernel: the server goes FIN-WAIT-1 -> CLOSING", in_order(&spath, &["FIN-WAIT-1", "CLOSING"]), spath.join(" -> ")),
-            Check::new(Source::Kernel, "sock_diag: both sides hold a TIME-WAIT socket", r.time_wait(Host::Client).len() == 1 && r.time_wait(Host::Server).len() == 1, format!("client {}, server {}", r.time_wait(Host::Client).len(), r.time_wait(Host::Server).len())),
-            Check::new(Source::Tcpscope, "tcpscope: both sides end in TIME-WAIT", a.packets.iter().rev().find(|p| p.conn == 1).is_some_and(|p| p.states == (State::TimeWait, State::TimeWait)), format!("{:?}", a.packets.iter().rev().find(|p| p.conn == 1).map(|p| p.states))),
-            Check::new(Source::Counters, "both namespaces count a TW", r.delta(Host::Client, "TW") == 1 && r.delta(Host::Server, "TW") == 1, format!("client +{}, server +{}", r.delta(Host::Client, "TW"), r.delta(Host::Server, "TW"))),
-            Check::new(Source::Tcpscope, "tcpscope's summary still names one closer (the first FIN seen)", c.is_some_and(|c| c.closed_first.is_some()), c.map_or("none".into(), |c| format!("{:?}", c.closed_first.map(Side::name)))),
+            Check::new(
+                Source::Wire,
+                "both FINs leave before either arrives: neither acknowledges the other",
+                crossed,
+                format!("{} FINs", fins.len()),
+            ),
+            Check::kernel(
+                have,
+                "kernel: the client goes FIN-WAIT-1 -> CLOSING",
+                in_order(&cpath, &["FIN-WAIT-1", "CLOSING"]),
+                cpath.join(" -> "),
+            ),
+            Check::kernel(
+                have,
+                "kernel: the server goes FIN-WAIT-1 -> CLOSING",
+                in_order(&spath, &["FIN-WAIT-1", "CLOSING"]),
+                spath.join(" -> "),
+            ),
+            Check::new(
+                Source::Kernel,
+                "sock_diag: both sides hold a TIME-WAIT socket",
+                r.time_wait(Host::Client).len() == 1 && r.time_wait(Host::Server).len() == 1,
+                format!(
+                    "client {}, server {}",
+                    r.time_wait(Host::Client).len(),
+                    r.time_wait(Host::Server).len()
+                ),
+            ),
+            Check::new(
+                Source::Tcpscope,
+                "tcpscope: both sides end in TIME-WAIT",
+                a.packets
+                    .iter()
+                    .rev()
+                    .find(|p| p.conn == 1)
+                    .is_some_and(|p| p.states == (State::TimeWait, State::TimeWait)),
+                format!(
+                    "{:?}",
+                    a.packets
+                        .iter()
+                        .rev()
+                        .find(|p| p.conn == 1)
+                        .map(|p| p.states)
+                ),
+            ),
+            Check::new(
+                Source::Counters,
+                "both namespaces count a TW",
+                r.delta(Host::Client, "TW") == 1 && r.delta(Host::Server, "TW") == 1,
+                format!(
+                    "client +{}, server +{}",
+                    r.delta(Host::Client, "TW"),
+                    r.delta(Host::Server, "TW")
+                ),
+            ),
+            Check::new(
+                Source::Tcpscope,
+                "tcpscope's summary still names one closer (the first FIN seen)",
+                c.is_some_and(|c| c.closed_first.is_some()),
+                c.map_or("none".into(), |c| {
+                    format!("{:?}", c.closed_first.map(Side::name))
+                }),
+            ),
         ]
     }
     fn explain(&self) -> Explanation {

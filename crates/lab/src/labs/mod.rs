@@ -2,6 +2,7 @@
 
 mod close;
 mod handshake;
+mod queues;
 mod resets;
 
 use crate::Lab;
@@ -20,6 +21,13 @@ pub fn all() -> Vec<&'static dyn Lab> {
         &resets::ResetByPeer,
         &resets::BrokenPipe,
         &resets::ProcessExit,
+        &queues::SynRetries,
+        &queues::SynackRetries,
+        &queues::AcceptQueueOverflow,
+        &queues::AcceptQueueAbort,
+        &queues::Backlog,
+        &queues::SynQueueOverflow,
+        &queues::SynFlood,
     ]
 }
 

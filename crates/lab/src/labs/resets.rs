@@ -51,8 +51,14 @@ fn calls_text(r: &Record, who: &str, op: &str) -> String {
 
 /// Who sent RSTs on connection 1, and whether any FIN was sent.
 fn rst_and_fin(a: &Analysis, from_server: bool) -> (usize, usize) {
-    let rst = a.of_conn(1).filter(|p| p.has(RST) && p.from_client != from_server).count();
-    let fin = a.of_conn(1).filter(|p| p.has(FIN) && p.from_client != from_server).count();
+    let rst = a
+        .of_conn(1)
+        .filter(|p| p.has(RST) && p.from_client != from_server)
+        .count();
+    let fin = a
+        .of_conn(1)
+        .filter(|p| p.has(FIN) && p.from_client != from_server)
+        .count();
     (rst, fin)
 }
 
@@ -85,12 +91,50 @@ impl Lab for RstRefused {
         let c = a.conn(1);
         let reasons = sent_resets(r, Host::Server);
         vec![
-            Check::new(Source::Wire, "the SYN is answered by an RST,ACK acknowledging it", answered, format!("{} packets", p.len())),
-            Check::new(Source::App, "connect() fails with ECONNREFUSED", failed(r, "client", "connect", libc::ECONNREFUSED), calls_text(r, "client", "connect")),
-            Check::kernel(have, "kernel: the server's kernel sends the RST without a socket (reason NO_SOCKET)", reasons.iter().any(|x| x == "NO_SOCKET"), reasons.join(", ")),
-            Check::kernel(have, "kernel: the client's socket goes SYN-SENT -> CLOSED", in_order(&kernel_path(r, Host::Client), &["SYN-SENT", "CLOSED"]), kernel_path(r, Host::Client).join(" -> ")),
-            Check::new(Source::Counters, "the client counts an AttemptFails, the server an OutRsts", r.delta(Host::Client, "AttemptFails") == 1 && r.delta(Host::Server, "OutRsts") == 1, format!("AttemptFails +{}, OutRsts +{}", r.delta(Host::Client, "AttemptFails"), r.delta(Host::Server, "OutRsts"))),
-            Check::new(Source::Tcpscope, "tcpscope: REJ, and the client saw ECONNREFUSED", c.is_some_and(|c| c.conn_state.name() == "REJ" && c.client_saw == AppOutcome::Refused), c.map_or("none".into(), |c| format!("{} / {}", c.conn_state, c.client_saw))),
+            Check::new(
+                Source::Wire,
+                "the SYN is answered by an RST,ACK acknowledging it",
+                answered,
+                format!("{} packets", p.len()),
+            ),
+            Check::new(
+                Source::App,
+                "connect() fails with ECONNREFUSED",
+                failed(r, "client", "connect", libc::ECONNREFUSED),
+                calls_text(r, "client", "connect"),
+            ),
+            Check::kernel(
+                have,
+                "kernel: the server's kernel sends the RST without a socket (reason NO_SOCKET)",
+                reasons.iter().any(|x| x == "NO_SOCKET"),
+                reasons.join(", "),
+            ),
+            Check::kernel(
+                have,
+                "kernel: the client's socket goes SYN-SENT -> CLOSED",
+                in_order(&kernel_path(r, Host::Client), &["SYN-SENT", "CLOSED"]),
+                kernel_path(r, Host::Client).join(" -> "),
+            ),
+            Check::new(
+                Source::Counters,
+                "the client counts an AttemptFails, the server an OutRsts",
+                r.delta(Host::Client, "AttemptFails") == 1 && r.delta(Host::Server, "OutRsts") == 1,
+                format!(
+                    "AttemptFails +{}, OutRsts +{}",
+                    r.delta(Host::Client, "AttemptFails"),
+                    r.delta(Host::Server, "OutRsts")
+                ),
+            ),
+            Check::new(
+                Source::Tcpscope,
+                "tcpscope: REJ, and the client saw ECONNREFUSED",
+                c.is_some_and(|c| {
+                    c.conn_state.name() == "REJ" && c.client_saw == AppOutcome::Refused
+                }),
+                c.map_or("none".into(), |c| {
+                    format!("{} / {}", c.conn_state, c.client_saw)
+                }),
+            ),
         ]
     }
     fn explain(&self) -> Explanation {
@@ -212,11 +256,42 @@ impl Lab for RstUnread {
         let (rst, fin) = rst_and_fin(a, true);
         let reasons = sent_resets(r, Host::Server);
         vec![
-            Check::new(Source::Wire, "the server's close() sends an RST and no FIN", rst >= 1 && fin == 0, format!("{rst} RST, {fin} FIN from the server")),
-            Check::new(Source::App, "the server's application read only 4 of the 34 bytes before close()", r.calls("server", "read").filter_map(|c| c.bytes).sum::<usize>() == 4, calls_text(r, "server", "read")),
-            Check::new(Source::App, "the client's read() fails with ECONNRESET (even the 2-byte answer may be lost)", failed(r, "client", "read", libc::ECONNRESET), calls_text(r, "client", "read")),
-            Check::kernel(have, "kernel: the RST's reason is TCP_ABORT_ON_CLOSE", reasons.iter().any(|x| x == "TCP_ABORT_ON_CLOSE"), reasons.join(", ")),
-            Check::new(Source::Counters, "the server counts TCPAbortOnClose", r.delta(Host::Server, "TCPAbortOnClose") == 1, format!("TCPAbortOnClose +{}", r.delta(Host::Server, "TCPAbortOnClose"))),
+            Check::new(
+                Source::Wire,
+                "the server's close() sends an RST and no FIN",
+                rst >= 1 && fin == 0,
+                format!("{rst} RST, {fin} FIN from the server"),
+            ),
+            Check::new(
+                Source::App,
+                "the server's application read only 4 of the 34 bytes before close()",
+                r.calls("server", "read")
+                    .filter_map(|c| c.bytes)
+                    .sum::<usize>()
+                    == 4,
+                calls_text(r, "server", "read"),
+            ),
+            Check::new(
+                Source::App,
+                "the client's read() fails with ECONNRESET (even the 2-byte answer may be lost)",
+                failed(r, "client", "read", libc::ECONNRESET),
+                calls_text(r, "client", "read"),
+            ),
+            Check::kernel(
+                have,
+                "kernel: the RST's reason is TCP_ABORT_ON_CLOSE",
+                reasons.iter().any(|x| x == "TCP_ABORT_ON_CLOSE"),
+                reasons.join(", "),
+            ),
+            Check::new(
+                Source::Counters,
+                "the server counts TCPAbortOnClose",
+                r.delta(Host::Server, "TCPAbortOnClose") == 1,
+                format!(
+                    "TCPAbortOnClose +{}",
+                    r.delta(Host::Server, "TCPAbortOnClose")
+                ),
+            ),
         ]
     }
     fn explain(&self) -> Explanation {
@@ -273,12 +348,49 @@ impl Lab for ResetByPeer {
         let c = a.conn(1);
         let cpath = kernel_path(r, Host::Client);
         vec![
-            Check::new(Source::App, "the client's read() fails with ECONNRESET", reads.first().is_some_and(|c| c.errno_code == Some(libc::ECONNRESET)), calls_text(r, "client", "read")),
-            Check::new(Source::App, "the write() after it fails with EPIPE (Broken pipe)", writes.last().is_some_and(|c| c.errno_code == Some(libc::EPIPE)), calls_text(r, "client", "write")),
-            Check::new(Source::Wire, "nothing leaves the client after the RST", a.of_conn(1).skip_while(|p| !p.has(RST)).skip(1).all(|p| !p.from_client), format!("{} packets", a.packets.len())),
-            Check::kernel(have, "kernel: the client's socket goes ESTABLISHED -> CLOSED on the RST", in_order(&cpath, &["ESTABLISHED", "CLOSED"]), cpath.join(" -> ")),
-            Check::new(Source::Counters, "the client counts EstabResets", r.delta(Host::Client, "EstabResets") == 1, format!("EstabResets +{}", r.delta(Host::Client, "EstabResets"))),
-            Check::new(Source::Tcpscope, "tcpscope: the client saw ECONNRESET on read, then EPIPE on write", c.is_some_and(|c| c.client_saw == AppOutcome::Reset), c.map_or("none".into(), |c| c.client_saw.to_string())),
+            Check::new(
+                Source::App,
+                "the client's read() fails with ECONNRESET",
+                reads
+                    .first()
+                    .is_some_and(|c| c.errno_code == Some(libc::ECONNRESET)),
+                calls_text(r, "client", "read"),
+            ),
+            Check::new(
+                Source::App,
+                "the write() after it fails with EPIPE (Broken pipe)",
+                writes
+                    .last()
+                    .is_some_and(|c| c.errno_code == Some(libc::EPIPE)),
+                calls_text(r, "client", "write"),
+            ),
+            Check::new(
+                Source::Wire,
+                "nothing leaves the client after the RST",
+                a.of_conn(1)
+                    .skip_while(|p| !p.has(RST))
+                    .skip(1)
+                    .all(|p| !p.from_client),
+                format!("{} packets", a.packets.len()),
+            ),
+            Check::kernel(
+                have,
+                "kernel: the client's socket goes ESTABLISHED -> CLOSED on the RST",
+                in_order(&cpath, &["ESTABLISHED", "CLOSED"]),
+                cpath.join(" -> "),
+            ),
+            Check::new(
+                Source::Counters,
+                "the client counts EstabResets",
+                r.delta(Host::Client, "EstabResets") == 1,
+                format!("EstabResets +{}", r.delta(Host::Client, "EstabResets")),
+            ),
+            Check::new(
+                Source::Tcpscope,
+                "tcpscope: the client saw ECONNRESET on read, then EPIPE on write",
+                c.is_some_and(|c| c.client_saw == AppOutcome::Reset),
+                c.map_or("none".into(), |c| c.client_saw.to_string()),
+            ),
         ]
     }
     fn explain(&self) -> Explanation {
@@ -332,7 +444,10 @@ impl Lab for BrokenPipe {
         let have = r.kernel_missing.is_none();
         let writes: Vec<_> = r.calls("client", "write").collect();
         let fin_then_rst = {
-            let p: Vec<_> = a.of_conn(1).filter(|p| !p.from_client && (p.has(FIN) || p.has(RST))).collect();
+            let p: Vec<_> = a
+                .of_conn(1)
+                .filter(|p| !p.from_client && (p.has(FIN) || p.has(RST)))
+                .collect();
             p.len() == 2 && p[0].has(FIN) && p[1].has(RST)
         };
         let reasons = sent_resets(r, Host::Server);
@@ -408,14 +523,48 @@ impl Lab for ProcessExit {
         2
     }
     fn checks(&self, r: &Record, a: &Analysis) -> Vec<Check> {
-        let from_server = |conn: u64, bits: u8| a.of_conn(conn).filter(|p| !p.from_client && p.has(bits)).count();
+        let from_server = |conn: u64, bits: u8| {
+            a.of_conn(conn)
+                .filter(|p| !p.from_client && p.has(bits))
+                .count()
+        };
         let reads: Vec<_> = r.calls("client", "read").collect();
         vec![
-            Check::new(Source::Wire, "connection 1 (everything read) ends with a FIN from the server, no RST", from_server(1, FIN) == 1 && from_server(1, RST) == 0, format!("{} FIN, {} RST", from_server(1, FIN), from_server(1, RST))),
-            Check::new(Source::Wire, "connection 2 (data unread) ends with an RST from the server, no FIN", from_server(2, RST) == 1 && from_server(2, FIN) == 0, format!("{} FIN, {} RST", from_server(2, FIN), from_server(2, RST))),
-            Check::new(Source::App, "the client reads end of file on connection 1", reads.first().is_some_and(|c| c.bytes == Some(0)), calls_text(r, "client", "read")),
-            Check::new(Source::App, "and ECONNRESET on connection 2", reads.get(1).is_some_and(|c| c.errno_code == Some(libc::ECONNRESET)), calls_text(r, "client", "read")),
-            Check::new(Source::Counters, "the server counts one TCPAbortOnClose (the unread connection)", r.delta(Host::Server, "TCPAbortOnClose") == 1, format!("TCPAbortOnClose +{}", r.delta(Host::Server, "TCPAbortOnClose"))),
+            Check::new(
+                Source::Wire,
+                "connection 1 (everything read) ends with a FIN from the server, no RST",
+                from_server(1, FIN) == 1 && from_server(1, RST) == 0,
+                format!("{} FIN, {} RST", from_server(1, FIN), from_server(1, RST)),
+            ),
+            Check::new(
+                Source::Wire,
+                "connection 2 (data unread) ends with an RST from the server, no FIN",
+                from_server(2, RST) == 1 && from_server(2, FIN) == 0,
+                format!("{} FIN, {} RST", from_server(2, FIN), from_server(2, RST)),
+            ),
+            Check::new(
+                Source::App,
+                "the client reads end of file on connection 1",
+                reads.first().is_some_and(|c| c.bytes == Some(0)),
+                calls_text(r, "client", "read"),
+            ),
+            Check::new(
+                Source::App,
+                "and ECONNRESET on connection 2",
+                reads
+                    .get(1)
+                    .is_some_and(|c| c.errno_code == Some(libc::ECONNRESET)),
+                calls_text(r, "client", "read"),
+            ),
+            Check::new(
+                Source::Counters,
+                "the server counts one TCPAbortOnClose (the unread connection)",
+                r.delta(Host::Server, "TCPAbortOnClose") == 1,
+                format!(
+                    "TCPAbortOnClose +{}",
+                    r.delta(Host::Server, "TCPAbortOnClose")
+                ),
+            ),
         ]
     }
     fn explain(&self) -> Explanation {
