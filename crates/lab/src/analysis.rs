@@ -35,6 +35,8 @@ pub struct Pkt {
     pub len: u32,
     /// Window field (unscaled).
     pub win: u16,
+    /// Window in bytes, scaled when the scale is known.
+    pub window: u64,
     /// Wireshark's analysis flags.
     pub analysis: Flags,
     /// State changes the tracker made on this packet.
@@ -102,6 +104,7 @@ impl Output for Collect {
             rel_seq: t.obs.rel_seq,
             len: t.seg.len,
             win: t.seg.win,
+            window: t.obs.window,
             analysis: t.obs.flags,
             transitions: t.obs.transitions().to_vec(),
             states: (t.conn.client_state, t.conn.server_state),

@@ -47,6 +47,30 @@ impl AppCall {
     }
 }
 
+/// A new IPv4 TCP socket, for [`App::connect_socket`].
+pub fn tcp_socket() -> io::Result<Socket> {
+    Socket::new(Domain::IPV4, Type::STREAM, None)
+}
+
+/// setsockopt() of an int option.
+pub fn setsockopt_int(s: &Socket, level: i32, name: i32, value: i32) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: setsockopt with a pointer to an int we own.
+    let r = unsafe {
+        libc::setsockopt(
+            s.as_raw_fd(),
+            level,
+            name,
+            &value as *const i32 as *const libc::c_void,
+            std::mem::size_of::<i32>() as u32,
+        )
+    };
+    if r != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 /// The shared log of calls.
 #[derive(Clone)]
 pub struct AppLog {
@@ -135,6 +159,27 @@ impl App {
     pub fn connect(&self, to: SocketAddr) -> io::Result<TcpStream> {
         let t = Instant::now();
         let r = TcpStream::connect(to);
+        self.log.note(self.who, "connect", t, r, |_| None)
+    }
+
+    /// listen() with TCP_FASTOPEN set first (a queue of `fastopen` requests).
+    pub fn listen_fastopen(&self, addr: SocketAddr, backlog: i32, fastopen: i32) -> io::Result<TcpListener> {
+        let t = Instant::now();
+        let r = (|| {
+            let s = Socket::new(Domain::IPV4, Type::STREAM, None)?;
+            s.set_reuse_address(true)?;
+            setsockopt_int(&s, libc::IPPROTO_TCP, libc::TCP_FASTOPEN, fastopen)?;
+            s.bind(&addr.into())?;
+            s.listen(backlog)?;
+            Ok(TcpListener::from(s))
+        })();
+        self.log.note(self.who, "listen", t, r, |_| None)
+    }
+
+    /// connect() on a socket prepared by the caller (buffer sizes, Fast Open).
+    pub fn connect_socket(&self, s: Socket, to: SocketAddr) -> io::Result<TcpStream> {
+        let t = Instant::now();
+        let r = s.connect(&to.into()).map(|_| TcpStream::from(s));
         self.log.note(self.who, "connect", t, r, |_| None)
     }
 

@@ -168,7 +168,9 @@ pub struct DropRule {
     pub dir: Dir,
     /// Which packets.
     pub matches: Box<dyn FnMut(&TcpView) -> bool + Send>,
-    /// Only during this window after the link came up.
+    /// Only from this long after the link came up.
+    pub after: Option<Duration>,
+    /// Only until this long after the link came up.
     pub during: Option<Duration>,
     /// At most this many.
     pub max: Option<u64>,
@@ -328,6 +330,7 @@ impl Relay {
                             if let Some(v) = &view {
                                 for (i, rule) in spec.drops.iter_mut().enumerate() {
                                     if rule.dir != dir
+                                        || rule.after.is_some_and(|d| now - started < d)
                                         || rule.during.is_some_and(|d| now - started > d)
                                         || rule.max.is_some_and(|m| matched[i] >= m)
                                     {

@@ -4,6 +4,7 @@ mod close;
 mod handshake;
 mod queues;
 mod resets;
+mod transfer;
 
 use crate::Lab;
 
@@ -28,6 +29,11 @@ pub fn all() -> Vec<&'static dyn Lab> {
         &queues::Backlog,
         &queues::SynQueueOverflow,
         &queues::SynFlood,
+        &transfer::Window,
+        &transfer::ZeroWindow,
+        &transfer::Keepalive,
+        &transfer::Loss,
+        &transfer::FastOpen,
     ]
 }
 
