@@ -2,6 +2,7 @@
 
 mod close;
 mod handshake;
+mod lingering;
 mod queues;
 mod resets;
 mod transfer;
@@ -34,6 +35,9 @@ pub fn all() -> Vec<&'static dyn Lab> {
         &transfer::Keepalive,
         &transfer::Loss,
         &transfer::FastOpen,
+        &lingering::CloseWaitLeak,
+        &lingering::FinTimeout,
+        &lingering::TimeWait,
     ]
 }
 
