@@ -163,7 +163,12 @@ impl App {
     }
 
     /// listen() with TCP_FASTOPEN set first (a queue of `fastopen` requests).
-    pub fn listen_fastopen(&self, addr: SocketAddr, backlog: i32, fastopen: i32) -> io::Result<TcpListener> {
+    pub fn listen_fastopen(
+        &self,
+        addr: SocketAddr,
+        backlog: i32,
+        fastopen: i32,
+    ) -> io::Result<TcpListener> {
         let t = Instant::now();
         let r = (|| {
             let s = Socket::new(Domain::IPV4, Type::STREAM, None)?;

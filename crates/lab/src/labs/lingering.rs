@@ -15,7 +15,9 @@ use crate::link::{Dir, DropRule, LinkSpec, CLIENT_ADDR};
 use crate::{Explanation, Lab, LabError};
 
 fn in_state(s: &[tcpscope_kernel::diag::Socket], state: u8) -> usize {
-    s.iter().filter(|s| s.state == state && s.peer.port() != 0).count()
+    s.iter()
+        .filter(|s| s.state == state && s.peer.port() != 0)
+        .count()
 }
 
 fn calls_text(r: &Record, who: &str, op: &str) -> String {
@@ -74,7 +76,12 @@ impl Lab for CloseWaitLeak {
     }
     fn checks(&self, r: &Record, _a: &Analysis) -> Vec<Check> {
         let snap = |l: &str| r.snapshot(l).unwrap_or(&[]);
-        let (c1, s1, c3, s3) = (snap("client at 1 s"), snap("server at 1 s"), snap("client at 3.5 s"), snap("server at 3.5 s"));
+        let (c1, s1, c3, s3) = (
+            snap("client at 1 s"),
+            snap("server at 1 s"),
+            snap("client at 3.5 s"),
+            snap("server at 3.5 s"),
+        );
         vec![
             Check::new(Source::App, "the server's application reads end of file and does not close", r.calls("server", "read").any(|c| c.bytes == Some(0)) && r.calls("server", "close").count() == 0, calls_text(r, "server", "read")),
             Check::new(Source::Kernel, "after 1 s: the server's socket is in CLOSE-WAIT, the client's in FIN-WAIT-2", in_state(s1, tcp_state::CLOSE_WAIT) == 1 && in_state(c1, tcp_state::FIN_WAIT2) == 1, format!("server CLOSE-WAIT {}, client FIN-WAIT-2 {}", in_state(s1, tcp_state::CLOSE_WAIT), in_state(c1, tcp_state::FIN_WAIT2))),
@@ -149,9 +156,15 @@ impl Lab for FinTimeout {
         Duration::from_millis(100)
     }
     fn checks(&self, r: &Record, a: &Analysis) -> Vec<Check> {
-        let fins: Vec<&Pkt> = a.of_conn(1).filter(|p| p.from_client && p.has(FIN)).collect();
+        let fins: Vec<&Pkt> = a
+            .of_conn(1)
+            .filter(|p| p.from_client && p.has(FIN))
+            .collect();
         let gaps: Vec<f64> = fins.windows(2).map(|w| w[1].t - w[0].t).collect();
-        let left = r.sockets[Host::Client as usize].iter().filter(|s| s.peer.port() == PORT).count();
+        let left = r.sockets[Host::Client as usize]
+            .iter()
+            .filter(|s| s.peer.port() == PORT)
+            .count();
         vec![
             Check::new(Source::Wire, "the client re-sends its FIN with growing waits, for about 1.7 s in all (tcp_orphan_retries = 2 bounds the time, not the count)", fins.len() >= 3 && gaps.last() > gaps.first() && (fins[fins.len() - 1].t - fins[0].t - 1.7).abs() < 0.4, format!("{} FINs, gaps {:?} s", fins.len(), gaps.iter().map(|g| (g * 100.0).round() / 100.0).collect::<Vec<_>>())),
             Check::new(Source::Kernel, "the orphaned socket is gone at the end (sock_diag)", left == 0, format!("{left} client sockets to the server")),
@@ -255,7 +268,13 @@ impl Lab for TimeWait {
     fn checks(&self, r: &Record, _a: &Analysis) -> Vec<Check> {
         let tw = |l: &str| in_state(r.snapshot(l).unwrap_or(&[]), tcp_state::TIME_WAIT);
         let connects: Vec<_> = r.calls("client", "connect").collect();
-        let ports_used: std::collections::BTreeSet<u16> = r.snapshot("after ten").unwrap_or(&[]).iter().filter(|s| s.local.ip() == std::net::IpAddr::from(CLIENT_ADDR)).map(|s| s.local.port()).collect();
+        let ports_used: std::collections::BTreeSet<u16> = r
+            .snapshot("after ten")
+            .unwrap_or(&[])
+            .iter()
+            .filter(|s| s.local.ip() == std::net::IpAddr::from(CLIENT_ADDR))
+            .map(|s| s.local.port())
+            .collect();
         vec![
             Check::new(Source::Kernel, "after ten short connections the client holds ten TIME-WAIT sockets, one per local port 40000-40009", tw("after ten") == 10 && ports_used.len() == 10 && ports_used.iter().all(|p| (40000..=40009).contains(p)), format!("{} TIME-WAIT on ports {:?}", tw("after ten"), ports_used)),
             Check::new(Source::App, "the eleventh connect() fails with EADDRNOTAVAIL", connects.get(10).is_some_and(|c| c.errno_code == Some(libc::EADDRNOTAVAIL)), connects.get(10).map_or("none".into(), |c| c.text())),

@@ -4,6 +4,7 @@ mod close;
 mod handshake;
 mod lingering;
 mod queues;
+mod races;
 mod resets;
 mod transfer;
 
@@ -38,6 +39,8 @@ pub fn all() -> Vec<&'static dyn Lab> {
         &lingering::CloseWaitLeak,
         &lingering::FinTimeout,
         &lingering::TimeWait,
+        &races::RstWindow,
+        &races::HttpKeepaliveRace,
     ]
 }
 

@@ -28,7 +28,11 @@ fn calls_text(r: &Record, who: &str, op: &str) -> String {
 }
 
 /// A server that sends `bytes` on each of `conns` connections, then closes.
-fn source_server(env: &Env, conns: usize, bytes: usize) -> Result<std::thread::JoinHandle<std::io::Result<()>>, LabError> {
+fn source_server(
+    env: &Env,
+    conns: usize,
+    bytes: usize,
+) -> Result<std::thread::JoinHandle<std::io::Result<()>>, LabError> {
     util::server(env, 16, move |app, l| {
         for _ in 0..conns {
             let mut s = app.accept(&l)?;
@@ -61,15 +65,27 @@ const WINDOW_RTT: f64 = 0.040;
 /// when the sender had the ACKs the receiver sent up to `t - RTT`.
 fn transfer_figures(a: &Analysis, conn: u64) -> (u64, u64, f64) {
     let p: Vec<&Pkt> = a.of_conn(conn).collect();
-    let window = p.iter().filter(|x| x.from_client && !x.has(SYN)).map(|x| x.window).max().unwrap_or(0);
-    let acks: Vec<(f64, u32)> = p.iter().filter(|x| x.from_client && x.has(ACK)).map(|x| (x.t, x.ack)).collect();
+    let window = p
+        .iter()
+        .filter(|x| x.from_client && !x.has(SYN))
+        .map(|x| x.window)
+        .max()
+        .unwrap_or(0);
+    let acks: Vec<(f64, u32)> = p
+        .iter()
+        .filter(|x| x.from_client && x.has(ACK))
+        .map(|x| (x.t, x.ack))
+        .collect();
     let mut in_flight = 0u64;
     let mut first = None;
     let mut last = 0.0;
     let mut bytes = 0u64;
     for x in &p {
         if !x.from_client && x.len > 0 {
-            let known = acks.iter().take_while(|(t, _)| *t <= x.t - WINDOW_RTT).last();
+            let known = acks
+                .iter()
+                .take_while(|(t, _)| *t <= x.t - WINDOW_RTT)
+                .last();
             if let Some((_, acked)) = known {
                 in_flight = in_flight.max(x.seq.wrapping_add(x.len).wrapping_sub(*acked) as u64);
             }
@@ -79,7 +95,11 @@ fn transfer_figures(a: &Analysis, conn: u64) -> (u64, u64, f64) {
         }
     }
     let span = last - first.unwrap_or(last);
-    (window, in_flight, if span > 0.0 { bytes as f64 / span } else { 0.0 })
+    (
+        window,
+        in_flight,
+        if span > 0.0 { bytes as f64 / span } else { 0.0 },
+    )
 }
 
 impl Lab for Window {
@@ -112,7 +132,8 @@ impl Lab for Window {
     }
     fn checks(&self, r: &Record, a: &Analysis) -> Vec<Check> {
         let mut v = Vec::new();
-        let mut table = String::from("rcvbuf, advertised window, most in flight, throughput, window/RTT: ");
+        let mut table =
+            String::from("rcvbuf, advertised window, most in flight, throughput, window/RTT: ");
         let mut rates = Vec::new();
         for (i, w) in WINDOWS.iter().enumerate() {
             let (win, flight, rate) = transfer_figures(a, i as u64 + 1);
@@ -135,9 +156,19 @@ impl Lab for Window {
         }
         let (w0, _, r0) = transfer_figures(a, 1);
         v.push(Check::new(Source::Wire, "with the smallest window the transfer runs at the window's pace (at least 60% of window / RTT)", r0 >= 0.6 * w0 as f64 / WINDOW_RTT, format!("{:.0} KB/s", r0 / 1e3)));
-        v.push(Check::new(Source::Wire, "a larger window gives more throughput", rates.windows(2).all(|x| x[1] > x[0]), table));
+        v.push(Check::new(
+            Source::Wire,
+            "a larger window gives more throughput",
+            rates.windows(2).all(|x| x[1] > x[0]),
+            table,
+        ));
         let got: usize = r.calls("client", "read").filter_map(|c| c.bytes).sum();
-        v.push(Check::new(Source::App, "the client reads every byte of the three transfers", got == WINDOWS.len() * WINDOW_BYTES, format!("{got} bytes")));
+        v.push(Check::new(
+            Source::App,
+            "the client reads every byte of the three transfers",
+            got == WINDOWS.len() * WINDOW_BYTES,
+            format!("{got} bytes"),
+        ));
         v
     }
     fn explain(&self) -> Explanation {
@@ -190,10 +221,18 @@ impl Lab for ZeroWindow {
         util::join(srv)
     }
     fn checks(&self, r: &Record, a: &Analysis) -> Vec<Check> {
-        let count = |from_client: bool, f: u32| a.of_conn(1).filter(|p| p.from_client == from_client && p.analysis.0 & f != 0).count();
+        let count = |from_client: bool, f: u32| {
+            a.of_conn(1)
+                .filter(|p| p.from_client == from_client && p.analysis.0 & f != 0)
+                .count()
+        };
         // Linux probes a zero window with an ACK one byte behind, which
         // Wireshark's rules (and tcpscope's) call a keep-alive.
-        let (zw, probes, update) = (count(true, Flags::ZERO_WINDOW), count(false, Flags::ZERO_WINDOW_PROBE | Flags::KEEP_ALIVE), count(true, Flags::WINDOW_UPDATE));
+        let (zw, probes, update) = (
+            count(true, Flags::ZERO_WINDOW),
+            count(false, Flags::ZERO_WINDOW_PROBE | Flags::KEEP_ALIVE),
+            count(true, Flags::WINDOW_UPDATE),
+        );
         let got: usize = r.calls("client", "read").filter_map(|c| c.bytes).sum();
         vec![
             Check::new(Source::Wire, "the client advertises a zero window while it does not read", zw >= 1, format!("{zw} zero-window ACKs")),
@@ -272,14 +311,50 @@ impl Lab for Keepalive {
         util::join(srv)
     }
     fn checks(&self, r: &Record, a: &Analysis) -> Vec<Check> {
-        let probes: Vec<&Pkt> = a.of_conn(1).filter(|p| p.from_client && p.analysis.has(Flags::KEEP_ALIVE)).collect();
+        let probes: Vec<&Pkt> = a
+            .of_conn(1)
+            .filter(|p| p.from_client && p.analysis.has(Flags::KEEP_ALIVE))
+            .collect();
         let gaps: Vec<f64> = probes.windows(2).map(|w| w[1].t - w[0].t).collect();
         let idle_read = r.calls("client", "read").nth(1);
         vec![
-            Check::new(Source::Wire, "the client sends keep-alive probes 1 s apart (TCP_KEEPINTVL), none answered", probes.len() >= 2 && gaps.iter().all(|g| (g - 1.0).abs() < 0.25), format!("{} probes, gaps {:?}", probes.len(), gaps.iter().map(|g| (g * 100.0).round() / 100.0).collect::<Vec<_>>())),
-            Check::new(Source::App, "the idle read() fails with ETIMEDOUT after about 3 s (idle 1 s + 2 probes)", idle_read.is_some_and(|c| c.errno_code == Some(libc::ETIMEDOUT) && (c.duration_s - 3.0).abs() < 0.4), calls_text(r, "client", "read")),
-            Check::new(Source::Counters, "the client counts the probes (TCPKeepAlive) and the abort (TCPAbortOnTimeout)", r.delta(Host::Client, "TCPKeepAlive") >= 2 && r.delta(Host::Client, "TCPAbortOnTimeout") == 1, format!("TCPKeepAlive +{}, TCPAbortOnTimeout +{}", r.delta(Host::Client, "TCPKeepAlive"), r.delta(Host::Client, "TCPAbortOnTimeout"))),
-            Check::new(Source::Tcpscope, "tcpscope flags the probes as TCP Keep-Alive", !probes.is_empty(), format!("{}", probes.len())),
+            Check::new(
+                Source::Wire,
+                "the client sends keep-alive probes 1 s apart (TCP_KEEPINTVL), none answered",
+                probes.len() >= 2 && gaps.iter().all(|g| (g - 1.0).abs() < 0.25),
+                format!(
+                    "{} probes, gaps {:?}",
+                    probes.len(),
+                    gaps.iter()
+                        .map(|g| (g * 100.0).round() / 100.0)
+                        .collect::<Vec<_>>()
+                ),
+            ),
+            Check::new(
+                Source::App,
+                "the idle read() fails with ETIMEDOUT after about 3 s (idle 1 s + 2 probes)",
+                idle_read.is_some_and(|c| {
+                    c.errno_code == Some(libc::ETIMEDOUT) && (c.duration_s - 3.0).abs() < 0.4
+                }),
+                calls_text(r, "client", "read"),
+            ),
+            Check::new(
+                Source::Counters,
+                "the client counts the probes (TCPKeepAlive) and the abort (TCPAbortOnTimeout)",
+                r.delta(Host::Client, "TCPKeepAlive") >= 2
+                    && r.delta(Host::Client, "TCPAbortOnTimeout") == 1,
+                format!(
+                    "TCPKeepAlive +{}, TCPAbortOnTimeout +{}",
+                    r.delta(Host::Client, "TCPKeepAlive"),
+                    r.delta(Host::Client, "TCPAbortOnTimeout")
+                ),
+            ),
+            Check::new(
+                Source::Tcpscope,
+                "tcpscope flags the probes as TCP Keep-Alive",
+                !probes.is_empty(),
+                format!("{}", probes.len()),
+            ),
         ]
     }
     fn explain(&self) -> Explanation {
@@ -332,13 +407,25 @@ impl Lab for Loss {
         util::join(srv)
     }
     fn checks(&self, r: &Record, a: &Analysis) -> Vec<Check> {
-        let count = |from_client: bool, f: u32| a.packets.iter().filter(|p| p.from_client == from_client && p.analysis.has(f)).count();
+        let count = |from_client: bool, f: u32| {
+            a.packets
+                .iter()
+                .filter(|p| p.from_client == from_client && p.analysis.has(f))
+                .count()
+        };
         let got: usize = r.calls("client", "read").filter_map(|c| c.bytes).sum();
         let lost_to_client = r.link.random_drops[Dir::ToClient as usize];
         // A re-sent segment that fills a hole soon after the data beyond it
         // is what Wireshark's rules call out-of-order.
-        let resent = count(false, Flags::RETRANSMISSION) + count(false, Flags::FAST_RETRANSMISSION) + count(false, Flags::SPURIOUS_RETRANSMISSION) + count(false, Flags::OUT_OF_ORDER);
-        let sacks = a.packets.iter().filter(|p| p.from_client && p.text.contains("sack")).count();
+        let resent = count(false, Flags::RETRANSMISSION)
+            + count(false, Flags::FAST_RETRANSMISSION)
+            + count(false, Flags::SPURIOUS_RETRANSMISSION)
+            + count(false, Flags::OUT_OF_ORDER);
+        let sacks = a
+            .packets
+            .iter()
+            .filter(|p| p.from_client && p.text.contains("sack"))
+            .count();
         vec![
             Check::new(Source::App, "the client reads all 2 MiB: TCP repaired every loss", got == LOSS_BYTES, format!("{got} bytes")),
             Check::new(Source::Wire, "segments lost before the capture point show as holes (previous segment not captured)", count(false, Flags::LOST_SEGMENT) >= 1 && lost_to_client >= 1, format!("{} holes; the link dropped {lost_to_client} segments to the client", count(false, Flags::LOST_SEGMENT))),
@@ -424,7 +511,11 @@ impl Lab for FastOpen {
         util::join(srv)
     }
     fn checks(&self, r: &Record, a: &Analysis) -> Vec<Check> {
-        let syn_data = |c: u64| a.of_conn(c).find(|p| p.from_client && p.has(SYN)).map_or(0, |p| p.len);
+        let syn_data = |c: u64| {
+            a.of_conn(c)
+                .find(|p| p.from_client && p.has(SYN))
+                .map_or(0, |p| p.len)
+        };
         // From connect() to the response's arrival, per connection.
         let connects: Vec<_> = r.calls("client", "connect").collect();
         let reads: Vec<_> = r.calls("client", "read").collect();
