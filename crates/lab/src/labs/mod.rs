@@ -55,8 +55,6 @@ pub(crate) mod util {
     use std::sync::mpsc;
     use std::thread::JoinHandle;
 
-    use tcpscope_kernel::diag::Socket;
-
     use crate::app::App;
     use crate::env::{Env, Host, Record};
     use crate::LabError;
@@ -138,16 +136,5 @@ pub(crate) mod util {
     pub fn in_order(path: &[&str], want: &[&str]) -> bool {
         let mut it = path.iter();
         want.iter().all(|w| it.any(|p| p == w))
-    }
-
-    /// The sockets' states for messages.
-    pub fn socket_list(s: &[&Socket]) -> String {
-        if s.is_empty() {
-            return "none".into();
-        }
-        s.iter()
-            .map(|s| format!("{} > {}", s.local, s.peer))
-            .collect::<Vec<_>>()
-            .join(", ")
     }
 }

@@ -8,7 +8,7 @@ use tcpscope_kernel::diag::{tcp_state, Socket};
 use tcpscope_kernel::trace::TcpEventKind;
 use tcpscope_wire::tcp::flags::{ACK, FIN, RST, SYN};
 
-use super::util::{self, in_order, kernel_path};
+use super::util::{self, kernel_path};
 use crate::analysis::{Analysis, Pkt};
 use crate::app::App;
 use crate::check::{Check, Source};
@@ -190,20 +190,34 @@ impl Lab for SynackRetries {
             drop(l);
             Ok(())
         })?;
-        util::client(env, |app, to| {
-            let mut s = app.connect(to)?;
-            s.set_read_timeout(Some(Duration::from_secs(2)))?;
-            // The server gave up on the handshake at about 7 s.
-            std::thread::sleep(Duration::from_millis(7500));
-            let _ = app.write(&mut s, b"hello");
-            let _ = app.read(&mut s, 100);
-            app.close(s);
-            Ok(())
-        })?;
+        let client = env
+            .client
+            .spawn({
+                let app = env.log.app("client");
+                let to = env.server_addr();
+                move || {
+                    let mut s = app.connect(to)?;
+                    s.set_read_timeout(Some(Duration::from_secs(2)))?;
+                    // The server gave up on the handshake at about 7 s.
+                    std::thread::sleep(Duration::from_millis(7700));
+                    let _ = app.write(&mut s, b"hello");
+                    let _ = app.read(&mut s, 100);
+                    app.close(s);
+                    Ok(())
+                }
+            })
+            .map_err(|e| LabError::Setup("starting the client", e))?;
+        std::thread::sleep(Duration::from_millis(500));
+        env.snapshot(Host::Server, "early")?;
+        std::thread::sleep(Duration::from_millis(7100));
+        env.snapshot(Host::Server, "late")?;
+        client
+            .join()
+            .map_err(|_| LabError::App("client thread panicked".into()))?
+            .map_err(|e| LabError::App(format!("client: {e}")))?;
         util::join(srv)
     }
     fn checks(&self, r: &Record, a: &Analysis) -> Vec<Check> {
-        let have = r.kernel_missing.is_none();
         let synacks: Vec<&Pkt> = a.of_conn(1).filter(|p| p.has(SYN | ACK)).collect();
         let g = gaps(&synacks);
         let rst = a.of_conn(1).any(|p| !p.from_client && p.has(RST));
@@ -223,11 +237,16 @@ impl Lab for SynackRetries {
                 synacks.len() == 3 && near(g[0], 1.0) && near(g[1], 2.0),
                 format!("{} SYN-ACKs, {}", synacks.len(), gaps_text(&g)),
             ),
-            Check::kernel(
-                have,
-                "kernel: the server's tracepoint counts 2 SYN-ACK retransmissions",
-                resent == 2,
-                format!("{resent}"),
+            Check::new(
+                Source::Kernel,
+                "sock_diag: the server holds the connection as a SYN-RECV request at 0.5 s, and nothing by 7.6 s",
+                half_open(r.snapshot("early").unwrap_or(&[]), PORT) == 1
+                    && half_open(r.snapshot("late").unwrap_or(&[]), PORT) == 0,
+                format!(
+                    "{} then {} SYN-RECV ({resent} tcp_retransmit_synack events seen)",
+                    half_open(r.snapshot("early").unwrap_or(&[]), PORT),
+                    half_open(r.snapshot("late").unwrap_or(&[]), PORT)
+                ),
             ),
             Check::new(
                 Source::Counters,
@@ -362,7 +381,6 @@ impl Lab for AcceptQueueOverflow {
         util::join(srv)
     }
     fn checks(&self, r: &Record, a: &Analysis) -> Vec<Check> {
-        let have = r.kernel_missing.is_none();
         let server = r.snapshot("server").unwrap_or(&[]);
         let client = r.snapshot("client").unwrap_or(&[]);
         let l = listener(server, PORT);
@@ -385,7 +403,7 @@ impl Lab for AcceptQueueOverflow {
             Check::new(Source::Kernel, "ss -ltn: the listener's Recv-Q (3: the queue holds backlog + 1) is above its Send-Q (the backlog, 2)", l.is_some_and(|l| l.recv_q == 3 && l.send_q == 2), l.map_or("no listener".into(), |l| format!("Recv-Q {} Send-Q {}", l.recv_q, l.send_q))),
             Check::new(Source::Kernel, "the fourth connection is ESTABLISHED on the client and only a SYN-RECV request on the server", est == 4 && half_open(server, PORT) == 1, format!("client ESTABLISHED {est}, server SYN-RECV {}", half_open(server, PORT))),
             Check::new(Source::Wire, "the server re-sends a SYN-ACK after the client's final ACK was captured", resent_after_ack, format!("{} connections", a.conns.len())),
-            Check::kernel(have, "kernel: the listener re-sends SYN-ACKs (tcp_retransmit_synack)", synack >= 1, format!("{synack}")),
+            Check::new(Source::Counters, "the server counts its re-sent SYN-ACKs as TCPSynRetrans", r.delta(Host::Server, "TCPSynRetrans") >= 1, format!("TCPSynRetrans +{} ({synack} tcp_retransmit_synack events seen)", r.delta(Host::Server, "TCPSynRetrans"))),
             Check::new(Source::Counters, "the server counts ListenOverflows and ListenDrops", r.delta(Host::Server, "ListenOverflows") >= 1 && r.delta(Host::Server, "ListenDrops") >= r.delta(Host::Server, "ListenOverflows"), format!("ListenOverflows +{}, ListenDrops +{}", r.delta(Host::Server, "ListenOverflows"), r.delta(Host::Server, "ListenDrops"))),
             Check::new(Source::App, "the clients' read() calls just time out: nothing was reset", r.calls("client", "read").all(|c| c.errno_code == Some(libc::EAGAIN)), calls_text(r, "client", "read")),
         ]
