@@ -102,7 +102,7 @@ pub fn lab(args: LabArgs) -> anyhow::Result<ExitCode> {
     for lab in chosen {
         let (_fd, path) = memory_file(lab.name())
             .map_err(|e| anyhow::anyhow!("lab: cannot make the capture file: {e}"))?;
-        let outcome = match tcpscope_lab::run(lab, &path, root) {
+        let outcome = match tcpscope_lab::run(lab, &path, true) {
             Ok(o) => o,
             Err(e) => {
                 failed += 1;

@@ -164,6 +164,8 @@ pub struct Env {
     /// The applications' log.
     pub log: AppLog,
     relay: Relay,
+    /// The relay's namespace, in the veth form of the link.
+    _relay_ns: Option<Netns>,
     link_text: String,
     started: Instant,
     stop: Arc<AtomicBool>,
@@ -216,14 +218,30 @@ impl Env {
             ns.set_sysctl(name, value)
                 .map_err(|e| LabError::Setup("setting a sysctl in the lab's namespace", e))?;
         }
-        let ctun = client
-            .run(|| link::create_tun(CLIENT_ADDR))
-            .map_err(setup("creating the client's end of the link (TUN)"))?;
-        let stun = server
-            .run(|| link::create_tun(SERVER_ADDR))
-            .map_err(setup("creating the server's end of the link (TUN)"))?;
+        // The link: TUN devices where /dev/net/tun may be opened, else
+        // veth pairs into a relay namespace.
+        let (ends, l2, relay_ns) = match client.run(|| link::create_tun(CLIENT_ADDR)) {
+            Ok(ctun) => {
+                let stun = server
+                    .run(|| link::create_tun(SERVER_ADDR))
+                    .map_err(setup("creating the server's end of the link (TUN)"))?;
+                ((ctun, stun), 0, None)
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+                let relay = Netns::new("link").map_err(setup("creating the link's namespace"))?;
+                let ends = crate::veth::create(&client, &server, &relay)
+                    .map_err(setup("creating the link (veth pairs and packet sockets)"))?;
+                (ends, 14, Some(relay))
+            }
+            Err(e) => {
+                return Err(LabError::Setup(
+                    "creating the client's end of the link (TUN)",
+                    e,
+                ))
+            }
+        };
         let link_text = spec.describe();
-        let relay = Relay::start(ctun, stun, spec).map_err(setup("starting the link"))?;
+        let relay = Relay::start(ends.0, ends.1, l2, spec).map_err(setup("starting the link"))?;
         let stop = Arc::new(AtomicBool::new(false));
 
         // The kernel's account: every TCP tracepoint, kept when it is about
@@ -336,6 +354,7 @@ impl Env {
             server,
             log: AppLog::new(started),
             relay,
+            _relay_ns: relay_ns,
             link_text,
             started,
             stop,

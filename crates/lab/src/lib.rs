@@ -16,6 +16,7 @@
 //! as the process does.
 #![deny(missing_docs)]
 
+pub mod agreement;
 pub mod analysis;
 pub mod app;
 pub mod check;
@@ -25,6 +26,7 @@ pub mod link;
 pub mod netns;
 pub mod raw;
 pub mod render;
+pub mod veth;
 
 use std::path::Path;
 use std::time::Duration;

@@ -96,15 +96,20 @@ pub fn create_tun(addr: Ipv4Addr) -> io::Result<File> {
     let mut r = IfReq::new(IFACE)?;
     r.data[..2].copy_from_slice(&(IFF_TUN | IFF_NO_PI).to_ne_bytes());
     ioctl(tun.as_raw_fd(), TUNSETIFF, &mut r)?;
-    let s = inet_socket()?;
-    let mut r = IfReq::new(IFACE)?;
-    r.set_addr(addr);
-    ioctl(s.as_raw_fd(), libc::SIOCSIFADDR, &mut r)?;
-    let mut r = IfReq::new(IFACE)?;
-    r.set_addr(Ipv4Addr::new(255, 255, 255, 0));
-    ioctl(s.as_raw_fd(), libc::SIOCSIFNETMASK, &mut r)?;
+    set_addr(IFACE, addr)?;
     set_up(IFACE)?;
     Ok(tun)
+}
+
+/// Give an interface of the current namespace `addr`/24.
+pub fn set_addr(iface: &str, addr: Ipv4Addr) -> io::Result<()> {
+    let s = inet_socket()?;
+    let mut r = IfReq::new(iface)?;
+    r.set_addr(addr);
+    ioctl(s.as_raw_fd(), libc::SIOCSIFADDR, &mut r)?;
+    let mut r = IfReq::new(iface)?;
+    r.set_addr(Ipv4Addr::new(255, 255, 255, 0));
+    ioctl(s.as_raw_fd(), libc::SIOCSIFNETMASK, &mut r)
 }
 
 /// Which way a packet goes.
@@ -251,8 +256,10 @@ struct Queued {
 }
 
 impl Relay {
-    /// Start relaying between the client's device and the server's.
-    pub fn start(client: File, server: File, mut spec: LinkSpec) -> io::Result<Relay> {
+    /// Start relaying between the client's device and the server's; each
+    /// packet read starts with `l2` bytes of link header (0 for TUN, 14 for
+    /// the Ethernet frames of the veth form).
+    pub fn start(client: File, server: File, l2: usize, mut spec: LinkSpec) -> io::Result<Relay> {
         let stop = Arc::new(AtomicBool::new(false));
         let stats = Arc::new(Mutex::new(LinkStats {
             rule_drops: spec.drops.iter().map(|d| (d.name, 0)).collect(),
@@ -319,7 +326,13 @@ impl Relay {
                         while let Ok(n) = devs[side].read(&mut buf) {
                             let pkt = &buf[..n];
                             let now = Instant::now();
-                            let view = TcpView::of(pkt);
+                            let view = if l2 == 0 {
+                                TcpView::of(pkt)
+                            } else if pkt.len() > l2 && pkt[12..14] == [0x08, 0x00] {
+                                TcpView::of(&pkt[l2..])
+                            } else {
+                                None
+                            };
                             if let Some(v) = &view {
                                 let occupies =
                                     v.len + (v.flags & (flags::SYN | flags::FIN) != 0) as u32;

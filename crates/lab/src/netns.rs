@@ -73,6 +73,11 @@ impl Netns {
         Ok(Netns { fd, name })
     }
 
+    /// Another descriptor of this namespace.
+    pub fn fd_clone(&self) -> io::Result<OwnedFd> {
+        self.fd.try_clone()
+    }
+
     /// Run `f` on a new thread inside this namespace.
     pub fn spawn<T, F>(&self, f: F) -> io::Result<JoinHandle<io::Result<T>>>
     where

@@ -206,6 +206,23 @@ pub fn text(lab: &dyn Lab, o: &Outcome) -> String {
     }
     let _ = writeln!(s, "\nin production:\n{}", wrap(e.production, 78, "  "));
 
+    let agree = crate::agreement::endpoints(o);
+    if !agree.is_empty() {
+        let n = agree.iter().filter(|a| a.agrees).count();
+        let _ = writeln!(
+            s,
+            "\ntcpscope's inferred states against the kernel's sockets at the end: {n} of {} endpoints agree",
+            agree.len()
+        );
+        for a in agree.iter().filter(|a| !a.agrees) {
+            let _ = writeln!(
+                s,
+                "  connection {} {}: tcpscope {}, kernel {}",
+                a.conn, a.side, a.tcpscope, a.kernel
+            );
+        }
+    }
+
     let _ = writeln!(s, "\nchecks:");
     for c in &o.checks {
         let verdict = match c.passed {
@@ -347,6 +364,7 @@ pub fn json(lab: &dyn Lab, o: &Outcome) -> Value {
         "counters": counters,
         "apps": r.apps,
         "explanation": {"what": e.what, "tune": e.tune, "production": e.production},
+        "agreement": crate::agreement::endpoints(o),
         "checks": o.checks,
     })
 }

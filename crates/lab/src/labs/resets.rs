@@ -593,6 +593,9 @@ fn kill_holding(socks: &[&std::net::TcpStream]) -> std::io::Result<()> {
         return Err(std::io::Error::last_os_error());
     }
     if pid == 0 {
+        // SAFETY: prctl in the child: it dies with the lab, even if the lab
+        // is killed before it kills the child.
+        unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
         loop {
             // SAFETY: pause(2) in the child, until it is killed.
             unsafe { libc::pause() };
