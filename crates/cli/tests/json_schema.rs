@@ -143,6 +143,29 @@ const SCHEMA: &[(&str, &[&str])] = &[
         ],
     ),
     (
+        "lab",
+        &[
+            "name",
+            "what",
+            "passed",
+            "duration_s",
+            "link",
+            "link_drops",
+            "link_random_drops",
+            "sysctls",
+            "packets",
+            "connections",
+            "kernel_events",
+            "kernel_missing",
+            "time_wait_sockets",
+            "counters",
+            "apps",
+            "explanation",
+            "agreement",
+            "checks",
+        ],
+    ),
+    (
         "peer_summary",
         &[
             "role",
@@ -387,6 +410,10 @@ fn live_commands_follow_the_schema() {
     assert!(socks
         .iter()
         .any(|s| s["state"] == "LISTEN" && s["info"].is_null() && s["syn_recv"] == 0));
+    // A lab's document.
+    let lab = run(&["lab", "rst-refused", "--json"]);
+    let seen = check("lab", &lab);
+    assert_eq!(seen.get("lab"), Some(&1));
 }
 
 /// `conns --format csv` read back by the csv crate: every row has every
