@@ -141,6 +141,7 @@ fn every_lab_passes_as_root_and_the_host_is_left_as_it_was() {
     // What the labs measured, for the log: duration, checks, and how far
     // tcpscope's inferred states agree with the kernel's sockets.
     let (mut agree, mut endpoints) = (0, 0);
+    let (mut apps_agree, mut apps) = (0, 0);
     for d in &docs {
         let a = d["agreement"].as_array().unwrap();
         let n = a.iter().filter(|x| x["agrees"] == true).count();
@@ -168,7 +169,7 @@ fn every_lab_passes_as_root_and_the_host_is_left_as_it_was() {
             println!("    FAILED [{}] {}: {}", c["source"], c["expect"], c["saw"]);
         }
     }
-    println!("agreement {agree} of {endpoints} endpoints overall; lab all took {took:.1?}");
+    println!("agreement {agree} of {endpoints} endpoints overall; application outcomes {apps_agree} of {apps}; lab all took {took:.1?}");
     assert_eq!(docs.len(), 28, "{}", String::from_utf8_lossy(&out.stderr));
     assert!(
         docs.iter().all(|d| d["passed"] == true),

@@ -96,3 +96,63 @@ pub fn endpoints(o: &Outcome) -> Vec<EndpointAgreement> {
     }
     out
 }
+
+/// One application's outcome: what tcpscope says it saw against what its
+/// calls returned.
+#[derive(Clone, Debug, Serialize)]
+pub struct OutcomeAgreement {
+    /// "client" or "server".
+    pub side: &'static str,
+    /// tcpscope's word for it (`reset`, `eof`, `refused`, `nothing`).
+    pub tcpscope: &'static str,
+    /// The same word for what the calls returned (`timed_out` when one
+    /// failed with ETIMEDOUT, which tcpscope has no word for yet).
+    pub app: &'static str,
+    /// Whether they agree.
+    pub agrees: bool,
+}
+
+/// What one side's calls say, in tcpscope's words: an ECONNREFUSED connect,
+/// an ECONNRESET read or an EPIPE write, an ETIMEDOUT, a read of 0.
+fn app_word(o: &Outcome, who: &str) -> &'static str {
+    let calls: Vec<_> = o.record.apps.iter().filter(|c| c.who == who).collect();
+    let has = |op: &str, e: i32| calls.iter().any(|c| c.op == op && c.errno_code == Some(e));
+    if has("connect", libc::ECONNREFUSED) {
+        "refused"
+    } else if has("read", libc::ECONNRESET) || has("write", libc::EPIPE) {
+        "reset"
+    } else if calls.iter().any(|c| c.errno_code == Some(libc::ETIMEDOUT)) {
+        "timed_out"
+    } else if calls.iter().any(|c| c.op == "read" && c.bytes == Some(0)) {
+        "eof"
+    } else {
+        "nothing"
+    }
+}
+
+/// Both applications' outcomes, for a lab whose applications made exactly
+/// one connection between the two hosts (with more, calls cannot be paired
+/// with connections, and nothing is compared).
+pub fn outcomes(o: &Outcome) -> Vec<OutcomeAgreement> {
+    let ours: Vec<_> = o
+        .analysis
+        .conns
+        .iter()
+        .filter(|c| Host::of(&addr(&c.client)).is_some() && Host::of(&addr(&c.server)).is_some())
+        .collect();
+    let [c] = ours.as_slice() else {
+        return Vec::new();
+    };
+    [("client", c.client_saw), ("server", c.server_saw)]
+        .into_iter()
+        .map(|(side, saw)| {
+            let app = app_word(o, side);
+            OutcomeAgreement {
+                side,
+                tcpscope: saw.key(),
+                app,
+                agrees: saw.key() == app,
+            }
+        })
+        .collect()
+}

@@ -223,6 +223,17 @@ pub fn text(lab: &dyn Lab, o: &Outcome) -> String {
         }
     }
 
+    for a in crate::agreement::outcomes(o) {
+        let _ = writeln!(
+            s,
+            "what the {} saw: tcpscope says {}, its calls say {}{}",
+            a.side,
+            a.tcpscope,
+            a.app,
+            if a.agrees { "" } else { " (they differ)" }
+        );
+    }
+
     let _ = writeln!(s, "\nchecks:");
     for c in &o.checks {
         let verdict = match c.passed {
@@ -365,6 +376,7 @@ pub fn json(lab: &dyn Lab, o: &Outcome) -> Value {
         "apps": r.apps,
         "explanation": {"what": e.what, "tune": e.tune, "production": e.production},
         "agreement": crate::agreement::endpoints(o),
+        "outcome_agreement": crate::agreement::outcomes(o),
         "checks": o.checks,
     })
 }
