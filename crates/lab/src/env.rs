@@ -111,6 +111,19 @@ impl Record {
         self.apps.iter().filter(move |c| c.who == who && c.op == op)
     }
 
+    /// One side's calls of one kind, in words with how long each took.
+    pub fn calls_text(&self, who: &str, op: &str) -> String {
+        let v: Vec<String> = self
+            .calls(who, op)
+            .map(|c| format!("{} after {:.2} s", c.text(), c.duration_s))
+            .collect();
+        if v.is_empty() {
+            format!("no {op}() calls")
+        } else {
+            v.join("; ")
+        }
+    }
+
     /// The TIME-WAIT sockets of one namespace at the end.
     pub fn time_wait(&self, host: Host) -> Vec<&Socket> {
         self.sockets[host as usize]

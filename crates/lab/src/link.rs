@@ -197,6 +197,14 @@ pub struct LinkSpec {
 }
 
 impl LinkSpec {
+    /// A link that only delays, by `one_way` each way.
+    pub fn with_delay(one_way: Duration) -> LinkSpec {
+        LinkSpec {
+            delay: one_way,
+            ..LinkSpec::default()
+        }
+    }
+
     /// The link in words: "RTT 40 ms, 1% loss".
     pub fn describe(&self) -> String {
         let mut parts = vec![format!("RTT {} ms", (self.delay * 2).as_millis())];

@@ -15,10 +15,7 @@ use crate::link::LinkSpec;
 use crate::{Explanation, Lab, LabError};
 
 fn link() -> LinkSpec {
-    LinkSpec {
-        delay: Duration::from_millis(10),
-        ..LinkSpec::default()
-    }
+    LinkSpec::with_delay(Duration::from_millis(10))
 }
 
 /// Who sent the first FIN of connection 1, from the capture.
@@ -259,10 +256,7 @@ impl Lab for SimultaneousClose {
         "both sides close at once: the FINs cross, both pass through CLOSING and both hold TIME-WAIT"
     }
     fn link(&self) -> LinkSpec {
-        LinkSpec {
-            delay: Duration::from_millis(30),
-            ..LinkSpec::default()
-        }
+        LinkSpec::with_delay(Duration::from_millis(30))
     }
     fn run(&self, env: &Env) -> Result<(), LabError> {
         let both = Arc::new(Barrier::new(2));

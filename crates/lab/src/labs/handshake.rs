@@ -24,10 +24,7 @@ impl Lab for Handshake {
         "SYN, SYN-ACK, ACK with each side's state; seq and ack one apart; the handshake RTT equal to the link's"
     }
     fn link(&self) -> LinkSpec {
-        LinkSpec {
-            delay: ONE_WAY,
-            ..LinkSpec::default()
-        }
+        LinkSpec::with_delay(ONE_WAY)
     }
     fn run(&self, env: &Env) -> Result<(), LabError> {
         let srv = util::server(env, 16, |app, l| {

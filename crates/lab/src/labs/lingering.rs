@@ -20,15 +20,6 @@ fn in_state(s: &[tcpscope_kernel::diag::Socket], state: u8) -> usize {
         .count()
 }
 
-fn calls_text(r: &Record, who: &str, op: &str) -> String {
-    let v: Vec<String> = r.calls(who, op).map(|c| c.text()).collect();
-    if v.is_empty() {
-        format!("no {op}() calls")
-    } else {
-        v.join("; ")
-    }
-}
-
 /// `lab close-wait-leak`.
 pub struct CloseWaitLeak;
 
@@ -40,10 +31,7 @@ impl Lab for CloseWaitLeak {
         "an application that never calls close(): its socket stays in CLOSE-WAIT, while the closer's orphaned FIN-WAIT-2 dies after tcp_fin_timeout"
     }
     fn link(&self) -> LinkSpec {
-        LinkSpec {
-            delay: Duration::from_millis(5),
-            ..LinkSpec::default()
-        }
+        LinkSpec::with_delay(Duration::from_millis(5))
     }
     fn sysctls(&self) -> Vec<(Host, &'static str, String)> {
         vec![(Host::Client, "net.ipv4.tcp_fin_timeout", "2".into())]
@@ -83,7 +71,7 @@ impl Lab for CloseWaitLeak {
             snap("server at 3.5 s"),
         );
         vec![
-            Check::new(Source::App, "the server's application reads end of file and does not close", r.calls("server", "read").any(|c| c.bytes == Some(0)) && r.calls("server", "close").count() == 0, calls_text(r, "server", "read")),
+            Check::new(Source::App, "the server's application reads end of file and does not close", r.calls("server", "read").any(|c| c.bytes == Some(0)) && r.calls("server", "close").count() == 0, r.calls_text("server", "read")),
             Check::new(Source::Kernel, "after 1 s: the server's socket is in CLOSE-WAIT, the client's in FIN-WAIT-2", in_state(s1, tcp_state::CLOSE_WAIT) == 1 && in_state(c1, tcp_state::FIN_WAIT2) == 1, format!("server CLOSE-WAIT {}, client FIN-WAIT-2 {}", in_state(s1, tcp_state::CLOSE_WAIT), in_state(c1, tcp_state::FIN_WAIT2))),
             Check::new(Source::Kernel, "after 3.5 s: the client's is gone (tcp_fin_timeout = 2 s), the server's is still in CLOSE-WAIT", in_state(s3, tcp_state::CLOSE_WAIT) == 1 && c3.iter().all(|s| s.peer.port() != PORT), format!("server CLOSE-WAIT {}, client sockets {}", in_state(s3, tcp_state::CLOSE_WAIT), c3.iter().filter(|s| s.peer.port() == PORT).count())),
             Check::new(Source::Counters, "the client's orphaned FIN-WAIT-2 was handed to a timewait socket with 4 s or less to live: TWKilled, not TW", r.delta(Host::Client, "TWKilled") == 1 && r.delta(Host::Client, "TW") == 0, format!("TWKilled +{}, TW +{}", r.delta(Host::Client, "TWKilled"), r.delta(Host::Client, "TW"))),
@@ -169,7 +157,7 @@ impl Lab for FinTimeout {
             Check::new(Source::Wire, "the client re-sends its FIN with growing waits, for about 1.7 s in all (tcp_orphan_retries = 2 bounds the time, not the count)", fins.len() >= 3 && gaps.last() > gaps.first() && (fins[fins.len() - 1].t - fins[0].t - 1.7).abs() < 0.4, format!("{} FINs, gaps {:?} s", fins.len(), gaps.iter().map(|g| (g * 100.0).round() / 100.0).collect::<Vec<_>>())),
             Check::new(Source::Kernel, "the orphaned socket is gone at the end (sock_diag)", left == 0, format!("{left} client sockets to the server")),
             Check::new(Source::Counters, "the client counts the retransmissions (RetransSegs) and gives up (TCPAbortOnTimeout)", r.delta(Host::Client, "RetransSegs") >= 2 && r.delta(Host::Client, "TCPAbortOnTimeout") == 1, format!("RetransSegs +{}, TCPAbortOnTimeout +{}", r.delta(Host::Client, "RetransSegs"), r.delta(Host::Client, "TCPAbortOnTimeout"))),
-            Check::new(Source::App, "the client's close() returned at once: the kernel alone re-sends the FIN", r.calls("client", "close").all(|c| c.duration_s < 0.01), calls_text(r, "client", "close")),
+            Check::new(Source::App, "the client's close() returned at once: the kernel alone re-sends the FIN", r.calls("client", "close").all(|c| c.duration_s < 0.01), r.calls_text("client", "close")),
         ]
     }
     fn explain(&self) -> Explanation {
@@ -213,10 +201,7 @@ impl Lab for TimeWait {
         "many short connections: each leaves a TIME-WAIT on the closer; with ten local ports the eleventh connect() fails (EADDRNOTAVAIL) until tcp_tw_reuse"
     }
     fn link(&self) -> LinkSpec {
-        LinkSpec {
-            delay: Duration::from_millis(2),
-            ..LinkSpec::default()
-        }
+        LinkSpec::with_delay(Duration::from_millis(2))
     }
     fn sysctls(&self) -> Vec<(Host, &'static str, String)> {
         vec![

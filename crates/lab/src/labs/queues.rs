@@ -17,18 +17,6 @@ use crate::link::{Dir, DropRule, LinkSpec, SERVER_ADDR};
 use crate::raw::{tcp_packet, RawSocket};
 use crate::{Explanation, Lab, LabError};
 
-fn calls_text(r: &Record, who: &str, op: &str) -> String {
-    let v: Vec<String> = r
-        .calls(who, op)
-        .map(|c| format!("{} after {:.2} s", c.text(), c.duration_s))
-        .collect();
-    if v.is_empty() {
-        format!("no {op}() calls")
-    } else {
-        v.join("; ")
-    }
-}
-
 /// Gaps in seconds between consecutive packets.
 fn gaps(p: &[&Pkt]) -> Vec<f64> {
     p.windows(2).map(|w| w[1].t - w[0].t).collect()
@@ -130,7 +118,7 @@ impl Lab for SynRetries {
         vec![
             Check::new(Source::Wire, "with tcp_syn_linear_timeouts at its default (4), every re-sent SYN comes 1 s after the last", s1.len() >= 3 && g1.iter().all(|g| near(*g, 1.0)) && same_isn(&s1), format!("{} SYNs: {}", s1.len(), gaps_text(&g1))),
             Check::new(Source::Wire, "with tcp_syn_linear_timeouts = 0, the wait doubles: 3 SYNs (tcp_syn_retries = 2), 1 s then 2 s apart", s2.len() == 3 && near(g2[0], 1.0) && near(g2[1], 2.0) && same_isn(&s2), format!("{} SYNs: {}", s2.len(), gaps_text(&g2))),
-            Check::new(Source::App, "both connect() calls fail with ETIMEDOUT after the same 7 s (1 + 2 + 4: tcp_syn_retries bounds the time, as if doubling)", timed_out && (connects[0].duration_s - 7.0).abs() < 0.5 && (connects[1].duration_s - 7.0).abs() < 0.5, calls_text(r, "client", "connect")),
+            Check::new(Source::App, "both connect() calls fail with ETIMEDOUT after the same 7 s (1 + 2 + 4: tcp_syn_retries bounds the time, as if doubling)", timed_out && (connects[0].duration_s - 7.0).abs() < 0.5 && (connects[1].duration_s - 7.0).abs() < 0.5, r.calls_text("client", "connect")),
             Check::new(Source::Wire, "so the linear timeouts send more SYNs in that time", s1.len() > s2.len(), format!("{} against {}", s1.len(), s2.len())),
             Check::kernel(have, "kernel: both sockets enter SYN-SENT, and sock_diag finds none left at the end", kernel_path(r, Host::Client).iter().filter(|s| **s == "SYN-SENT").count() == 2 && r.sockets[Host::Client as usize].iter().all(|s| s.peer.port() != PORT), format!("{}; {retrans} tcp_retransmit_skb events", kernel_path(r, Host::Client).join(" -> "))),
             Check::new(Source::Counters, "the client counts every re-sent SYN as TCPSynRetrans, and 2 AttemptFails and TCPAbortOnTimeout", r.delta(Host::Client, "TCPSynRetrans") == resent && r.delta(Host::Client, "AttemptFails") == 2 && r.delta(Host::Client, "TCPAbortOnTimeout") == 2, format!("{resent} re-sent on the wire; TCPSynRetrans +{}, AttemptFails +{}, TCPAbortOnTimeout +{}", r.delta(Host::Client, "TCPSynRetrans"), r.delta(Host::Client, "AttemptFails"), r.delta(Host::Client, "TCPAbortOnTimeout"))),
@@ -229,7 +217,7 @@ impl Lab for SynackRetries {
                 Source::App,
                 "connect() succeeds: the client is ESTABLISHED as soon as the SYN-ACK arrives",
                 r.calls("client", "connect").all(|c| c.errno.is_none()),
-                calls_text(r, "client", "connect"),
+                r.calls_text("client", "connect"),
             ),
             Check::new(
                 Source::Wire,
@@ -265,7 +253,7 @@ impl Lab for SynackRetries {
                 "the client's read() then fails with ECONNRESET",
                 r.calls("client", "read")
                     .any(|c| c.errno_code == Some(libc::ECONNRESET)),
-                calls_text(r, "client", "read"),
+                r.calls_text("client", "read"),
             ),
             Check::new(
                 Source::Tcpscope,
@@ -360,10 +348,7 @@ impl Lab for AcceptQueueOverflow {
         "a full accept queue with tcp_abort_on_overflow=0: the listener ignores the final ACK and re-sends its SYN-ACK while the client believes it is connected"
     }
     fn link(&self) -> LinkSpec {
-        LinkSpec {
-            delay: Duration::from_millis(5),
-            ..LinkSpec::default()
-        }
+        LinkSpec::with_delay(Duration::from_millis(5))
     }
     fn sysctls(&self) -> Vec<(Host, &'static str, String)> {
         vec![(Host::Server, "net.ipv4.tcp_abort_on_overflow", "0".into())]
@@ -399,13 +384,13 @@ impl Lab for AcceptQueueOverflow {
             matches!(k, TcpEventKind::RetransmitSynAck)
         });
         vec![
-            Check::new(Source::App, "all 4 connect() calls succeed", r.calls("client", "connect").count() == 4 && r.calls("client", "connect").all(|c| c.errno.is_none()), calls_text(r, "client", "connect")),
+            Check::new(Source::App, "all 4 connect() calls succeed", r.calls("client", "connect").count() == 4 && r.calls("client", "connect").all(|c| c.errno.is_none()), r.calls_text("client", "connect")),
             Check::new(Source::Kernel, "ss -ltn: the listener's Recv-Q (3: the queue holds backlog + 1) is above its Send-Q (the backlog, 2)", l.is_some_and(|l| l.recv_q == 3 && l.send_q == 2), l.map_or("no listener".into(), |l| format!("Recv-Q {} Send-Q {}", l.recv_q, l.send_q))),
             Check::new(Source::Kernel, "the fourth connection is ESTABLISHED on the client and only a SYN-RECV request on the server", est == 4 && half_open(server, PORT) == 1, format!("client ESTABLISHED {est}, server SYN-RECV {}", half_open(server, PORT))),
             Check::new(Source::Wire, "the server re-sends a SYN-ACK after the client's final ACK was captured", resent_after_ack, format!("{} connections", a.conns.len())),
             Check::new(Source::Counters, "the server counts its re-sent SYN-ACKs as TCPSynRetrans", r.delta(Host::Server, "TCPSynRetrans") >= 1, format!("TCPSynRetrans +{} ({synack} tcp_retransmit_synack events seen)", r.delta(Host::Server, "TCPSynRetrans"))),
             Check::new(Source::Counters, "the server counts ListenOverflows and ListenDrops", r.delta(Host::Server, "ListenOverflows") >= 1 && r.delta(Host::Server, "ListenDrops") >= r.delta(Host::Server, "ListenOverflows"), format!("ListenOverflows +{}, ListenDrops +{}", r.delta(Host::Server, "ListenOverflows"), r.delta(Host::Server, "ListenDrops"))),
-            Check::new(Source::App, "the clients' read() calls just time out: nothing was reset", r.calls("client", "read").all(|c| c.errno_code == Some(libc::EAGAIN)), calls_text(r, "client", "read")),
+            Check::new(Source::App, "the clients' read() calls just time out: nothing was reset", r.calls("client", "read").all(|c| c.errno_code == Some(libc::EAGAIN)), r.calls_text("client", "read")),
         ]
     }
     fn explain(&self) -> Explanation {
@@ -439,10 +424,7 @@ impl Lab for AcceptQueueAbort {
         "a full accept queue with tcp_abort_on_overflow=1: the listener answers the final ACK with an RST, and the client gets \"connection reset by peer\""
     }
     fn link(&self) -> LinkSpec {
-        LinkSpec {
-            delay: Duration::from_millis(5),
-            ..LinkSpec::default()
-        }
+        LinkSpec::with_delay(Duration::from_millis(5))
     }
     fn sysctls(&self) -> Vec<(Host, &'static str, String)> {
         vec![(Host::Server, "net.ipv4.tcp_abort_on_overflow", "1".into())]
@@ -472,9 +454,9 @@ impl Lab for AcceptQueueAbort {
             })
             .collect();
         vec![
-            Check::new(Source::App, "all 4 connect() calls succeed", r.calls("client", "connect").count() == 4 && r.calls("client", "connect").all(|c| c.errno.is_none()), calls_text(r, "client", "connect")),
+            Check::new(Source::App, "all 4 connect() calls succeed", r.calls("client", "connect").count() == 4 && r.calls("client", "connect").all(|c| c.errno.is_none()), r.calls_text("client", "connect")),
             Check::new(Source::Wire, "the server answers one connection's final ACK with a bare RST (no ACK bit)", bare.len() == 1, format!("{} bare RSTs from the server", bare.len())),
-            Check::new(Source::App, "that client's read() fails with ECONNRESET; the others just time out", r.calls("client", "read").filter(|c| c.errno_code == Some(libc::ECONNRESET)).count() == 1 && r.calls("client", "read").filter(|c| c.errno_code == Some(libc::EAGAIN)).count() == 3, calls_text(r, "client", "read")),
+            Check::new(Source::App, "that client's read() fails with ECONNRESET; the others just time out", r.calls("client", "read").filter(|c| c.errno_code == Some(libc::ECONNRESET)).count() == 1 && r.calls("client", "read").filter(|c| c.errno_code == Some(libc::EAGAIN)).count() == 3, r.calls_text("client", "read")),
             Check::kernel(have, "kernel: the listener's request socket sends it (reason INVALID_SYN, this kernel's name for a reset from the handshake's check)", reasons.first().is_some_and(|x| x == "INVALID_SYN"), reasons.join(", ")),
             Check::new(Source::Counters, "the server counts ListenOverflows", r.delta(Host::Server, "ListenOverflows") >= 1, format!("ListenOverflows +{}, ListenDrops +{}", r.delta(Host::Server, "ListenOverflows"), r.delta(Host::Server, "ListenDrops"))),
         ]
@@ -509,10 +491,7 @@ impl Lab for Backlog {
         "the accept queue's limit is min(listen() backlog, net.core.somaxconn), and it holds one more: measured with two settings"
     }
     fn link(&self) -> LinkSpec {
-        LinkSpec {
-            delay: Duration::from_millis(2),
-            ..LinkSpec::default()
-        }
+        LinkSpec::with_delay(Duration::from_millis(2))
     }
     fn run(&self, env: &Env) -> Result<(), LabError> {
         for (i, (backlog, somaxconn)) in BACKLOG_CASES.iter().enumerate() {
@@ -754,10 +733,7 @@ impl Lab for SynFlood {
         "spoofed SYNs that never answer: without syncookies the real client waits and fails, with them it is served at once"
     }
     fn link(&self) -> LinkSpec {
-        LinkSpec {
-            delay: Duration::from_millis(5),
-            ..LinkSpec::default()
-        }
+        LinkSpec::with_delay(Duration::from_millis(5))
     }
     fn sysctls(&self) -> Vec<(Host, &'static str, String)> {
         vec![
@@ -812,8 +788,8 @@ impl Lab for SynFlood {
                     a.packets.iter().filter(|p| p.from_client && p.has(SYN) && !p.has(ACK) && !p.text.contains("IP 10.99.0.1.")).count()
                 ),
             ),
-            Check::new(Source::App, "without cookies, the real client's connect() fails with ETIMEDOUT (its SYNs were dropped)", connects.first().is_some_and(|c| c.errno_code == Some(libc::ETIMEDOUT)), calls_text(r, "client", "connect")),
-            Check::new(Source::App, "with cookies, it connects in one round trip", connects.get(1).is_some_and(|c| c.errno.is_none() && c.duration_s < 0.1), calls_text(r, "client", "connect")),
+            Check::new(Source::App, "without cookies, the real client's connect() fails with ETIMEDOUT (its SYNs were dropped)", connects.first().is_some_and(|c| c.errno_code == Some(libc::ETIMEDOUT)), r.calls_text("client", "connect")),
+            Check::new(Source::App, "with cookies, it connects in one round trip", connects.get(1).is_some_and(|c| c.errno.is_none() && c.duration_s < 0.1), r.calls_text("client", "connect")),
             Check::new(Source::Counters, "the server drops SYNs with a full queue (TCPReqQFullDrop), then answers with cookies (TCPReqQFullDoCookies, SyncookiesSent) and accepts one back (SyncookiesRecv)", r.delta(Host::Server, "TCPReqQFullDrop") >= 1 && r.delta(Host::Server, "SyncookiesSent") >= 1 && r.delta(Host::Server, "SyncookiesRecv") == 1, format!("TCPReqQFullDrop +{}, TCPReqQFullDoCookies +{}, SyncookiesSent +{}, SyncookiesRecv +{}", r.delta(Host::Server, "TCPReqQFullDrop"), r.delta(Host::Server, "TCPReqQFullDoCookies"), r.delta(Host::Server, "SyncookiesSent"), r.delta(Host::Server, "SyncookiesRecv"))),
             Check::new(Source::Tcpscope, "tcpscope: the real client's first attempt is S0, its second completes", real(PORT).is_some_and(|c| c.conn_state.name() == "S0") && real(PORT + 1).is_some_and(|c| c.irtt.is_some()), format!("{:?} / {:?}", real(PORT).map(|c| c.conn_state.name()), real(PORT + 1).map(|c| c.conn_state.name()))),
         ]

@@ -15,15 +15,6 @@ use crate::link::{Dir, LinkSpec, SERVER_ADDR};
 use crate::raw::{tcp_packet, RawSocket};
 use crate::{Explanation, Lab, LabError};
 
-fn calls_text(r: &Record, who: &str, op: &str) -> String {
-    let v: Vec<String> = r.calls(who, op).map(|c| c.text()).collect();
-    if v.is_empty() {
-        format!("no {op}() calls")
-    } else {
-        v.join("; ")
-    }
-}
-
 /// `lab rst-window`.
 pub struct RstWindow;
 
@@ -38,10 +29,7 @@ impl Lab for RstWindow {
         "an RST ends a connection only at exactly the next expected sequence number: in the window it draws a challenge ACK, outside it is ignored (RFC 5961)"
     }
     fn link(&self) -> LinkSpec {
-        LinkSpec {
-            delay: Duration::from_millis(5),
-            ..LinkSpec::default()
-        }
+        LinkSpec::with_delay(Duration::from_millis(5))
     }
     fn run(&self, env: &Env) -> Result<(), LabError> {
         let srv = util::server(env, 16, |app, l| {
@@ -151,10 +139,10 @@ impl Lab for RstWindow {
             Check::new(Source::Wire, "the RST outside the window gets no answer at all", rsts.len() == 3 && silent, "see the packets".to_string()),
             Check::new(Source::Wire, "the RST inside the window gets a challenge ACK: an ACK of the next expected sequence number", challenge, answer(1).map_or("no answer".into(), |x| format!("ack {}", x.ack))),
             Check::new(Source::Counters, "the server counts the challenge ACK (TCPChallengeACK)", r.delta(Host::Server, "TCPChallengeACK") == 1, format!("TCPChallengeACK +{}", r.delta(Host::Server, "TCPChallengeACK"))),
-            Check::new(Source::App, "the connection survives both: the echo after them comes back", client_reads.get(1).is_some_and(|c| c.bytes.unwrap_or(0) > 0), calls_text(r, "client", "read")),
-            Check::new(Source::App, "the exact RST ends it: the server's read() fails with ECONNRESET", server_reset, calls_text(r, "server", "read")),
+            Check::new(Source::App, "the connection survives both: the echo after them comes back", client_reads.get(1).is_some_and(|c| c.bytes.unwrap_or(0) > 0), r.calls_text("client", "read")),
+            Check::new(Source::App, "the exact RST ends it: the server's read() fails with ECONNRESET", server_reset, r.calls_text("server", "read")),
             Check::new(Source::Counters, "the server counts EstabResets once", r.delta(Host::Server, "EstabResets") == 1, format!("EstabResets +{}", r.delta(Host::Server, "EstabResets"))),
-            Check::new(Source::App, "the client, never told, writes again and gets ECONNRESET when the server's kernel answers with an RST", client_reads.last().is_some_and(|c| c.errno_code == Some(libc::ECONNRESET)), calls_text(r, "client", "read")),
+            Check::new(Source::App, "the client, never told, writes again and gets ECONNRESET when the server's kernel answers with an RST", client_reads.last().is_some_and(|c| c.errno_code == Some(libc::ECONNRESET)), r.calls_text("client", "read")),
         ]
     }
     fn explain(&self) -> Explanation {
@@ -188,10 +176,7 @@ impl Lab for HttpKeepaliveRace {
         "a server closes an idle keep-alive connection just as the client sends its next request on it: the request is lost and the client sees EOF, then EPIPE"
     }
     fn link(&self) -> LinkSpec {
-        LinkSpec {
-            delay: Duration::from_millis(20),
-            ..LinkSpec::default()
-        }
+        LinkSpec::with_delay(Duration::from_millis(20))
     }
     fn run(&self, env: &Env) -> Result<(), LabError> {
         // An HTTP/1.1 server with a 500 ms keep-alive idle timeout.
@@ -253,12 +238,12 @@ impl Lab for HttpKeepaliveRace {
             .get(1)
             .is_some_and(|c| c.bytes == Some(0) || c.errno_code == Some(libc::ECONNRESET));
         vec![
-            Check::new(Source::App, "the second request's write() succeeds", writes.get(1).is_some_and(|c| c.errno.is_none()), calls_text(r, "client", "write")),
+            Check::new(Source::App, "the second request's write() succeeds", writes.get(1).is_some_and(|c| c.errno.is_none()), r.calls_text("client", "write")),
             Check::new(Source::Wire, "it crosses the server's FIN on the link: it left before the FIN arrived", crossed, format!("{} packets", p.len())),
             Check::new(Source::Wire, "the server's kernel answers the request with an RST: nobody will read it", rst, format!("{} packets", p.len())),
-            Check::new(Source::App, "the client's read() gets no response: end of file (the FIN came first)", lost, calls_text(r, "client", "read")),
-            Check::new(Source::App, "and a write after that fails with EPIPE (Broken pipe)", writes.get(2).is_some_and(|c| c.errno_code == Some(libc::EPIPE)), calls_text(r, "client", "write")),
-            Check::new(Source::App, "with an idle timeout shorter than the server's, the client opens a new connection and the request succeeds", reads.iter().rev().take(2).all(|c| c.bytes.unwrap_or(0) > 0), calls_text(r, "client", "read")),
+            Check::new(Source::App, "the client's read() gets no response: end of file (the FIN came first)", lost, r.calls_text("client", "read")),
+            Check::new(Source::App, "and a write after that fails with EPIPE (Broken pipe)", writes.get(2).is_some_and(|c| c.errno_code == Some(libc::EPIPE)), r.calls_text("client", "write")),
+            Check::new(Source::App, "with an idle timeout shorter than the server's, the client opens a new connection and the request succeeds", reads.iter().rev().take(2).all(|c| c.bytes.unwrap_or(0) > 0), r.calls_text("client", "read")),
         ]
     }
     fn explain(&self) -> Explanation {

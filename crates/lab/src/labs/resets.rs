@@ -15,10 +15,7 @@ use crate::link::LinkSpec;
 use crate::{Explanation, Lab, LabError};
 
 fn link() -> LinkSpec {
-    LinkSpec {
-        delay: Duration::from_millis(10),
-        ..LinkSpec::default()
-    }
+    LinkSpec::with_delay(Duration::from_millis(10))
 }
 
 /// The RSTs the kernel's tracepoint says `host` sent, with their reasons.
@@ -38,15 +35,6 @@ fn sent_resets(r: &Record, host: Host) -> Vec<String> {
 /// Whether `who` made an `op` call that failed with `errno`.
 fn failed(r: &Record, who: &str, op: &str, errno: i32) -> bool {
     r.calls(who, op).any(|c| c.errno_code == Some(errno))
-}
-
-fn calls_text(r: &Record, who: &str, op: &str) -> String {
-    let v: Vec<String> = r.calls(who, op).map(|c| c.text()).collect();
-    if v.is_empty() {
-        format!("no {op}() calls")
-    } else {
-        v.join("; ")
-    }
 }
 
 /// Who sent RSTs on connection 1, and whether any FIN was sent.
@@ -101,7 +89,7 @@ impl Lab for RstRefused {
                 Source::App,
                 "connect() fails with ECONNREFUSED",
                 failed(r, "client", "connect", libc::ECONNREFUSED),
-                calls_text(r, "client", "connect"),
+                r.calls_text("client", "connect"),
             ),
             Check::kernel(
                 have,
@@ -191,7 +179,7 @@ impl Lab for RstLinger {
         let c = a.conn(1);
         vec![
             Check::new(Source::Wire, "the server sends an RST and no FIN", rst == 1 && fin == 0, format!("{rst} RST, {fin} FIN from the server")),
-            Check::new(Source::App, "the client's read() fails with ECONNRESET", failed(r, "client", "read", libc::ECONNRESET), calls_text(r, "client", "read")),
+            Check::new(Source::App, "the client's read() fails with ECONNRESET", failed(r, "client", "read", libc::ECONNRESET), r.calls_text("client", "read")),
             Check::new(Source::Kernel, "sock_diag: no TIME-WAIT socket on either side", r.time_wait(Host::Client).is_empty() && r.time_wait(Host::Server).is_empty(), format!("client {}, server {}", r.time_wait(Host::Client).len(), r.time_wait(Host::Server).len())),
             Check::kernel(have, "kernel: the server's socket goes ESTABLISHED -> CLOSED directly", in_order(&kernel_path(r, Host::Server), &["ESTABLISHED", "CLOSED"]) && !kernel_path(r, Host::Server).contains(&"FIN-WAIT-1"), kernel_path(r, Host::Server).join(" -> ")),
             Check::kernel(have, "kernel: close() disconnects the socket, and the RST's reason is TCP_STATE", reasons.len() == 1 && (reasons[0] == "TCP_STATE" || reasons[0] == "no reason given"), reasons.join(", ")),
@@ -269,13 +257,13 @@ impl Lab for RstUnread {
                     .filter_map(|c| c.bytes)
                     .sum::<usize>()
                     == 4,
-                calls_text(r, "server", "read"),
+                r.calls_text("server", "read"),
             ),
             Check::new(
                 Source::App,
                 "the client's read() fails with ECONNRESET (even the 2-byte answer may be lost)",
                 failed(r, "client", "read", libc::ECONNRESET),
-                calls_text(r, "client", "read"),
+                r.calls_text("client", "read"),
             ),
             Check::kernel(
                 have,
@@ -354,7 +342,7 @@ impl Lab for ResetByPeer {
                 reads
                     .first()
                     .is_some_and(|c| c.errno_code == Some(libc::ECONNRESET)),
-                calls_text(r, "client", "read"),
+                r.calls_text("client", "read"),
             ),
             Check::new(
                 Source::App,
@@ -362,7 +350,7 @@ impl Lab for ResetByPeer {
                 writes
                     .last()
                     .is_some_and(|c| c.errno_code == Some(libc::EPIPE)),
-                calls_text(r, "client", "write"),
+                r.calls_text("client", "write"),
             ),
             Check::new(
                 Source::Wire,
@@ -453,8 +441,8 @@ impl Lab for BrokenPipe {
         let reasons = sent_resets(r, Host::Server);
         vec![
             Check::new(Source::Wire, "the server sends its FIN, then an RST answering the client's later data", fin_then_rst, format!("{} packets", a.packets.len())),
-            Check::new(Source::App, "the write() after the peer's FIN succeeds", writes.get(1).is_some_and(|c| c.errno.is_none()), calls_text(r, "client", "write")),
-            Check::new(Source::App, "the next write() fails with EPIPE", writes.get(2).is_some_and(|c| c.errno_code == Some(libc::EPIPE)), calls_text(r, "client", "write")),
+            Check::new(Source::App, "the write() after the peer's FIN succeeds", writes.get(1).is_some_and(|c| c.errno.is_none()), r.calls_text("client", "write")),
+            Check::new(Source::App, "the next write() fails with EPIPE", writes.get(2).is_some_and(|c| c.errno_code == Some(libc::EPIPE)), r.calls_text("client", "write")),
             Check::kernel(have, "kernel: the server's closed socket, now a FIN-WAIT-2 timewait socket, answers the data with an RST (reason TCP_TIMEWAIT_SOCKET)", reasons.iter().any(|x| x == "TCP_TIMEWAIT_SOCKET"), reasons.join(", ")),
             Check::new(Source::Counters, "the server counts the RST (OutRsts) and TW: its orphaned FIN-WAIT-2 became a timewait socket", r.delta(Host::Server, "OutRsts") == 1 && r.delta(Host::Server, "TW") == 1, format!("OutRsts +{}, TW +{}, TCPAbortOnData +{}", r.delta(Host::Server, "OutRsts"), r.delta(Host::Server, "TW"), r.delta(Host::Server, "TCPAbortOnData"))),
         ]
@@ -546,7 +534,7 @@ impl Lab for ProcessExit {
                 Source::App,
                 "the client reads end of file on connection 1",
                 reads.first().is_some_and(|c| c.bytes == Some(0)),
-                calls_text(r, "client", "read"),
+                r.calls_text("client", "read"),
             ),
             Check::new(
                 Source::App,
@@ -554,7 +542,7 @@ impl Lab for ProcessExit {
                 reads
                     .get(1)
                     .is_some_and(|c| c.errno_code == Some(libc::ECONNRESET)),
-                calls_text(r, "client", "read"),
+                r.calls_text("client", "read"),
             ),
             Check::new(
                 Source::Counters,

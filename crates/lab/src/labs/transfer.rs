@@ -15,18 +15,6 @@ use crate::env::{Env, Host, Record};
 use crate::link::{Dir, DropRule, LinkSpec};
 use crate::{Explanation, Lab, LabError};
 
-fn calls_text(r: &Record, who: &str, op: &str) -> String {
-    let v: Vec<String> = r
-        .calls(who, op)
-        .map(|c| format!("{} after {:.2} s", c.text(), c.duration_s))
-        .collect();
-    if v.is_empty() {
-        format!("no {op}() calls")
-    } else {
-        v.join("; ")
-    }
-}
-
 /// A server that sends `bytes` on each of `conns` connections, then closes.
 fn source_server(
     env: &Env,
@@ -200,10 +188,7 @@ impl Lab for ZeroWindow {
         "a slow reader: its window closes to zero, the sender probes it, and a window update opens it again"
     }
     fn link(&self) -> LinkSpec {
-        LinkSpec {
-            delay: Duration::from_millis(5),
-            ..LinkSpec::default()
-        }
+        LinkSpec::with_delay(Duration::from_millis(5))
     }
     fn run(&self, env: &Env) -> Result<(), LabError> {
         let srv = source_server(env, 1, 256 * 1024)?;
@@ -336,7 +321,7 @@ impl Lab for Keepalive {
                 idle_read.is_some_and(|c| {
                     c.errno_code == Some(libc::ETIMEDOUT) && (c.duration_s - 3.0).abs() < 0.4
                 }),
-                calls_text(r, "client", "read"),
+                r.calls_text("client", "read"),
             ),
             Check::new(
                 Source::Counters,
@@ -465,10 +450,7 @@ impl Lab for FastOpen {
         "TCP Fast Open: with a cookie from the first connection, the second sends its request in the SYN and saves a round trip"
     }
     fn link(&self) -> LinkSpec {
-        LinkSpec {
-            delay: FO_ONE_WAY,
-            ..LinkSpec::default()
-        }
+        LinkSpec::with_delay(FO_ONE_WAY)
     }
     fn sysctls(&self) -> Vec<(Host, &'static str, String)> {
         vec![
