@@ -190,7 +190,7 @@ fn counters_show_every_known_counter_with_its_meaning() {
     assert!(overflows["meaning"]
         .as_str()
         .unwrap()
-        .contains("accept queue was full"));
+        .contains("final ACKs that found the accept queue full"));
 }
 
 #[test]
