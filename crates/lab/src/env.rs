@@ -54,8 +54,10 @@ impl Host {
 
 /// Everything a lab recorded, to check and to show.
 pub struct Record {
-    /// The capture file (pcap, nanoseconds, raw IP), at the client's end.
+    /// The capture file (pcap, nanoseconds), at one end of the link.
     pub pcap: PathBuf,
+    /// The end of the link it was taken at.
+    pub captured_at: Host,
     /// The kernel's TCP events on the lab's addresses, in time order (root only).
     pub kernel: Vec<TcpEvent>,
     /// Why the kernel's account is missing, when it is.
@@ -188,6 +190,7 @@ pub struct Env {
     kernel_t0: u64,
     before: [Snapshot; 2],
     pcap: PathBuf,
+    captured_at: Host,
     snapshots: std::sync::Mutex<Vec<(String, Host, Vec<Socket>)>>,
 }
 
@@ -215,6 +218,7 @@ impl Env {
     pub fn start(
         spec: LinkSpec,
         sysctls: &[(Host, &str, String)],
+        capture_at: Host,
         pcap: &Path,
         trace: bool,
     ) -> Result<Env, LabError> {
@@ -300,54 +304,56 @@ impl Env {
             }
         };
 
-        // The capture, on the client's end of the link.
+        // The capture, on one end of the link.
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let path = pcap.to_path_buf();
         let stop2 = stop.clone();
-        let capture = client
-            .spawn(move || {
-                let r = (|| -> Result<(), String> {
-                    let opts = LiveOptions {
-                        immediate: true,
-                        precision: Precision::Nano,
-                        ..LiveOptions::default()
-                    };
-                    let mut live =
-                        Live::open(link::IFACE, None, &opts).map_err(|e| e.to_string())?;
-                    let mut w = Writer::create(
-                        &path,
-                        WriteFormat::Pcap,
-                        live.linktype(),
-                        live.snaplen(),
-                        Precision::Nano,
-                        link::IFACE,
-                    )
-                    .map_err(|e| format!("{}: {e}", path.display()))?;
-                    let _ = ready_tx.send(Ok(()));
-                    let mut quiet_after_stop = 0;
-                    loop {
-                        match live.next_frame(20).map_err(|e| e.to_string())? {
-                            Some(f) => {
-                                w.write(&f).map_err(|e| e.to_string())?;
-                                quiet_after_stop = 0;
-                            }
-                            None if stop2.load(Ordering::Relaxed) => {
-                                quiet_after_stop += 1;
-                                if quiet_after_stop >= 3 {
-                                    break;
-                                }
-                            }
-                            None => {}
+        let capture = match capture_at {
+            Host::Client => &client,
+            Host::Server => &server,
+        }
+        .spawn(move || {
+            let r = (|| -> Result<(), String> {
+                let opts = LiveOptions {
+                    immediate: true,
+                    precision: Precision::Nano,
+                    ..LiveOptions::default()
+                };
+                let mut live = Live::open(link::IFACE, None, &opts).map_err(|e| e.to_string())?;
+                let mut w = Writer::create(
+                    &path,
+                    WriteFormat::Pcap,
+                    live.linktype(),
+                    live.snaplen(),
+                    Precision::Nano,
+                    link::IFACE,
+                )
+                .map_err(|e| format!("{}: {e}", path.display()))?;
+                let _ = ready_tx.send(Ok(()));
+                let mut quiet_after_stop = 0;
+                loop {
+                    match live.next_frame(20).map_err(|e| e.to_string())? {
+                        Some(f) => {
+                            w.write(&f).map_err(|e| e.to_string())?;
+                            quiet_after_stop = 0;
                         }
+                        None if stop2.load(Ordering::Relaxed) => {
+                            quiet_after_stop += 1;
+                            if quiet_after_stop >= 3 {
+                                break;
+                            }
+                        }
+                        None => {}
                     }
-                    w.flush().map_err(|e| e.to_string())
-                })();
-                if let Err(e) = &r {
-                    let _ = ready_tx.send(Err(e.clone()));
                 }
-                Ok(r)
-            })
-            .map_err(setup("starting the capture"))?;
+                w.flush().map_err(|e| e.to_string())
+            })();
+            if let Err(e) = &r {
+                let _ = ready_tx.send(Err(e.clone()));
+            }
+            Ok(r)
+        })
+        .map_err(setup("starting the capture"))?;
         match ready_rx.recv_timeout(Duration::from_secs(5)) {
             Ok(Ok(())) => {}
             Ok(Err(e)) => return Err(LabError::Capture(e)),
@@ -377,6 +383,7 @@ impl Env {
             kernel_t0,
             before,
             pcap: pcap.to_path_buf(),
+            captured_at: capture_at,
             snapshots: std::sync::Mutex::new(Vec::new()),
         })
     }
@@ -441,6 +448,7 @@ impl Env {
         let [ca, sa] = after;
         Ok(Record {
             pcap: self.pcap.clone(),
+            captured_at: self.captured_at,
             kernel,
             kernel_missing: self.kernel_missing.clone(),
             kernel_t0: self.kernel_t0,

@@ -77,6 +77,11 @@ pub trait Lab: Sync {
     fn sysctls(&self) -> Vec<(Host, &'static str, String)> {
         Vec::new()
     }
+    /// The end of the link the capture sits at: what was lost on the way
+    /// to it is missing from the capture, what is lost after it shows.
+    fn capture_at(&self) -> Host {
+        Host::Client
+    }
     /// Make it happen: the applications' calls.
     fn run(&self, env: &Env) -> Result<(), LabError>;
     /// How long the last packets get to cross before the record is taken.
@@ -118,7 +123,7 @@ impl Outcome {
 /// kernel's tracepoints (root or CAP_PERFMON).
 pub fn run(lab: &dyn Lab, pcap: &Path, trace: bool) -> Result<Outcome, LabError> {
     let sysctls = lab.sysctls();
-    let env = Env::start(lab.link(), &sysctls, pcap, trace)?;
+    let env = Env::start(lab.link(), &sysctls, lab.capture_at(), pcap, trace)?;
     lab.run(&env)?;
     let record = env.finish(lab.settle())?;
     let analysis = Analysis::of(&record.pcap)?;

@@ -74,11 +74,12 @@ pub fn text(lab: &dyn Lab, o: &Outcome) -> String {
     let _ = writeln!(s, "== lab {}: {}", lab.name(), lab.what());
     let _ = writeln!(
         s,
-        "link: {} (client {}, server {}:{}; captured at the client's end)",
+        "link: {} (client {}, server {}:{}; captured at the {}'s end)",
         r.link_text,
         crate::link::CLIENT_ADDR,
         crate::link::SERVER_ADDR,
-        crate::env::PORT
+        crate::env::PORT,
+        r.captured_at.name()
     );
     if !o.sysctls.is_empty() {
         let set: Vec<String> = o
@@ -357,6 +358,7 @@ pub fn json(lab: &dyn Lab, o: &Outcome) -> Value {
         "passed": o.passed(),
         "duration_s": r.seconds,
         "link": r.link_text,
+        "captured_at": r.captured_at.name(),
         "link_drops": r.link.rule_drops.iter().map(|(n, c)| json!({"rule": n, "dropped": c})).collect::<Vec<_>>(),
         "link_random_drops": r.link.random_drops.iter().sum::<u64>(),
         "sysctls": o.sysctls.iter().map(|(h, n, v)| json!({"host": h.name(), "name": n, "value": v})).collect::<Vec<_>>(),

@@ -171,6 +171,10 @@ impl Lab for SynackRetries {
     fn sysctls(&self) -> Vec<(Host, &'static str, String)> {
         vec![(Host::Server, "net.ipv4.tcp_synack_retries", "2".into())]
     }
+    /// At the server's end: the final ACKs that never arrive are not there.
+    fn capture_at(&self) -> Host {
+        Host::Server
+    }
     fn run(&self, env: &Env) -> Result<(), LabError> {
         let srv = util::server(env, 16, |_app, l| {
             // Listen, and wait; nothing will ever be accepted.
@@ -218,6 +222,14 @@ impl Lab for SynackRetries {
                 "connect() succeeds: the client is ESTABLISHED as soon as the SYN-ACK arrives",
                 r.calls("client", "connect").all(|c| c.errno.is_none()),
                 r.calls_text("client", "connect"),
+            ),
+            Check::new(
+                Source::Wire,
+                "captured at the server's end: no ACK from the client arrives until its data, after the server gave up",
+                a.of_conn(1)
+                    .take_while(|p| !(p.from_client && p.len > 0))
+                    .all(|p| !(p.from_client && p.flags & (SYN | ACK) == ACK)),
+                format!("{} packets captured at the server", a.packets.len()),
             ),
             Check::new(
                 Source::Wire,
