@@ -142,14 +142,6 @@ impl Record {
             .map(|(_, _, s)| s.as_slice())
     }
 
-    /// Sockets of one namespace in a kernel state at the end.
-    pub fn in_state(&self, host: Host, state: u8) -> Vec<&Socket> {
-        self.sockets[host as usize]
-            .iter()
-            .filter(|s| s.state == state)
-            .collect()
-    }
-
     /// The kernel's state changes of the sockets of one host, as
     /// (seconds since the start, local, peer, old, new).
     pub fn state_changes(&self, host: Host) -> Vec<(f64, SocketAddr, SocketAddr, u8, u8)> {

@@ -111,12 +111,6 @@ impl Netns {
                 .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))
         })
     }
-
-    /// Read a sysctl of this namespace.
-    pub fn sysctl(&self, name: &str) -> io::Result<String> {
-        let path = sysctl_path(name);
-        self.run(move || Ok(std::fs::read_to_string(&path)?.trim().to_string()))
-    }
 }
 
 /// `/proc/sys/net/ipv4/tcp_syncookies` for `net.ipv4.tcp_syncookies`.
