@@ -19,9 +19,9 @@
 use std::fmt::Display;
 
 use serde::Serializer;
-use tcpscope_track::{Side, State, Transition};
+use tcpscope_track::{Correction, RstVerdict, Side, State, Transition};
 
-use crate::words::note_text;
+use crate::words::{note_text, rst_text};
 
 /// Serialize through `Display` (endpoints, states).
 pub fn display<T: Display, S: Serializer>(v: &T, s: S) -> Result<S::Ok, S::Error> {
@@ -49,6 +49,8 @@ pub struct TransitionJson {
     pub inferred: bool,
     /// The note, or null.
     pub note: Option<String>,
+    /// `from` was a wrong inference, withdrawn by this packet.
+    pub withdraws: bool,
 }
 
 impl From<&Transition> for TransitionJson {
@@ -59,7 +61,66 @@ impl From<&Transition> for TransitionJson {
             to: t.to.name(),
             inferred: t.inferred,
             note: note_text(t.note),
+            withdraws: t.withdraws,
         }
+    }
+}
+
+/// An RST's verdict as JSON: why it was sent, what it did, in words.
+#[derive(serde::Serialize)]
+pub struct RstJson {
+    /// The cause's key (`RstCause::key`).
+    pub cause: &'static str,
+    /// `accepted`, `challenged` or `ignored`.
+    pub effect: &'static str,
+    /// Both in words.
+    pub text: String,
+}
+
+impl From<RstVerdict> for RstJson {
+    fn from(v: RstVerdict) -> RstJson {
+        RstJson {
+            cause: v.cause.key(),
+            effect: v.effect.key(),
+            text: rst_text(v),
+        }
+    }
+}
+
+/// A withdrawn inference as JSON.
+#[derive(serde::Serialize)]
+pub struct CorrectionJson {
+    /// What was wrong (`Correction::key`).
+    pub kind: &'static str,
+    /// In words.
+    pub text: String,
+}
+
+impl From<Correction> for CorrectionJson {
+    fn from(c: Correction) -> CorrectionJson {
+        CorrectionJson {
+            kind: c.key(),
+            text: c.text(),
+        }
+    }
+}
+
+/// A TIME-WAIT a SYN ended, as JSON.
+#[derive(serde::Serialize)]
+pub struct EndedTimeWaitJson {
+    /// The earlier connection's number.
+    pub conn: u64,
+    /// Its side that was in TIME-WAIT.
+    pub side: &'static str,
+}
+
+impl EndedTimeWaitJson {
+    /// From the observation's pair.
+    pub fn of(v: Option<(u64, Side)>) -> Option<EndedTimeWaitJson> {
+        v.map(|(conn, side)| EndedTimeWaitJson {
+            conn,
+            side: side.name(),
+        })
     }
 }
 

@@ -37,6 +37,10 @@ struct PacketRecord<'a> {
     dupack: Option<u32>,
     irtt_ms: Option<f64>,
     sack: Vec<[u32; 2]>,
+    rst: Option<json::RstJson>,
+    challenge_ack: bool,
+    correction: Option<json::CorrectionJson>,
+    ended_time_wait: Option<json::EndedTimeWaitJson>,
 }
 
 impl Output for PacketJson {
@@ -77,6 +81,10 @@ impl Output for PacketJson {
             dupack: obs.flags.has(Flags::DUPLICATE_ACK).then_some(obs.dupack),
             irtt_ms: obs.irtt.map(|r| r * 1e3),
             sack: obs.sack().iter().map(|&(l, r)| [l, r]).collect(),
+            rst: obs.rst.map(json::RstJson::from),
+            challenge_ack: obs.challenge_ack,
+            correction: obs.correction.map(json::CorrectionJson::from),
+            ended_time_wait: json::EndedTimeWaitJson::of(obs.ended_time_wait),
         };
         json::line(&rec, out);
     }

@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use tcpscope_track::{Flags, Note, Observation};
+use tcpscope_track::{Flags, Note, Observation, RstEffect, RstVerdict};
 
 /// A transition's note in words.
 pub fn note_text(n: Note) -> Option<String> {
@@ -19,6 +19,14 @@ pub fn note_text(n: Note) -> Option<String> {
         Note::PeerFin => "read() returns 0 (EOF)".into(),
         Note::SimultaneousClose => "simultaneous close: the FINs crossed".into(),
         Note::NoListener => "nothing listens on this port: the kernel answers the SYN with RST".into(),
+        Note::ResetInCloseWait => "after the peer's FIN: reads keep returning 0; the next write fails: EPIPE \"Broken pipe\"".into(),
+        Note::ResetAfterClose => "it had sent its FIN: no application call sees this RST".into(),
+        Note::TimeWaitEnded => "its four-tuple is used again: the kernel destroys the TIME-WAIT socket".into(),
+        Note::TimeWaitAssassinated => "the RST ends TIME-WAIT early (RFC 1337 TIME-WAIT assassination)".into(),
+        Note::TimeWaitGone => "a TIME-WAIT socket never sends an RST: its TIME-WAIT had already ended".into(),
+        Note::KeepAliveTimeout => "its keep-alive probes went unanswered: ETIMEDOUT \"Connection timed out\"".into(),
+        Note::RetransmissionTimeout => "its retransmissions went unanswered: ETIMEDOUT \"Connection timed out\"".into(),
+        Note::Withdrawn => "earlier inference withdrawn".into(),
     })
 }
 
@@ -44,7 +52,14 @@ pub fn flag_labels(f: Flags, dupack: u32) -> Vec<String> {
 
 /// The `--explain` line under a packet, or `None` if nothing happened.
 pub fn explain_line(obs: &Observation) -> Option<String> {
-    if obs.ntrans == 0 && obs.flags.is_empty() && obs.nsack == 0 {
+    if obs.ntrans == 0
+        && obs.flags.is_empty()
+        && obs.nsack == 0
+        && obs.rst.is_none()
+        && !obs.challenge_ack
+        && obs.correction.is_none()
+        && obs.ended_time_wait.is_none()
+    {
         return None;
     }
     let dir = if obs.from_client {
@@ -80,14 +95,43 @@ pub fn explain_line(obs: &Observation) -> Option<String> {
     Some(s)
 }
 
-/// What a packet's analysis says, one item each: the flags' labels, then
-/// the SACK blocks (a D-SACK is told there, not among the flags).
+/// What a packet's analysis says, one item each: the flags' labels, the
+/// SACK blocks (a D-SACK is told there, not among the flags), then why an
+/// RST was sent and what it did, a challenge ACK, a withdrawn inference,
+/// and a TIME-WAIT this SYN ended.
 pub fn notes(obs: &Observation) -> Vec<String> {
     let mut flags = obs.flags;
     flags.0 &= !Flags::DSACK;
     let mut n = flag_labels(flags, obs.dupack);
     n.extend(sack_text(obs));
+    if let Some(v) = obs.rst {
+        n.push(rst_text(v));
+    }
+    if obs.challenge_ack {
+        n.push("challenge ACK: it answers an RST inside the window, not at the next sequence number (RFC 5961)".into());
+    }
+    if let Some(c) = obs.correction {
+        n.push(c.text());
+    }
+    if let Some((conn, side)) = obs.ended_time_wait {
+        n.push(format!(
+            "ends connection {conn}'s TIME-WAIT on the {}: the kernel destroys it when the four-tuple is used again",
+            side.name()
+        ));
+    }
     n
+}
+
+/// An RST's verdict in words: what it did, then why it was sent.
+pub fn rst_text(v: RstVerdict) -> String {
+    let effect = match v.effect {
+        RstEffect::Accepted => "RST obeyed",
+        RstEffect::Challenged => {
+            "RST not obeyed: inside the window but not at the next sequence number, so the receiver sends a challenge ACK and the connection goes on (RFC 5961)"
+        }
+        RstEffect::Ignored => "RST ignored: outside the window, the connection goes on",
+    };
+    format!("{effect}; cause: {}", v.cause.text())
 }
 
 /// What the SACK blocks say, in relative numbers: a D-SACK names data that

@@ -9,7 +9,9 @@
 //! (inferred, and marked so in the output).
 
 use crate::analysis::{Flags, SeqInfo};
-use crate::machine::{Note, Transition};
+use crate::machine::{Correction, Note, Transition};
+use crate::outcome::AppOutcome;
+use crate::rst::{RstCause, RstVerdict};
 use crate::segment::{flag, Endpoint, Segment, Ts};
 use crate::state::State;
 use crate::zeek::History;
@@ -70,6 +72,15 @@ pub struct Observation {
     pub sack: [(u32, u32); 4],
     /// How many SACK blocks.
     pub nsack: u8,
+    /// On an RST: why it was sent and whether its receiver obeyed it.
+    pub rst: Option<RstVerdict>,
+    /// An ACK that answers an RST inside the window (RFC 5961's challenge ACK).
+    pub challenge_ack: bool,
+    /// An earlier inference this packet disproves.
+    pub correction: Option<Correction>,
+    /// This SYN ended connection N's TIME-WAIT (side given): the kernel
+    /// destroys it when the four-tuple is used again.
+    pub ended_time_wait: Option<(u64, Side)>,
 }
 
 impl Observation {
@@ -87,6 +98,7 @@ impl Observation {
             to: State::Closed,
             inferred: false,
             note: Note::None,
+            withdraws: false,
         }; 4],
         ntrans: 0,
         flags: Flags(0),
@@ -94,6 +106,10 @@ impl Observation {
         irtt: None,
         sack: [(0, 0); 4],
         nsack: 0,
+        rst: None,
+        challenge_ack: false,
+        correction: None,
+        ended_time_wait: None,
     };
 
     /// The SACK blocks as a slice.
@@ -139,6 +155,20 @@ pub struct DirStats {
     first_ts: Option<Ts>,
 }
 
+/// One direction's unanswered retransmissions: how many, the times of the
+/// last two, and whether they re-send a SYN (or SYN-ACK).
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Retry {
+    pub(crate) count: u32,
+    pub(crate) syn: bool,
+    /// `last` is set (it is: once the direction sent anything).
+    pub(crate) sent: bool,
+    /// The send before the last retransmission (valid when `count` > 0).
+    pub(crate) prev: Ts,
+    /// The last send.
+    pub(crate) last: Ts,
+}
+
 /// A tracked connection.
 #[derive(Clone, Debug)]
 pub struct Conn {
@@ -162,10 +192,49 @@ pub struct Conn {
     pub irtt: Option<f64>,
     /// Who sent the first FIN.
     pub first_fin: Option<Side>,
-    /// Who sent the first RST.
+    /// Who sent the first RST that took effect.
     pub first_rst: Option<Side>,
+    /// Why (the first RST that took effect).
+    pub rst_cause: Option<RstCause>,
     /// The RST answered a SYN.
     pub refused: bool,
+    /// RSTs that drew a challenge ACK, and RSTs ignored (outside the window).
+    pub rsts_not_obeyed: u32,
+    /// SYN-ACKs re-sent after the client's final ACK was captured: the
+    /// listener dropped that ACK (a full accept queue).
+    pub synacks_after_final_ack: u32,
+    /// Inferences later packets withdrew.
+    pub corrections: u32,
+    /// The connection that ended this one's TIME-WAIT by using its
+    /// four-tuple again.
+    pub time_wait_ended_by: Option<u64>,
+    /// The capture's last packet (of any connection), set when the capture
+    /// ends: it decides whether a side that kept retrying had given up.
+    pub capture_end: Option<Ts>,
+    /// What each application saw so far, client first.
+    pub(crate) saw: [AppOutcome; 2],
+    /// The next sequence number after all each direction sent (SYN, data, FIN).
+    pub(crate) sent_end: [Option<u32>; 2],
+    /// The last acknowledgment number each direction sent.
+    pub(crate) last_ack: [Option<u32>; 2],
+    /// Direction of the last segment with payload.
+    pub(crate) last_data_dir: Option<usize>,
+    /// Direction d sent new data after the other direction's FIN.
+    pub(crate) data_after_fin: [bool; 2],
+    /// Side d showed it still reads after sending its FIN (it ACKed new
+    /// data from the peer without an RST: a half-close, not a close()).
+    pub(crate) reads_after_fin: [bool; 2],
+    /// Side d has not been shown to have received the peer's FIN: the
+    /// CLOSE-WAIT inferred from it was withdrawn.
+    pub(crate) fin_pending: [bool; 2],
+    /// Direction d sent a segment without SYN.
+    pub(crate) spoke: [bool; 2],
+    /// Side d owes a challenge ACK.
+    pub(crate) challenge_due: [bool; 2],
+    /// Keep-alive probes direction d sent since the peer last sent anything.
+    pub(crate) probes: [u32; 2],
+    /// Retransmissions direction d sent since the peer last sent anything.
+    pub(crate) retry: [Retry; 2],
     /// Client to server, server to client.
     pub stats: [DirStats; 2],
     pub(crate) seq: [SeqInfo; 2],
@@ -197,10 +266,14 @@ fn looks_like_server(port: u16) -> bool {
 
 impl Conn {
     /// Both sides' states before a connection's first packet `seg`: a
-    /// SYN or SYN-ACK starts from CLOSED and LISTEN; a capture that starts
+    /// SYN starts from CLOSED and LISTEN, a SYN-ACK from SYN-SENT and
+    /// LISTEN; a capture that starts
     /// mid-stream finds both ESTABLISHED.
     pub fn initial_states(seg: &Segment) -> (State, State) {
-        if seg.has(flag::SYN) {
+        if seg.has(flag::SYN | flag::ACK) {
+            // The SYN it answers was not captured, but was sent.
+            (State::SynSent, State::Listen)
+        } else if seg.has(flag::SYN) {
             (State::Closed, State::Listen)
         } else {
             (State::Established, State::Established)
@@ -240,7 +313,24 @@ impl Conn {
             irtt: None,
             first_fin: None,
             first_rst: None,
+            rst_cause: None,
             refused: false,
+            rsts_not_obeyed: 0,
+            synacks_after_final_ack: 0,
+            corrections: 0,
+            time_wait_ended_by: None,
+            capture_end: None,
+            saw: [AppOutcome::Nothing; 2],
+            sent_end: [None; 2],
+            last_ack: [None; 2],
+            last_data_dir: None,
+            data_after_fin: [false; 2],
+            reads_after_fin: [false; 2],
+            fin_pending: [false; 2],
+            spoke: [false; 2],
+            challenge_due: [false; 2],
+            probes: [0; 2],
+            retry: [Retry::default(); 2],
             stats: [DirStats::default(); 2],
             seq: [SeqInfo {
                 win_scale: -1,
@@ -262,6 +352,19 @@ impl Conn {
         let d = if seg.src == self.client { 0 } else { 1 };
         let s = &self.seq[d];
         s.isn_set && s.isn != seg.seq
+    }
+
+    /// A new connection (number `by`) uses this one's four-tuple: the
+    /// kernel destroys a TIME-WAIT socket left on it (the server recycles
+    /// it for the new SYN; a client reuses its own). Returns the side whose
+    /// TIME-WAIT ended.
+    pub(crate) fn used_again(&mut self, by: u64) -> Option<(u64, Side)> {
+        let side = [Side::Client, Side::Server]
+            .into_iter()
+            .find(|&s| self.state(s) == State::TimeWait)?;
+        *self.state_mut(side) = State::Closed;
+        self.time_wait_ended_by = Some(by);
+        Some((self.id, side))
     }
 
     pub(crate) fn state_mut(&mut self, side: Side) -> &mut State {

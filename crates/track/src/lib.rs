@@ -8,6 +8,7 @@
 //! - [`analysis`]: Wireshark's analysis flags with their definitions;
 //! - [`zeek`]: Zeek's conn_state and history;
 //! - [`outcome`]: what each application saw, with its errno;
+//! - [`rst`]: why each RST was sent, and whether it was obeyed;
 //! - [`summary`]: the typed record every connection output serializes.
 //!
 //! ```
@@ -17,7 +18,7 @@
 //! assert_eq!(table.len(), 0);
 //! ```
 //!
-//! Memory: one [`Conn`] (about 600 bytes) per open connection, plus a map
+//! Memory: one [`Conn`] (about 830 bytes) per open connection, plus a map
 //! entry. Connections that are over (closed both ways, or reset) and have
 //! been quiet for a minute of capture time, and any connection quiet for
 //! five minutes, are evicted on a clock driven by packet timestamps.
@@ -27,6 +28,7 @@ pub mod analysis;
 pub mod conn;
 pub mod machine;
 pub mod outcome;
+pub mod rst;
 pub mod segment;
 pub mod summary;
 mod table;
@@ -39,8 +41,9 @@ pub mod state {
 
 pub use analysis::Flags;
 pub use conn::{Conn, DirStats, Observation, Side};
-pub use machine::{Note, Transition};
+pub use machine::{Correction, Note, Transition};
 pub use outcome::AppOutcome;
+pub use rst::{RstCause, RstEffect, RstVerdict};
 pub use segment::{Endpoint, Segment, Ts};
 pub use state::State;
 pub use summary::{ConnSummary, DIR_COUNTS};

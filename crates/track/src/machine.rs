@@ -4,7 +4,10 @@
 
 use tcpscope_wire::SeqNumber as Seq;
 
+use crate::analysis::Flags;
 use crate::conn::{Conn, Observation, Side};
+use crate::outcome::AppOutcome;
+use crate::rst::{RstCause, RstEffect, RstVerdict};
 use crate::segment::{flag, Segment};
 use crate::state::State;
 
@@ -23,6 +26,12 @@ pub enum Note {
     Refused,
     /// An RST arrived: the next read fails with ECONNRESET, a later write with EPIPE.
     Reset,
+    /// An RST arrived after the peer's FIN (CLOSE-WAIT): reads keep
+    /// returning 0 and the next write fails with EPIPE.
+    ResetInCloseWait,
+    /// An RST arrived after this side's own FIN: its application had
+    /// closed, so no call sees it.
+    ResetAfterClose,
     /// This side sent the RST (SO_LINGER 0, unread data, or no such connection).
     SentReset,
     /// The peer's FIN arrived: read() returns 0 (EOF).
@@ -31,6 +40,64 @@ pub enum Note {
     NoListener,
     /// Both sides sent their FIN before receiving the other's.
     SimultaneousClose,
+    /// The four-tuple was used again by a new connection: the kernel
+    /// destroyed this side's TIME-WAIT socket.
+    TimeWaitEnded,
+    /// An RST ended this side's TIME-WAIT early (RFC 1337).
+    TimeWaitAssassinated,
+    /// This side sent an RST although inferred in TIME-WAIT: a TIME-WAIT
+    /// socket never sends one, so its TIME-WAIT had already ended.
+    TimeWaitGone,
+    /// Its keep-alive probes went unanswered: the application gets ETIMEDOUT.
+    KeepAliveTimeout,
+    /// Its retransmissions went unanswered and it gave up: ETIMEDOUT.
+    RetransmissionTimeout,
+    /// An earlier inference is withdrawn (see the packet's correction).
+    Withdrawn,
+}
+
+/// An earlier inference a later packet disproves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Correction {
+    /// This side's FIN does not acknowledge the peer's FIN, so it had not
+    /// received it: the CLOSE-WAIT inferred from the peer's FIN is withdrawn.
+    FinNotReceived(Side),
+    /// This side acknowledged the peer's FIN without the peer re-sending
+    /// it: the FINs crossed, and it went FIN-WAIT-1 → CLOSING (the
+    /// FIN-WAIT-2 inferred before is withdrawn).
+    FinsCrossed(Side),
+    /// The server re-sent its SYN-ACK after the client's final ACK: the
+    /// listener dropped that ACK (a full accept queue), so the server never
+    /// left SYN-RECEIVED.
+    FinalAckDropped,
+}
+
+impl Correction {
+    /// The correction in words.
+    pub fn text(self) -> String {
+        match self {
+            Correction::FinNotReceived(s) => format!(
+                "earlier inference withdrawn: the {} had not received the {}'s FIN when it sent its own (it does not acknowledge it)",
+                s.name(),
+                s.other().name()
+            ),
+            Correction::FinsCrossed(s) => format!(
+                "earlier inference withdrawn: the FINs crossed; the {} got the {}'s FIN in FIN-WAIT-1 and went through CLOSING",
+                s.name(),
+                s.other().name()
+            ),
+            Correction::FinalAckDropped => "earlier inference withdrawn: the server never left SYN-RECEIVED (the listener dropped the final ACK: its accept queue was full)".to_string(),
+        }
+    }
+
+    /// The machine word.
+    pub fn key(self) -> &'static str {
+        match self {
+            Correction::FinNotReceived(_) => "fin_not_received",
+            Correction::FinsCrossed(_) => "fins_crossed",
+            Correction::FinalAckDropped => "final_ack_dropped",
+        }
+    }
 }
 
 /// One state change of one endpoint.
@@ -46,6 +113,9 @@ pub struct Transition {
     pub inferred: bool,
     /// More about it.
     pub note: Note,
+    /// `from` was a wrong inference: this side never was in it, and its
+    /// history goes from the state before `from` straight to `to`.
+    pub withdraws: bool,
 }
 
 impl Conn {
@@ -58,6 +128,19 @@ impl Conn {
         inferred: bool,
         note: Note,
     ) {
+        self.enter_as(obs, side, to, inferred, note, false);
+    }
+
+    /// Move `side` to `to`, withdrawing the state it leaves when `withdraws`.
+    pub(crate) fn enter_as(
+        &mut self,
+        obs: &mut Observation,
+        side: Side,
+        to: State,
+        inferred: bool,
+        note: Note,
+        withdraws: bool,
+    ) {
         let from = self.state(side);
         *self.state_mut(side) = to;
         if (obs.ntrans as usize) < obs.transitions.len() && from != to {
@@ -67,6 +150,7 @@ impl Conn {
                 to,
                 inferred,
                 note,
+                withdraws,
             };
             obs.ntrans += 1;
         }
@@ -89,44 +173,31 @@ impl Conn {
             seg.has(flag::FIN),
             seg.has(flag::RST),
         );
+        if rst {
+            self.reset(seg, sender, d, obs);
+            return;
+        }
         // fin_seq[r] is the receiver's FIN: an ACK beyond it acknowledges it.
         let acks_peer_fin = ack && self.fin_seq[r].is_some_and(|s| Seq(seg.ack) > Seq(s));
         let acks_peer_syn = ack && self.seq[r].isn_set && Seq(seg.ack) > Seq(self.seq[r].isn);
-
-        if rst {
-            let before = self.state(sender);
-            let peer = self.state(receiver);
-            if peer == State::SynSent && before == State::Listen {
-                // Assumed listening until now: nothing was.
-                *self.state_mut(sender) = State::Closed;
-                obs.transitions[obs.ntrans as usize] = Transition {
-                    side: sender,
-                    from: State::Closed,
-                    to: State::Closed,
-                    inferred: false,
-                    note: Note::NoListener,
-                };
-                obs.ntrans += 1;
-            } else {
-                self.enter(obs, sender, State::Closed, false, Note::SentReset);
-            }
-            let note = if peer == State::SynSent {
-                Note::Refused
-            } else {
-                Note::Reset
-            };
-            if self.first_rst.is_none() {
-                self.first_rst = Some(sender);
-                self.refused = peer == State::SynSent;
-            }
-            if peer != State::Closed && peer != State::TimeWait && peer != State::Listen {
-                self.enter(obs, receiver, State::Closed, true, note);
-            }
-            return;
-        }
+        self.bookkeeping(seg, d, r, obs);
 
         // What sending this segment proves about the sender.
         let s = self.state(sender);
+        let resent_synack = syn
+            && ack
+            && s == State::Established
+            && sender == Side::Server
+            && !self.spoke[d]
+            && self.seq[d].isn == seg.seq;
+        if resent_synack {
+            // A SYN-ACK proves its sender is in SYN-RECEIVED: the final ACK
+            // inferred delivered was dropped by the listener.
+            self.synacks_after_final_ack += 1;
+            self.corrections += 1;
+            obs.correction = Some(Correction::FinalAckDropped);
+            self.enter_as(obs, sender, State::SynReceived, false, Note::Withdrawn, true);
+        }
         let next = match (s, syn, ack, fin) {
             (State::Closed, true, false, _) => Some((State::SynSent, Note::None)),
             (State::Closed | State::Listen | State::SynSent, true, true, _) => {
@@ -143,25 +214,57 @@ impl Conn {
         if let Some((to, note)) = next {
             self.enter(obs, sender, to, false, note);
         }
+        if !syn {
+            self.spoke[d] = true;
+        }
+        // Acknowledging the peer's FIN proves the sender received it; if
+        // that had been withdrawn, the FINs crossed.
+        if acks_peer_fin && self.fin_pending[d] {
+            self.fin_pending[d] = false;
+            match self.state(sender) {
+                State::FinWait1 => {
+                    self.enter(obs, sender, State::Closing, false, Note::SimultaneousClose)
+                }
+                State::FinWait2 => {
+                    self.corrections += 1;
+                    obs.correction = Some(Correction::FinsCrossed(sender));
+                    self.enter_as(
+                        obs,
+                        sender,
+                        State::Closing,
+                        false,
+                        Note::SimultaneousClose,
+                        true,
+                    );
+                    self.enter(obs, sender, State::TimeWait, false, Note::None);
+                }
+                _ => {}
+            }
+            self.peer_fin_seen(sender);
+        }
         if fin {
             self.fin_seq[d].get_or_insert(seg.seq.wrapping_add(seg.len));
-            let s = self.state(sender);
-            let to = match s {
+            match self.state(sender) {
                 State::Established | State::SynReceived => {
                     self.first_fin.get_or_insert(sender);
-                    Some((State::FinWait1, Note::ActiveClose))
+                    self.enter(obs, sender, State::FinWait1, false, Note::ActiveClose);
                 }
-                // The FINs crossed: this FIN does not acknowledge the peer's,
-                // so the peer's had not arrived when this one left. Both
-                // sides close at once and pass through CLOSING.
-                State::CloseWait if !acks_peer_fin => {
-                    Some((State::Closing, Note::SimultaneousClose))
+                State::CloseWait if acks_peer_fin => {
+                    self.enter(obs, sender, State::LastAck, false, Note::PassiveClose)
                 }
-                State::CloseWait => Some((State::LastAck, Note::PassiveClose)),
-                _ => None,
-            };
-            if let Some((to, note)) = to {
-                self.enter(obs, sender, to, false, note);
+                State::CloseWait => {
+                    // This FIN does not acknowledge the peer's: the sender
+                    // had not received it. It closes actively, and the
+                    // CLOSE-WAIT inferred from the peer's FIN is withdrawn.
+                    self.fin_pending[d] = true;
+                    self.corrections += 1;
+                    obs.correction = Some(Correction::FinNotReceived(sender));
+                    if self.saw[d] == AppOutcome::Eof {
+                        self.saw[d] = AppOutcome::Nothing;
+                    }
+                    self.enter_as(obs, sender, State::FinWait1, false, Note::Withdrawn, true);
+                }
+                _ => {}
             }
         }
         // What receiving it does to the receiver (assumed delivered).
@@ -169,6 +272,14 @@ impl Conn {
         let mut next = match (p, syn, ack) {
             (State::SynReceived, false, true) if acks_peer_syn => State::Established,
             (State::SynSent, true, false) => State::SynReceived,
+            // The peer acknowledges data the receiver sent after its SYN
+            // (its own ACK was not captured): it had completed the handshake.
+            (State::SynSent, false, true)
+                if self.seq[r].isn_set
+                    && Seq(seg.ack) > Seq(self.seq[r].isn.wrapping_add(1)) =>
+            {
+                State::Established
+            }
             _ => p,
         };
         if acks_peer_fin {
@@ -181,12 +292,16 @@ impl Conn {
             };
         }
         if fin {
+            self.fin_pending[r] = false;
             next = match next {
                 State::Established | State::SynReceived => State::CloseWait,
                 State::FinWait1 => State::Closing,
                 State::FinWait2 => State::TimeWait,
                 other => other,
             };
+            if !matches!(p, State::Closed | State::Listen | State::SynSent) {
+                self.peer_fin_seen(receiver);
+            }
         }
         if next != p {
             let note = if fin && next == State::CloseWait {
@@ -197,14 +312,159 @@ impl Conn {
             self.enter(obs, receiver, next, true, note);
         }
     }
+
+    /// The peer's FIN reached `side`: its application reads EOF, unless it
+    /// had closed first (then nothing reaches it; after shutdown(SHUT_WR)
+    /// only, which the wire shows when it goes on reading, EOF).
+    fn peer_fin_seen(&mut self, side: Side) {
+        let i = side as usize;
+        if self.saw[i] != AppOutcome::Nothing {
+            return;
+        }
+        self.saw[i] = if self.fin_seq[i].is_some() && !self.reads_after_fin[i] {
+            AppOutcome::AfterClose
+        } else {
+            AppOutcome::Eof
+        };
+    }
+
+    /// The per-direction facts the RST and outcome rules read: what each
+    /// side sent and acknowledged, who spoke last, and the retries and
+    /// keep-alive probes nobody answered.
+    fn bookkeeping(&mut self, seg: &Segment, d: usize, r: usize, obs: &mut Observation) {
+        let (syn, ack, fin) = (seg.has(flag::SYN), seg.has(flag::ACK), seg.has(flag::FIN));
+        // Anything from this side answers the other side's retries.
+        self.probes[r] = 0;
+        self.retry[r].count = 0;
+        let retransmitted = obs.flags.0
+            & (Flags::RETRANSMISSION | Flags::FAST_RETRANSMISSION | Flags::SPURIOUS_RETRANSMISSION)
+            != 0;
+        let rt = &mut self.retry[d];
+        if obs.flags.has(Flags::KEEP_ALIVE) {
+            self.probes[d] += 1;
+        } else if retransmitted && rt.sent {
+            rt.count += 1;
+            rt.prev = rt.last;
+            rt.syn = syn;
+        } else if seg.len > 0 || syn || fin {
+            rt.count = 0;
+        }
+        if seg.len > 0 || syn || fin {
+            rt.last = seg.ts;
+            rt.sent = true;
+        }
+        if self.challenge_due[d] && ack && !syn && !fin && seg.len == 0 {
+            self.challenge_due[d] = false;
+            obs.challenge_ack = true;
+        }
+        if ack {
+            // Acknowledging new data after its own FIN: it still reads.
+            if self.fin_seq[d].is_some()
+                && self.data_after_fin[r]
+                && self.last_ack[d].is_none_or(|a| Seq(seg.ack) > Seq(a))
+            {
+                self.reads_after_fin[d] = true;
+            }
+            self.last_ack[d] = Some(seg.ack);
+        }
+        let end = seg
+            .seq
+            .wrapping_add(seg.len + syn as u32 + fin as u32);
+        if self.sent_end[d].is_none_or(|e| Seq(end) > Seq(e)) {
+            self.sent_end[d] = Some(end);
+        }
+        if seg.len > 0 {
+            self.last_data_dir = Some(d);
+            if self.fin_seq[r].is_some() && !retransmitted {
+                self.data_after_fin[d] = true;
+            }
+        }
+    }
+
+    /// An RST: why it was sent, whether its receiver obeys it, and what
+    /// that does to both sides and their applications.
+    fn reset(&mut self, seg: &Segment, sender: Side, d: usize, obs: &mut Observation) {
+        let receiver = sender.other();
+        let r = 1 - d;
+        let cause = self.rst_cause(seg, sender, d);
+        let peer = self.state(receiver);
+        let effect = self.rst_effect(seg, d, peer);
+        obs.rst = Some(RstVerdict { cause, effect });
+        if effect != RstEffect::Accepted {
+            // RFC 5961: the connection goes on; one inside the window is
+            // answered with a challenge ACK.
+            self.rsts_not_obeyed += 1;
+            self.challenge_due[r] = effect == RstEffect::Challenged;
+            return;
+        }
+        let before = self.state(sender);
+        if peer == State::SynSent && before == State::Listen {
+            // Assumed listening until now: nothing was.
+            *self.state_mut(sender) = State::Closed;
+            obs.transitions[obs.ntrans as usize] = Transition {
+                side: sender,
+                from: State::Closed,
+                to: State::Closed,
+                inferred: false,
+                note: Note::NoListener,
+                withdraws: false,
+            };
+            obs.ntrans += 1;
+        } else if before == State::TimeWait {
+            self.enter(obs, sender, State::Closed, false, Note::TimeWaitGone);
+        } else {
+            let note = match cause {
+                RstCause::KeepAliveTimeout => Note::KeepAliveTimeout,
+                RstCause::RetransmissionTimeout => Note::RetransmissionTimeout,
+                _ => Note::SentReset,
+            };
+            self.enter(obs, sender, State::Closed, false, note);
+        }
+        if self.first_rst.is_none() {
+            self.first_rst = Some(sender);
+            self.rst_cause = Some(cause);
+            self.refused = peer == State::SynSent;
+        }
+        if matches!(
+            cause,
+            RstCause::KeepAliveTimeout | RstCause::RetransmissionTimeout
+        ) {
+            self.saw[d] = AppOutcome::TimedOut;
+        }
+        let (note, saw) = match peer {
+            State::Closed | State::Listen => return,
+            State::SynSent => (Note::Refused, Some(AppOutcome::Refused)),
+            State::TimeWait => (Note::TimeWaitAssassinated, None),
+            State::CloseWait => (Note::ResetInCloseWait, Some(AppOutcome::EofThenEpipe)),
+            State::LastAck => (Note::ResetAfterClose, None),
+            State::FinWait1 | State::FinWait2 | State::Closing if !self.reads_after_fin[r] => {
+                (Note::ResetAfterClose, None)
+            }
+            State::SynReceived => (Note::None, None),
+            _ => (Note::Reset, Some(AppOutcome::Reset)),
+        };
+        if let Some(saw) = saw {
+            self.saw[r] = saw;
+        }
+        if matches!(
+            cause,
+            RstCause::KeepAliveTimeout | RstCause::RetransmissionTimeout
+        ) {
+            // It stopped answering: the RST most likely never reached it.
+            self.saw[r] = AppOutcome::CannotTell;
+        }
+        self.enter(obs, receiver, State::Closed, true, note);
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use crate::conn::testing::seg;
     use crate::conn::{Conn, Side};
-    use crate::machine::Note;
-    use crate::segment::flag::{ACK, FIN, RST, SYN};
+    use crate::machine::{Correction, Note};
+    use crate::outcome::AppOutcome;
+    use crate::rst::{RstCause, RstEffect};
+    use crate::segment::flag::{ACK, FIN, PSH, RST, SYN};
     use crate::state::State;
 
     #[test]
@@ -257,5 +517,204 @@ mod tests {
         c.observe(&seg(5, true, ACK, 102, 502, 0));
         assert_eq!(c.server_state, State::Closed);
         assert_eq!(c.first_fin, Some(Side::Client));
+    }
+
+    /// A connection from the client (ISN 100) to the server (ISN 500),
+    /// established, at 0..2 ms.
+    fn established() -> Conn {
+        let syn = seg(0, true, SYN, 100, 0, 0);
+        let mut c = Conn::new(1, &syn);
+        c.observe(&syn);
+        c.observe(&seg(1, false, SYN | ACK, 500, 101, 0));
+        c.observe(&seg(2, true, ACK, 101, 501, 0));
+        c
+    }
+
+    fn states(c: &Conn) -> (State, State) {
+        (c.client_state, c.server_state)
+    }
+
+    #[test]
+    fn a_fin_that_does_not_acknowledge_the_peers_withdraws_close_wait() {
+        // The client's FIN is lost: the server's FIN acknowledges only 101.
+        let mut c = established();
+        c.observe(&seg(10, true, FIN | ACK, 101, 501, 0));
+        assert_eq!(c.server_state, State::CloseWait);
+        let o = c.observe(&seg(20, false, FIN | ACK, 501, 101, 0));
+        assert_eq!(o.correction, Some(Correction::FinNotReceived(Side::Server)));
+        let t = o.transitions()[0];
+        assert_eq!((t.from, t.to, t.withdraws), (State::CloseWait, State::FinWait1, true));
+        assert_eq!(states(&c), (State::Closing, State::FinWait1));
+        c.observe(&seg(21, true, ACK, 102, 502, 0));
+        assert_eq!(c.server_state, State::FinWait2);
+        // The client re-sends its FIN: now it arrives.
+        c.observe(&seg(300, true, FIN | ACK, 101, 502, 0));
+        assert_eq!(c.server_state, State::TimeWait);
+        c.observe(&seg(310, false, ACK, 502, 102, 0));
+        assert_eq!(states(&c), (State::TimeWait, State::TimeWait));
+        assert_eq!(c.corrections, 1);
+    }
+
+    #[test]
+    fn fins_that_crossed_go_through_closing() {
+        let mut c = established();
+        c.observe(&seg(10, true, FIN | ACK, 101, 501, 0));
+        c.observe(&seg(11, false, FIN | ACK, 501, 101, 0));
+        c.observe(&seg(12, true, ACK, 102, 502, 0));
+        assert_eq!(c.server_state, State::FinWait2);
+        // The server acknowledges the client's FIN, which was not re-sent:
+        // it had arrived, in FIN-WAIT-1.
+        let o = c.observe(&seg(13, false, ACK, 502, 102, 0));
+        assert_eq!(o.correction, Some(Correction::FinsCrossed(Side::Server)));
+        let tos: Vec<_> = o.transitions().iter().map(|t| (t.to, t.withdraws)).collect();
+        assert_eq!(
+            tos[..2],
+            [(State::Closing, true), (State::TimeWait, false)]
+        );
+        assert_eq!(states(&c), (State::TimeWait, State::TimeWait));
+    }
+
+    #[test]
+    fn a_new_incarnation_ends_the_old_time_wait() {
+        use crate::FlowTable;
+        let mut t = FlowTable::new();
+        let s = |ms, from_client, flags, seq, ack| seg(ms, from_client, flags, seq, ack, 0);
+        for p in [
+            s(0, true, SYN, 100, 0),
+            s(1, false, SYN | ACK, 500, 101),
+            s(2, true, ACK, 101, 501),
+            s(3, true, FIN | ACK, 101, 501),
+            s(4, false, FIN | ACK, 501, 102),
+            s(5, true, ACK, 102, 502),
+        ] {
+            t.observe(&p);
+        }
+        let o = t.observe(&s(1000, true, SYN, 90_000, 0));
+        assert_eq!(o.ended_time_wait, Some((1, Side::Client)));
+        let all = t.finish();
+        assert_eq!(all[0].client_state, State::Closed);
+        assert_eq!(all[0].time_wait_ended_by, Some(2));
+        assert_eq!(all[0].time_wait(), Some(Side::Client));
+    }
+
+    #[test]
+    fn a_synack_after_the_final_ack_puts_the_server_back_in_syn_received() {
+        let mut c = established();
+        assert_eq!(c.server_state, State::Established);
+        let o = c.observe(&seg(1000, false, SYN | ACK, 500, 101, 0));
+        assert_eq!(o.correction, Some(Correction::FinalAckDropped));
+        assert_eq!(c.server_state, State::SynReceived);
+        assert!(o.transitions()[0].withdraws);
+        assert_eq!(c.synacks_after_final_ack, 1);
+        // The listener's accept-queue abort: a bare RST at the ACK's number.
+        c.observe(&seg(1001, true, ACK, 101, 501, 0));
+        let o = c.observe(&seg(1002, false, RST, 501, 0, 0));
+        assert_eq!(o.rst.unwrap().cause, RstCause::AcceptQueueAbort);
+    }
+
+    #[test]
+    fn a_time_wait_socket_never_sends_an_rst() {
+        let mut c = established();
+        c.observe(&seg(3, true, FIN | ACK, 101, 501, 0));
+        c.observe(&seg(4, false, FIN | ACK, 501, 102, 0));
+        c.observe(&seg(5, true, ACK, 102, 502, 0));
+        assert_eq!(c.client_state, State::TimeWait);
+        // Later the server (which the capture thought CLOSED) writes; the
+        // client's bare RST says it has no socket any more.
+        let o = c.observe(&seg(9000, true, RST, 102, 0, 0));
+        assert_eq!(o.transitions()[0].note, Note::TimeWaitGone);
+        assert_eq!(o.rst.unwrap().cause, RstCause::NoSocket);
+    }
+
+    #[test]
+    fn only_an_rst_at_the_next_sequence_number_ends_the_connection() {
+        let mut c = established();
+        c.observe(&seg(3, true, PSH | ACK, 101, 501, 5));
+        c.observe(&seg(4, false, ACK, 501, 106, 0));
+        // Far outside the server's window: dropped.
+        let o = c.observe(&seg(5, true, RST, 9_000_000, 0, 0));
+        assert_eq!(o.rst.unwrap().effect, RstEffect::Ignored);
+        assert_eq!(states(&c), (State::Established, State::Established));
+        // Inside the window: a challenge ACK.
+        let o = c.observe(&seg(6, true, RST, 300, 0, 0));
+        assert_eq!(o.rst.unwrap().effect, RstEffect::Challenged);
+        let o = c.observe(&seg(7, false, ACK, 501, 106, 0));
+        assert!(o.challenge_ack);
+        assert_eq!(c.first_rst, None);
+        assert_eq!(c.outcome(Side::Server), AppOutcome::Nothing);
+        // Exactly the next one: the server's connection ends.
+        let o = c.observe(&seg(8, true, RST, 106, 0, 0));
+        assert_eq!(o.rst.unwrap().effect, RstEffect::Accepted);
+        assert_eq!(c.server_state, State::Closed);
+        assert_eq!(c.outcome(Side::Server), AppOutcome::Reset);
+        assert_eq!(c.rsts_not_obeyed, 2);
+    }
+
+    #[test]
+    fn an_rst_after_the_peers_fin_gives_eof_then_epipe() {
+        let mut c = established();
+        c.observe(&seg(3, false, FIN | ACK, 501, 101, 0));
+        c.observe(&seg(4, true, PSH | ACK, 101, 502, 10));
+        let o = c.observe(&seg(5, false, RST, 502, 0, 0));
+        assert_eq!(o.rst.unwrap().cause, RstCause::DataAfterClose);
+        assert_eq!(c.outcome(Side::Client), AppOutcome::EofThenEpipe);
+        assert_eq!(c.outcome(Side::Client).errno(), Some(libc::EPIPE));
+    }
+
+    #[test]
+    fn an_rst_after_close_reaches_no_application() {
+        let mut c = established();
+        c.observe(&seg(3, true, PSH | ACK, 101, 501, 10));
+        c.observe(&seg(4, true, FIN | ACK, 111, 501, 0));
+        c.observe(&seg(5, false, ACK, 501, 112, 0));
+        // The server closes with the client's request unread.
+        let o = c.observe(&seg(6, false, RST | ACK, 501, 112, 0));
+        assert_eq!(o.rst.unwrap().cause, RstCause::AbortUnread);
+        assert_eq!(o.transitions()[1].note, Note::ResetAfterClose);
+        assert_eq!(c.outcome(Side::Client), AppOutcome::Nothing);
+    }
+
+    #[test]
+    fn unanswered_keepalives_end_in_etimedout() {
+        let mut c = established();
+        c.observe(&seg(3, true, PSH | ACK, 101, 501, 5));
+        c.observe(&seg(4, false, ACK, 501, 106, 0));
+        for i in 0..3 {
+            let o = c.observe(&seg(1000 + i * 100, true, ACK, 105, 501, 0));
+            assert!(o.flags.has(crate::Flags::KEEP_ALIVE));
+        }
+        let o = c.observe(&seg(1400, true, RST | ACK, 106, 501, 0));
+        assert_eq!(o.rst.unwrap().cause, RstCause::KeepAliveTimeout);
+        assert_eq!(c.outcome(Side::Client), AppOutcome::TimedOut);
+        assert_eq!(c.outcome(Side::Server), AppOutcome::CannotTell);
+    }
+
+    #[test]
+    fn syns_nobody_answers_time_out_once_the_capture_runs_past_the_next_retry() {
+        let syn = seg(0, true, SYN, 100, 0, 0);
+        let mut c = Conn::new(1, &syn);
+        c.observe(&syn);
+        c.observe(&seg(1000, true, SYN, 100, 0, 0));
+        c.observe(&seg(3000, true, SYN, 100, 0, 0));
+        c.capture_end = Some(seg(4000, true, 0, 0, 0, 0).ts);
+        assert_eq!(c.outcome(Side::Client), AppOutcome::CannotTell);
+        assert_eq!(c.end_state(Side::Client), State::SynSent);
+        c.capture_end = Some(seg(8000, true, 0, 0, 0, 0).ts);
+        assert_eq!(c.outcome(Side::Client), AppOutcome::TimedOutLikely);
+        assert_eq!(c.end_state(Side::Client), State::Closed);
+    }
+
+    #[test]
+    fn a_capture_of_one_direction_says_so() {
+        // Only the server's packets (a filter such as `src port 80`).
+        let synack = seg(1, false, SYN | ACK, 500, 101, 0);
+        let mut c = Conn::new(1, &synack);
+        c.observe(&synack);
+        c.observe(&seg(3, false, PSH | ACK, 501, 106, 100));
+        c.observe(&seg(4, false, FIN | ACK, 601, 106, 0));
+        assert_eq!(c.missing_direction(), Some(Side::Client));
+        assert_eq!(c.outcome(Side::Server), AppOutcome::CannotTell);
+        assert_eq!(c.outcome(Side::Client), AppOutcome::Eof);
+        assert_eq!(c.summary().closed_first, None);
     }
 }

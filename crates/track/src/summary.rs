@@ -3,6 +3,8 @@
 
 use crate::conn::{Conn, DirStats, Side};
 use crate::outcome::AppOutcome;
+use crate::rst::RstCause;
+use crate::state::State;
 use crate::segment::{Endpoint, Ts};
 use crate::zeek::ConnState;
 
@@ -43,8 +45,24 @@ pub struct ConnSummary {
     pub closed_first: Option<Side>,
     /// Who ends in TIME-WAIT.
     pub time_wait: Option<Side>,
-    /// Who sent the first RST.
+    /// Who sent the first RST that took effect.
     pub reset_by: Option<Side>,
+    /// Why that RST was sent.
+    pub rst_cause: Option<RstCause>,
+    /// RSTs the receiver did not obey (a challenge ACK, or outside the window).
+    pub rsts_not_obeyed: u32,
+    /// SYN-ACKs the server re-sent after the client's final ACK (the
+    /// listener dropped it: a full accept queue).
+    pub synacks_after_final_ack: u32,
+    /// The side none of whose packets were captured although the other
+    /// acknowledged them: verdicts about it are unknown.
+    pub missing: Option<Side>,
+    /// The connection that used this one's four-tuple again and so ended
+    /// its TIME-WAIT.
+    pub time_wait_ended_by: Option<u64>,
+    /// Each side's state when the capture ended (CLOSED for a side that
+    /// gave up re-sending, a heuristic), client first.
+    pub end_states: (State, State),
     /// What the client's application saw.
     pub client_saw: AppOutcome,
     /// What the server's application saw.
@@ -77,9 +95,15 @@ impl Conn {
             irtt: self.irtt,
             conn_state: self.conn_state(),
             history: self.history().to_string(),
-            closed_first: self.first_fin,
+            closed_first: self.first_fin.filter(|_| self.missing_direction().is_none()),
             time_wait: self.time_wait(),
             reset_by: self.first_rst,
+            rst_cause: self.rst_cause,
+            rsts_not_obeyed: self.rsts_not_obeyed,
+            synacks_after_final_ack: self.synacks_after_final_ack,
+            missing: self.missing_direction(),
+            time_wait_ended_by: self.time_wait_ended_by,
+            end_states: (self.end_state(Side::Client), self.end_state(Side::Server)),
             client_saw: self.outcome(Side::Client),
             server_saw: self.outcome(Side::Server),
         }

@@ -104,12 +104,14 @@ impl FlowTable {
         }
         let key = Key::of(seg);
         let mut reused = false;
+        let mut ended = None;
         let next_id = &mut self.next_id;
         let conn = match self.conns.entry(key) {
             Entry::Occupied(e) => {
                 let c = e.into_mut();
                 if c.is_new_incarnation(seg) {
-                    let old = std::mem::replace(c, Conn::new(*next_id, seg));
+                    let mut old = std::mem::replace(c, Conn::new(*next_id, seg));
+                    ended = old.used_again(*next_id);
                     *next_id += 1;
                     self.evicted.push(old);
                     reused = true;
@@ -125,6 +127,7 @@ impl FlowTable {
         conn.observe_into(seg, obs);
         if reused {
             obs.flags.set(Flags::REUSED_PORTS);
+            obs.ended_time_wait = ended;
         }
         conn
     }
@@ -144,6 +147,11 @@ impl FlowTable {
         let mut all = std::mem::take(&mut self.evicted);
         all.extend(self.conns.into_values());
         all.sort_by_key(|c| c.id);
+        // The capture's end decides whether a side still re-sending had given up.
+        let end = all.iter().map(|c| c.last).max();
+        for c in &mut all {
+            c.capture_end = end;
+        }
         all
     }
 

@@ -53,10 +53,13 @@ fn simultaneous_open_then_simultaneous_close() {
     t.observe(&seg(5, false, flag::ACK, 501, 101, 0));
     assert_eq!(states(&t, &a_syn), (Established, Established));
     // Both FINs cross: each side goes FIN-WAIT-1 -> CLOSING -> TIME-WAIT.
+    // B's FIN does not acknowledge A's: B had not received it, so the
+    // CLOSE-WAIT inferred from A's FIN is withdrawn and B is in FIN-WAIT-1.
     t.observe(&seg(10, true, flag::FIN | flag::ACK, 101, 501, 0));
     t.observe(&seg(11, false, flag::FIN | flag::ACK, 501, 101, 0));
-    assert_eq!(states(&t, &a_syn), (Closing, Closing));
+    assert_eq!(states(&t, &a_syn), (Closing, FinWait1));
     t.observe(&seg(12, true, flag::ACK, 102, 502, 0));
+    // B acknowledges A's FIN, never re-sent: it had arrived in FIN-WAIT-1.
     t.observe(&seg(13, false, flag::ACK, 502, 102, 0));
     assert_eq!(states(&t, &a_syn), (TimeWait, TimeWait));
 }
@@ -103,7 +106,9 @@ fn a_new_isn_on_a_used_4_tuple_is_a_new_connection_with_reused_ports() {
 #[test]
 fn a_connection_takes_a_bounded_amount_of_memory() {
     let size = std::mem::size_of::<tcpscope_track::Conn>();
-    assert!(size <= 640, "Conn is {size} bytes");
+    // 832 bytes since the RST and application-outcome rules keep what each
+    // direction sent, acknowledged and re-sent unanswered.
+    assert!(size <= 896, "Conn is {size} bytes");
 }
 
 #[test]

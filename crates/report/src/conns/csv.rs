@@ -27,7 +27,7 @@ pub fn write(all: &[ConnSummary], out: &mut Vec<u8>) {
     }
     let _ = writeln!(
         out,
-        "id,client,server,roles_guessed,start,duration,client_packets,client_bytes,server_packets,server_bytes,irtt_ms,conn_state,history,{},closed_first,time_wait,reset_by,client_saw,server_saw",
+        "id,client,server,roles_guessed,start,duration,client_packets,client_bytes,server_packets,server_bytes,irtt_ms,conn_state,history,{},closed_first,time_wait,reset_by,client_saw,server_saw,rst_cause,client_end_state,server_end_state,missing_direction",
         counts.join(",")
     );
     for c in all {
@@ -38,7 +38,7 @@ pub fn write(all: &[ConnSummary], out: &mut Vec<u8>) {
             .collect();
         let _ = writeln!(
             out,
-            "{},{},{},{},{:.6},{:.6},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+            "{},{},{},{},{:.6},{:.6},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
             c.id,
             q(&c.client.to_string()),
             q(&c.server.to_string()),
@@ -58,6 +58,10 @@ pub fn write(all: &[ConnSummary], out: &mut Vec<u8>) {
             side(c.reset_by),
             q(c.client_saw.text()),
             q(c.server_saw.text()),
+            c.rst_cause.map_or("-", |r| r.key()),
+            c.end_states.0.name(),
+            c.end_states.1.name(),
+            side(c.missing),
         );
     }
 }

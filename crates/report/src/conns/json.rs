@@ -47,6 +47,13 @@ impl Serialize for Record<'_> {
         m.serialize_entry("closed_first", &side(c.closed_first))?;
         m.serialize_entry("time_wait", &side(c.time_wait))?;
         m.serialize_entry("reset_by", &side(c.reset_by))?;
+        m.serialize_entry("rst_cause", &c.rst_cause.map(|r| r.key()))?;
+        m.serialize_entry("rsts_not_obeyed", &c.rsts_not_obeyed)?;
+        m.serialize_entry("synacks_after_final_ack", &c.synacks_after_final_ack)?;
+        m.serialize_entry("missing_direction", &side(c.missing))?;
+        m.serialize_entry("time_wait_ended_by", &c.time_wait_ended_by)?;
+        m.serialize_entry("client_end_state", c.end_states.0.name())?;
+        m.serialize_entry("server_end_state", c.end_states.1.name())?;
         m.serialize_entry("client_saw", &Outcome(c.client_saw))?;
         m.serialize_entry("server_saw", &Outcome(c.server_saw))?;
         m.end()

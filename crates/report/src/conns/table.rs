@@ -14,8 +14,8 @@ fn side(s: Option<Side>) -> &'static str {
 pub fn write(all: &[ConnSummary], out: &mut Vec<u8>) {
     let _ = writeln!(
         out,
-        "{:>4}  {:<22} {:<22} {:>10} {:>6} {:>9} {:>6} {:>9} {:>10}  {:<6} {:<12} {:>7}  {:<6} {:<9} {:<6}  {}",
-        "id", "client", "server", "duration", "pkts>", "bytes>", "<pkts", "<bytes", "irtt", "state", "history", "retrans", "closed", "time-wait", "rst", "applications saw"
+        "{:>4}  {:<22} {:<22} {:>10} {:>6} {:>9} {:>6} {:>9} {:>10}  {:<6} {:<12} {:>7}  {:<6} {:<9} {:<6} {:<24}  {}",
+        "id", "client", "server", "duration", "pkts>", "bytes>", "<pkts", "<bytes", "irtt", "state", "history", "retrans", "closed", "time-wait", "rst", "rst cause", "applications saw"
     );
     for c in all {
         let irtt = c.irtt.map_or("-".to_string(), ms);
@@ -27,7 +27,7 @@ pub fn write(all: &[ConnSummary], out: &mut Vec<u8>) {
         let (to, from) = (c.dir(Side::Client), c.dir(Side::Server));
         let _ = writeln!(
             out,
-            "{:>4}  {:<22} {:<22} {:>9.6}s {:>6} {:>9} {:>6} {:>9} {:>10}  {:<6} {:<12} {:>7}  {:<6} {:<9} {:<6}  client: {}; server: {}",
+            "{:>4}  {:<22} {:<22} {:>9.6}s {:>6} {:>9} {:>6} {:>9} {:>10}  {:<6} {:<12} {:>7}  {:<6} {:<9} {:<6} {:<24}  client: {}; server: {}{}",
             c.id,
             client,
             c.server.to_string(),
@@ -43,8 +43,13 @@ pub fn write(all: &[ConnSummary], out: &mut Vec<u8>) {
             side(c.closed_first),
             side(c.time_wait),
             side(c.reset_by),
+            c.rst_cause.map_or("-", |r| r.key()),
             c.client_saw.text(),
             c.server_saw.text(),
+            match c.missing {
+                Some(s) => format!(" (no packet from the {} was captured: verdicts about it are unknown)", s.name()),
+                None => String::new(),
+            },
         );
     }
 }
