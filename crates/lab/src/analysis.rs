@@ -10,7 +10,7 @@ use tcpscope_print::{Options, Printer};
 use tcpscope_report::ladder::{Ladder, Style};
 use tcpscope_report::words::explain_line;
 use tcpscope_report::{Output, OutputError, Packet, Pipeline};
-use tcpscope_track::{Conn, ConnSummary, Flags, State, Transition};
+use tcpscope_track::{Conn, ConnSummary, Flags, State, Transition, Ts};
 
 use crate::LabError;
 
@@ -120,6 +120,15 @@ impl Output for Collect {
     }
 }
 
+/// A frame's time (the lab's captures are in nanoseconds).
+fn frame_ts(f: &tcpscope_capture::Frame<'_>) -> Ts {
+    let ns = f.ts_sec as i128 * 1_000_000_000 + f.ts_frac as i128;
+    Ts {
+        sec: ns.div_euclid(1_000_000_000) as i64,
+        nsec: ns.rem_euclid(1_000_000_000) as u32,
+    }
+}
+
 fn source(pcap: &Path) -> Result<FrameSource, LabError> {
     Reader::open(pcap, Precision::Nano)
         .map(FrameSource::new)
@@ -134,11 +143,31 @@ impl Analysis {
         if let Some(e) = run.error {
             return Err(LabError::Capture(e.to_string()));
         }
-        let c = p.output();
-        Ok(Analysis {
+        Ok(Analysis::from(p.output()))
+    }
+
+    /// Read a lab's capture up to `end`, the instant the lab listed the
+    /// kernel's sockets, as a capture that ran until then.
+    pub fn until(pcap: &Path, end: Ts) -> Result<Analysis, LabError> {
+        let mut p = Pipeline::new("", Collect::default(), true);
+        let mut src = source(pcap)?;
+        loop {
+            match src.next_frame() {
+                Ok(Some(f)) if frame_ts(&f) <= end => p.push_unfiltered(&f),
+                Ok(_) => break,
+                Err(e) => return Err(LabError::Capture(e.to_string())),
+            }
+        }
+        p.set_capture_end(end);
+        p.finish().map_err(|e| LabError::Capture(e.to_string()))?;
+        Ok(Analysis::from(p.output()))
+    }
+
+    fn from(c: &Collect) -> Analysis {
+        Analysis {
             packets: c.packets.clone(),
             conns: c.conns.clone(),
-        })
+        }
     }
 
     /// The packets of one connection.

@@ -64,6 +64,10 @@ pub struct Record {
     pub kernel_missing: Option<String>,
     /// CLOCK_MONOTONIC ns when the lab started, to time kernel events.
     pub kernel_t0: u64,
+    /// CLOCK_MONOTONIC ns when the sockets were listed at the end.
+    pub sockets_listed_ns: u64,
+    /// The same instant on the capture's clock (CLOCK_REALTIME).
+    pub sockets_listed_at: tcpscope_track::Ts,
     /// Every TCP socket of each namespace at the end (sock_diag), client first.
     pub sockets: [Vec<Socket>; 2],
     /// Counters of each namespace, before and after, client first.
@@ -184,6 +188,17 @@ pub struct Env {
     pcap: PathBuf,
     captured_at: Host,
     snapshots: std::sync::Mutex<Vec<(String, Host, Vec<Socket>)>>,
+}
+
+/// CLOCK_REALTIME now, the packets' clock.
+fn wall_clock() -> tcpscope_track::Ts {
+    let d = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    tcpscope_track::Ts {
+        sec: d.as_secs() as i64,
+        nsec: d.subsec_nanos(),
+    }
 }
 
 /// CLOCK_MONOTONIC now, in nanoseconds (the tracepoints' clock).
@@ -422,9 +437,13 @@ impl Env {
             ns.run(|| diag::tcp_sockets(diag::ALL_STATES).map_err(std::io::Error::other))
                 .map_err(|e| LabError::Setup("listing the namespace's sockets", e))
         };
+        // The sockets' list is the end of the kernel's account: the capture
+        // stops right after it, and kernel events after it are not compared.
         let sockets = [sockets(&self.client)?, sockets(&self.server)?];
-        let after = [counters(&self.client)?, counters(&self.server)?];
+        let sockets_listed_ns = monotonic_ns();
+        let sockets_listed_at = wall_clock();
         self.stop.store(true, Ordering::Relaxed);
+        let after = [counters(&self.client)?, counters(&self.server)?];
         if let Some(c) = self.capture.take() {
             c.join()
                 .map_err(|_| LabError::Capture("capture thread panicked".into()))?
@@ -444,6 +463,8 @@ impl Env {
             kernel,
             kernel_missing: self.kernel_missing.clone(),
             kernel_t0: self.kernel_t0,
+            sockets_listed_ns,
+            sockets_listed_at,
             sockets,
             counters: [(cb, ca), (sb, sa)],
             apps: self.log.calls(),

@@ -106,6 +106,9 @@ pub struct Outcome {
     pub record: Record,
     /// What tcpscope made of the capture.
     pub analysis: Analysis,
+    /// What tcpscope made of the capture up to the instant the kernel's
+    /// sockets were listed: what the agreement compares with them.
+    pub at_listing: Analysis,
     /// Its checks.
     pub checks: Vec<Check>,
     /// The sysctls it set.
@@ -127,11 +130,13 @@ pub fn run(lab: &dyn Lab, pcap: &Path, trace: bool) -> Result<Outcome, LabError>
     lab.run(&env)?;
     let record = env.finish(lab.settle())?;
     let analysis = Analysis::of(&record.pcap)?;
+    let at_listing = Analysis::until(&record.pcap, record.sockets_listed_at)?;
     let checks = lab.checks(&record, &analysis);
     Ok(Outcome {
         name: lab.name(),
         record,
         analysis,
+        at_listing,
         checks,
         sysctls,
     })

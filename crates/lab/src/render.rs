@@ -212,14 +212,19 @@ pub fn text(lab: &dyn Lab, o: &Outcome) -> String {
         let n = agree.iter().filter(|a| a.agrees).count();
         let _ = writeln!(
             s,
-            "\ntcpscope's inferred states against the kernel's sockets at the end: {n} of {} endpoints agree",
+            "\ntcpscope's inferred states against the kernel's (every state each endpoint went through): {n} of {} endpoints agree",
             agree.len()
         );
         for a in agree.iter().filter(|a| !a.agrees) {
             let _ = writeln!(
                 s,
-                "  connection {} {}: tcpscope {}, kernel {}",
-                a.conn, a.side, a.tcpscope, a.kernel
+                "  connection {} {}: tcpscope {}; kernel {}{}",
+                a.conn,
+                a.side,
+                a.tcpscope.join(" → "),
+                a.kernel.join(" → "),
+                a.invisible
+                    .map_or(" (they differ)".to_string(), |w| format!(" (invisible here: {w})"))
             );
         }
     }
@@ -231,7 +236,12 @@ pub fn text(lab: &dyn Lab, o: &Outcome) -> String {
             a.side,
             a.tcpscope,
             a.app,
-            if a.agrees { "" } else { " (they differ)" }
+            if a.agrees {
+                String::new()
+            } else {
+                a.invisible
+                    .map_or(" (they differ)".to_string(), |w| format!(" (invisible here: {w})"))
+            }
         );
     }
 

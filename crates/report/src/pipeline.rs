@@ -6,7 +6,7 @@ use std::io::{self, Write};
 
 use tcpscope_capture::{Frame, FrameSource, ReadError};
 use tcpscope_filter::{Filter, FilterError};
-use tcpscope_track::{segment, Conn, FlowTable, Observation, Segment};
+use tcpscope_track::{segment, Conn, FlowTable, Observation, Segment, Ts};
 
 /// One frame that passed the filter, and what the tracker made of it.
 pub struct Packet<'a> {
@@ -94,6 +94,9 @@ pub struct Pipeline<O> {
     buf: Vec<u8>,
     /// The tracker's observation of the current packet, reused.
     obs: Observation,
+    /// When the capture ended, if later than its last packet (a live
+    /// capture knows; a file does not).
+    capture_end: Option<Ts>,
 }
 
 const FLUSH_AT: usize = 1 << 16;
@@ -111,7 +114,14 @@ impl<O: Output> Pipeline<O> {
             taken: 0,
             buf: Vec::with_capacity(1 << 17),
             obs: Observation::EMPTY,
+            capture_end: None,
         }
+    }
+
+    /// The capture ran until `end` (a live capture's stop): a side that
+    /// kept re-sending and then went quiet before it had given up.
+    pub fn set_capture_end(&mut self, end: Ts) {
+        self.capture_end = Some(end);
     }
 
     /// Packets taken so far.
@@ -194,7 +204,7 @@ impl<O: Output> Pipeline<O> {
     pub fn finish(&mut self) -> Result<(), OutputError> {
         let table = std::mem::take(&mut self.table);
         let conns = if self.output.wants_connections() {
-            table.finish()
+            table.finish_at(self.capture_end)
         } else {
             Vec::new()
         };

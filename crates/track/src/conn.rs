@@ -227,6 +227,11 @@ pub struct Conn {
     /// Side d has not been shown to have received the peer's FIN: the
     /// CLOSE-WAIT inferred from it was withdrawn.
     pub(crate) fin_pending: [bool; 2],
+    /// The TSval of the ACK from which side d's ESTABLISHED was inferred,
+    /// until a segment of d echoes it (then d had received it).
+    pub(crate) est_tsval: [Option<u32>; 2],
+    /// Side d's state before the RST it (so the capture thought) sent.
+    pub(crate) before_rst: [State; 2],
     /// Direction d sent a segment without SYN.
     pub(crate) spoke: [bool; 2],
     /// Side d owes a challenge ACK.
@@ -327,6 +332,8 @@ impl Conn {
             data_after_fin: [false; 2],
             reads_after_fin: [false; 2],
             fin_pending: [false; 2],
+            est_tsval: [None; 2],
+            before_rst: [State::Closed; 2],
             spoke: [false; 2],
             challenge_due: [false; 2],
             probes: [0; 2],

@@ -66,6 +66,14 @@ pub enum Correction {
     /// it: the FINs crossed, and it went FIN-WAIT-1 → CLOSING (the
     /// FIN-WAIT-2 inferred before is withdrawn).
     FinsCrossed(Side),
+    /// This side goes on sending after the RST the capture took for its
+    /// own: that RST did not come from its TCP (a middlebox or an attacker
+    /// forged it), and the side never closed.
+    RstNotFromSender(Side),
+    /// The server's segment echoes a timestamp older than the client's
+    /// final ACK: it sent it before that ACK arrived, still in SYN-RECEIVED
+    /// (TCP Fast Open servers answer before the handshake completes).
+    SentBeforeFinalAck,
     /// The server re-sent its SYN-ACK after the client's final ACK: the
     /// listener dropped that ACK (a full accept queue), so the server never
     /// left SYN-RECEIVED.
@@ -86,7 +94,12 @@ impl Correction {
                 s.name(),
                 s.other().name()
             ),
-            Correction::FinalAckDropped => "earlier inference withdrawn: the server never left SYN-RECEIVED (the listener dropped the final ACK: its accept queue was full)".to_string(),
+            Correction::RstNotFromSender(s) => format!(
+                "earlier inference withdrawn: the {} goes on sending after the RST sent in its name, so that RST did not come from its TCP (forged by a middlebox or an attacker) and it never closed",
+                s.name()
+            ),
+            Correction::SentBeforeFinalAck => "earlier inference withdrawn: this segment echoes a timestamp older than the client's final ACK, so the server sent it before that ACK arrived, in SYN-RECEIVED".to_string(),
+            Correction::FinalAckDropped => "earlier inference withdrawn: the server never left SYN-RECEIVED (the listener did not take the final ACK: a full accept queue, or the half-open connection was already given up)".to_string(),
         }
     }
 
@@ -96,6 +109,8 @@ impl Correction {
             Correction::FinNotReceived(_) => "fin_not_received",
             Correction::FinsCrossed(_) => "fins_crossed",
             Correction::FinalAckDropped => "final_ack_dropped",
+            Correction::RstNotFromSender(_) => "rst_not_from_sender",
+            Correction::SentBeforeFinalAck => "sent_before_final_ack",
         }
     }
 }
@@ -186,7 +201,7 @@ impl Conn {
         let s = self.state(sender);
         let resent_synack = syn
             && ack
-            && s == State::Established
+            && matches!(s, State::Established | State::CloseWait)
             && sender == Side::Server
             && !self.spoke[d]
             && self.seq[d].isn == seg.seq;
@@ -196,8 +211,43 @@ impl Conn {
             self.synacks_after_final_ack += 1;
             self.corrections += 1;
             obs.correction = Some(Correction::FinalAckDropped);
+            if s == State::CloseWait {
+                // The FIN inferred delivered was not taken either.
+                self.saw[d] = AppOutcome::Nothing;
+                self.enter_as(obs, sender, State::Established, false, Note::Withdrawn, true);
+            }
             self.enter_as(obs, sender, State::SynReceived, false, Note::Withdrawn, true);
         }
+        // A side that sends after "its" RST had not sent it.
+        if self.state(sender) == State::Closed
+            && self.first_rst == Some(sender)
+            && !syn
+            && self.before_rst[d] != State::Closed
+        {
+            self.corrections += 1;
+            obs.correction = Some(Correction::RstNotFromSender(sender));
+            self.first_rst = None;
+            self.rst_cause = None;
+            let back = self.before_rst[d];
+            self.enter_as(obs, sender, back, false, Note::Withdrawn, true);
+        }
+        let s = self.state(sender);
+        // TCP timestamps: the ecr of what the sender sends is the newest
+        // TSval it had received. Older than the ACK its ESTABLISHED was
+        // inferred from: that ACK had not arrived yet.
+        if let (Some(v), Some((_, ecr))) = (self.est_tsval[d], seg.tsopt) {
+            if Seq(ecr) < Seq(v) && s == State::Established && !syn {
+                self.corrections += 1;
+                obs.correction = Some(Correction::SentBeforeFinalAck);
+                self.enter_as(obs, sender, State::SynReceived, false, Note::Withdrawn, true);
+            } else if Seq(ecr) >= Seq(v) {
+                self.est_tsval[d] = None;
+                if self.state(sender) == State::SynReceived {
+                    self.enter(obs, sender, State::Established, false, Note::None);
+                }
+            }
+        }
+        let s = self.state(sender);
         let next = match (s, syn, ack, fin) {
             (State::Closed, true, false, _) => Some((State::SynSent, Note::None)),
             (State::Closed | State::Listen | State::SynSent, true, true, _) => {
@@ -303,6 +353,9 @@ impl Conn {
                 self.peer_fin_seen(receiver);
             }
         }
+        if p == State::SynReceived && next == State::Established {
+            self.est_tsval[r] = seg.tsopt.map(|(v, _)| v);
+        }
         if next != p {
             let note = if fin && next == State::CloseWait {
                 Note::PeerFin
@@ -397,7 +450,36 @@ impl Conn {
             self.challenge_due[r] = effect == RstEffect::Challenged;
             return;
         }
+        // What the RST proves about its sender's past: an RST+ACK that does
+        // not acknowledge the peer's FIN was sent before that FIN arrived;
+        // a listener that could not queue the handshake never had it
+        // ESTABLISHED.
+        let fin_not_taken = seg.has(flag::ACK)
+            && self.fin_seq[r].is_some_and(|f| Seq(seg.ack) <= Seq(f))
+            && self.state(sender) == State::CloseWait;
+        if fin_not_taken {
+            self.corrections += 1;
+            obs.correction = Some(Correction::FinNotReceived(sender));
+            self.saw[d] = AppOutcome::Nothing;
+            self.enter_as(obs, sender, State::Established, false, Note::Withdrawn, true);
+        }
+        let never_spoke = sender == Side::Server && self.stats[d].synack && !self.spoke[d];
+        if !seg.has(flag::ACK)
+            && never_spoke
+            && matches!(self.state(sender), State::Established | State::CloseWait)
+        {
+            // A server that sent only its SYN-ACK answers with a bare RST:
+            // it never had the connection ESTABLISHED.
+            self.corrections += 1;
+            obs.correction = Some(Correction::FinalAckDropped);
+            self.saw[d] = AppOutcome::Nothing;
+            if self.state(sender) == State::CloseWait {
+                self.enter_as(obs, sender, State::Established, false, Note::Withdrawn, true);
+            }
+            self.enter_as(obs, sender, State::SynReceived, false, Note::Withdrawn, true);
+        }
         let before = self.state(sender);
+        self.before_rst[d] = before;
         if peer == State::SynSent && before == State::Listen {
             // Assumed listening until now: nothing was.
             *self.state_mut(sender) = State::Closed;

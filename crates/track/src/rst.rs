@@ -218,9 +218,13 @@ impl Conn {
         if bare {
             // The server answers the handshake's last ACK without having
             // sent anything but its SYN-ACK: the listener could not queue it.
-            if me == State::SynReceived
-                || (sender == Side::Server && self.stats[d].synack && !self.spoke[d])
-            {
+            // (Not when the client had sent its FIN: that finds a handshake
+            // already given up, no socket.)
+            let handshake_only = me != State::Closed
+                && sender == Side::Server
+                && self.stats[d].synack
+                && !self.spoke[d];
+            if (me == State::SynReceived || handshake_only) && self.fin_seq[r].is_none() {
                 return RstCause::AcceptQueueAbort;
             }
             if matches!(me, State::FinWait1 | State::FinWait2 | State::Closing)

@@ -143,12 +143,18 @@ impl FlowTable {
     }
 
     /// Everything still in the table, and everything evicted, ordered by id.
-    pub fn finish(mut self) -> Vec<Conn> {
+    pub fn finish(self) -> Vec<Conn> {
+        self.finish_at(None)
+    }
+
+    /// Everything, as [`FlowTable::finish`], for a capture that ran until
+    /// `end` (when later than its last packet).
+    pub fn finish_at(mut self, end: Option<Ts>) -> Vec<Conn> {
         let mut all = std::mem::take(&mut self.evicted);
         all.extend(self.conns.into_values());
         all.sort_by_key(|c| c.id);
         // The capture's end decides whether a side still re-sending had given up.
-        let end = all.iter().map(|c| c.last).max();
+        let end = all.iter().map(|c| c.last).chain(end).max();
         for c in &mut all {
             c.capture_end = end;
         }
