@@ -32,6 +32,8 @@ enum Command {
     Conns(track_cmds::ConnsArgs),
     /// The sequence diagram of one connection, with both sides' states.
     Ladder(track_cmds::LadderArgs),
+    /// What went wrong in a capture: resets by cause, refusals, timeouts, stalls; evidence and the fix.
+    Diagnose(track_cmds::DiagnoseArgs),
     /// TCP sockets and listen queues (accept queue, SYN-RECV count, tcp_info), like ss -t.
     Ss(ss_cmd::SsArgs),
     /// TCP MIB counters (nstat, netstat -s) with their meaning, totals or deltas.
@@ -66,6 +68,7 @@ fn main() -> ExitCode {
         Command::Capture(args) => Ok(capture_cmd::capture(args)),
         Command::Conns(args) => Ok(track_cmds::conns(args)),
         Command::Ladder(args) => Ok(track_cmds::ladder(args)),
+        Command::Diagnose(args) => Ok(track_cmds::diagnose(args)),
         Command::Ss(args) => ss_cmd::ss(args),
         Command::Counters(args) => kernel_cmds::counters(args),
         Command::Doctor(args) => kernel_cmds::doctor(args),

@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use clap::{Args, ValueEnum};
 use tcpscope_capture::{FrameSource, Precision, Reader};
 use tcpscope_report::conns::{self, Conns};
+use tcpscope_report::diagnose::Diagnose;
 use tcpscope_report::ladder::{Ladder, Style};
 use tcpscope_report::{Output, Pipeline, RunError};
 
@@ -59,8 +60,46 @@ pub struct LadderArgs {
     json: bool,
 }
 
+/// The findings of a capture, most harmful first.
+#[derive(Args, Debug)]
+#[command(
+    after_help = "Findings, most harmful first: forged or ignored RSTs; connections reset, \
+by the cause read from the RST (answer to a SYN, accept-queue abort, data after close, no socket, \
+abort on close, keep-alive or retransmission timeout, TIME-WAIT assassination); refusals; peers that \
+stopped answering; SYNs nobody answered; SYN-ACKs re-sent after the final ACK (a full accept queue); \
+SYN-ACKs re-sent; zero windows; retransmissions; half-closed connections (CLOSE-WAIT); TIME-WAIT reuse; \
+slow handshakes. Each with how many connections, examples with packet numbers (as read -# numbers \
+them), what the applications saw, the likely cause, what to change and how to confirm it.\n\n\
+A live capture is diagnosed with `tcpscope capture --diagnose`."
+)]
+pub struct DiagnoseArgs {
+    /// Capture file to read; "-" reads standard input.
+    #[arg(short = 'r', value_name = "FILE")]
+    file: PathBuf,
+    /// JSON Lines: one object of type "diagnosis" per finding.
+    #[arg(long)]
+    json: bool,
+    /// Only packets matching this filter expression (tcpdump's syntax).
+    #[arg(value_name = "EXPRESSION", trailing_var_arg = true)]
+    expression: Vec<String>,
+}
+
+pub fn diagnose(args: DiagnoseArgs) -> ExitCode {
+    let expression = args.expression.join(" ");
+    if let Err(code) = crate::sink::check_expression(&expression) {
+        return code;
+    }
+    let name = args.file.display().to_string();
+    run_filtered(&args.file, &expression, Diagnose::new(args.json, &name))
+}
+
 /// Read `file` through `output`, writing to standard output.
 fn run(file: &PathBuf, output: impl Output) -> ExitCode {
+    run_filtered(file, "", output)
+}
+
+/// Read the packets of `file` that match `expression` through `output`.
+fn run_filtered(file: &PathBuf, expression: &str, output: impl Output) -> ExitCode {
     let name = file.display().to_string();
     let reader = if name == "-" {
         Reader::from_stream(Box::new(io::stdin()), Precision::Nano)
@@ -74,7 +113,7 @@ fn run(file: &PathBuf, output: impl Output) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let mut pipeline = Pipeline::new("", output, true);
+    let mut pipeline = Pipeline::new(expression, output, true);
     let run = pipeline.run(&mut source, &mut io::stdout().lock(), u64::MAX);
     match run.error {
         _ if run.closed => ExitCode::SUCCESS,

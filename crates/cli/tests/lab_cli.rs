@@ -217,9 +217,18 @@ fn every_lab_passes_as_root_and_the_host_is_left_as_it_was() {
     // cannot see are each listed above with the reason, and stay few.
     assert_eq!(wrong, 0, "state histories that differ: see above");
     assert_eq!(apps_wrong, 0, "application outcomes that differ: see above");
-    assert!(unseen <= 3 && apps_unseen <= 3, "{unseen} and {apps_unseen} unseen");
-    assert!(agree * 100 >= endpoints * 98, "states {agree} of {endpoints}");
-    assert!(apps_agree * 100 >= apps * 90, "outcomes {apps_agree} of {apps}");
+    assert!(
+        unseen <= 3 && apps_unseen <= 3,
+        "{unseen} and {apps_unseen} unseen"
+    );
+    assert!(
+        agree * 100 >= endpoints * 98,
+        "states {agree} of {endpoints}"
+    );
+    assert!(
+        apps_agree * 100 >= apps * 90,
+        "outcomes {apps_agree} of {apps}"
+    );
     assert_eq!(host(), before, "the host changed");
 }
 

@@ -205,10 +205,7 @@ pub fn endpoints(o: &Outcome) -> Vec<EndpointAgreement> {
             .collect();
         let nth = same.iter().position(|&id| id == c.id).unwrap_or(0);
         let superseded = nth + 1 < same.len();
-        for (side, host, local, peer) in [
-            (Side::Client, ch, ca, sa),
-            (Side::Server, sh, sa, ca),
-        ] {
+        for (side, host, local, peer) in [(Side::Client, ch, ca, sa), (Side::Server, sh, sa, ca)] {
             let mut us = ours(o, c, side);
             let socket = sockets
                 .iter()
@@ -225,7 +222,9 @@ pub fn endpoints(o: &Outcome) -> Vec<EndpointAgreement> {
                         .iter()
                         .filter(|d| d.id <= c.id && Host::of(&addr(&d.client)) == Some(host))
                         .filter(|d| {
-                            !sockets.iter().any(|s| s.host == host && s.local == addr(&d.client))
+                            !sockets
+                                .iter()
+                                .any(|s| s.host == host && s.local == addr(&d.client))
                         })
                         .count();
                     sockets
@@ -262,7 +261,10 @@ pub fn endpoints(o: &Outcome) -> Vec<EndpointAgreement> {
                 while i + 1 < kernel.len() {
                     let (s, t) = kernel[i];
                     let next = kernel[i + 1].1;
-                    if s == State::FinWait2 && next != u64::MAX && next.saturating_sub(t) < 1_000_000 {
+                    if s == State::FinWait2
+                        && next != u64::MAX
+                        && next.saturating_sub(t) < 1_000_000
+                    {
                         kernel.remove(i);
                     } else {
                         i += 1;
@@ -311,7 +313,9 @@ fn invisible_state(
         return Some("one direction of the connection is missing from the capture");
     }
     if kernel.last() == Some(&State::Closed) && kernel[..kernel.len() - 1] == *us {
-        return Some("the kernel closed it on a timer (a retry limit or a timeout) without sending a packet");
+        return Some(
+            "the kernel closed it on a timer (a retry limit or a timeout) without sending a packet",
+        );
     }
     if us.last() == Some(&State::TimeWait)
         && kernel.last() == Some(&State::Closed)

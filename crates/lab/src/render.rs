@@ -224,7 +224,9 @@ pub fn text(lab: &dyn Lab, o: &Outcome) -> String {
                 a.tcpscope.join(" → "),
                 a.kernel.join(" → "),
                 a.invisible
-                    .map_or(" (they differ)".to_string(), |w| format!(" (invisible here: {w})"))
+                    .map_or(" (they differ)".to_string(), |w| format!(
+                        " (invisible here: {w})"
+                    ))
             );
         }
     }
@@ -239,8 +241,9 @@ pub fn text(lab: &dyn Lab, o: &Outcome) -> String {
             if a.agrees {
                 String::new()
             } else {
-                a.invisible
-                    .map_or(" (they differ)".to_string(), |w| format!(" (invisible here: {w})"))
+                a.invisible.map_or(" (they differ)".to_string(), |w| {
+                    format!(" (invisible here: {w})")
+                })
             }
         );
     }

@@ -32,6 +32,7 @@
 #![deny(missing_docs)]
 
 pub mod conns;
+pub mod diagnose;
 pub mod explain;
 pub mod json;
 pub mod ladder;

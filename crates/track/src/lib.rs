@@ -42,7 +42,7 @@ pub mod state {
 pub use analysis::Flags;
 pub use conn::{Conn, DirStats, Observation, Side};
 pub use machine::{Correction, Note, Transition};
-pub use outcome::AppOutcome;
+pub use outcome::{AppOutcome, Retrying};
 pub use rst::{RstCause, RstEffect, RstVerdict};
 pub use segment::{Endpoint, Segment, Ts};
 pub use state::State;

@@ -214,9 +214,23 @@ impl Conn {
             if s == State::CloseWait {
                 // The FIN inferred delivered was not taken either.
                 self.saw[d] = AppOutcome::Nothing;
-                self.enter_as(obs, sender, State::Established, false, Note::Withdrawn, true);
+                self.enter_as(
+                    obs,
+                    sender,
+                    State::Established,
+                    false,
+                    Note::Withdrawn,
+                    true,
+                );
             }
-            self.enter_as(obs, sender, State::SynReceived, false, Note::Withdrawn, true);
+            self.enter_as(
+                obs,
+                sender,
+                State::SynReceived,
+                false,
+                Note::Withdrawn,
+                true,
+            );
         }
         // A side that sends after "its" RST had not sent it.
         if self.state(sender) == State::Closed
@@ -239,7 +253,14 @@ impl Conn {
             if Seq(ecr) < Seq(v) && s == State::Established && !syn {
                 self.corrections += 1;
                 obs.correction = Some(Correction::SentBeforeFinalAck);
-                self.enter_as(obs, sender, State::SynReceived, false, Note::Withdrawn, true);
+                self.enter_as(
+                    obs,
+                    sender,
+                    State::SynReceived,
+                    false,
+                    Note::Withdrawn,
+                    true,
+                );
             } else if Seq(ecr) >= Seq(v) {
                 self.est_tsval[d] = None;
                 if self.state(sender) == State::SynReceived {
@@ -325,8 +346,7 @@ impl Conn {
             // The peer acknowledges data the receiver sent after its SYN
             // (its own ACK was not captured): it had completed the handshake.
             (State::SynSent, false, true)
-                if self.seq[r].isn_set
-                    && Seq(seg.ack) > Seq(self.seq[r].isn.wrapping_add(1)) =>
+                if self.seq[r].isn_set && Seq(seg.ack) > Seq(self.seq[r].isn.wrapping_add(1)) =>
             {
                 State::Established
             }
@@ -420,9 +440,7 @@ impl Conn {
             }
             self.last_ack[d] = Some(seg.ack);
         }
-        let end = seg
-            .seq
-            .wrapping_add(seg.len + syn as u32 + fin as u32);
+        let end = seg.seq.wrapping_add(seg.len + syn as u32 + fin as u32);
         if self.sent_end[d].is_none_or(|e| Seq(end) > Seq(e)) {
             self.sent_end[d] = Some(end);
         }
@@ -461,7 +479,14 @@ impl Conn {
             self.corrections += 1;
             obs.correction = Some(Correction::FinNotReceived(sender));
             self.saw[d] = AppOutcome::Nothing;
-            self.enter_as(obs, sender, State::Established, false, Note::Withdrawn, true);
+            self.enter_as(
+                obs,
+                sender,
+                State::Established,
+                false,
+                Note::Withdrawn,
+                true,
+            );
         }
         let never_spoke = sender == Side::Server && self.stats[d].synack && !self.spoke[d];
         if !seg.has(flag::ACK)
@@ -474,9 +499,23 @@ impl Conn {
             obs.correction = Some(Correction::FinalAckDropped);
             self.saw[d] = AppOutcome::Nothing;
             if self.state(sender) == State::CloseWait {
-                self.enter_as(obs, sender, State::Established, false, Note::Withdrawn, true);
+                self.enter_as(
+                    obs,
+                    sender,
+                    State::Established,
+                    false,
+                    Note::Withdrawn,
+                    true,
+                );
             }
-            self.enter_as(obs, sender, State::SynReceived, false, Note::Withdrawn, true);
+            self.enter_as(
+                obs,
+                sender,
+                State::SynReceived,
+                false,
+                Note::Withdrawn,
+                true,
+            );
         }
         let before = self.state(sender);
         self.before_rst[d] = before;
@@ -625,7 +664,10 @@ mod tests {
         let o = c.observe(&seg(20, false, FIN | ACK, 501, 101, 0));
         assert_eq!(o.correction, Some(Correction::FinNotReceived(Side::Server)));
         let t = o.transitions()[0];
-        assert_eq!((t.from, t.to, t.withdraws), (State::CloseWait, State::FinWait1, true));
+        assert_eq!(
+            (t.from, t.to, t.withdraws),
+            (State::CloseWait, State::FinWait1, true)
+        );
         assert_eq!(states(&c), (State::Closing, State::FinWait1));
         c.observe(&seg(21, true, ACK, 102, 502, 0));
         assert_eq!(c.server_state, State::FinWait2);
@@ -648,11 +690,12 @@ mod tests {
         // it had arrived, in FIN-WAIT-1.
         let o = c.observe(&seg(13, false, ACK, 502, 102, 0));
         assert_eq!(o.correction, Some(Correction::FinsCrossed(Side::Server)));
-        let tos: Vec<_> = o.transitions().iter().map(|t| (t.to, t.withdraws)).collect();
-        assert_eq!(
-            tos[..2],
-            [(State::Closing, true), (State::TimeWait, false)]
-        );
+        let tos: Vec<_> = o
+            .transitions()
+            .iter()
+            .map(|t| (t.to, t.withdraws))
+            .collect();
+        assert_eq!(tos[..2], [(State::Closing, true), (State::TimeWait, false)]);
         assert_eq!(states(&c), (State::TimeWait, State::TimeWait));
     }
 

@@ -171,6 +171,21 @@ impl Conn {
         }
     }
 
+    /// Whether what `side` kept re-sending is a SYN or SYN-ACK.
+    pub fn retry_is_syn(&self, side: Side) -> bool {
+        self.retry[side as usize].syn
+    }
+
+    /// Whether the server sent anything but SYN-ACKs.
+    pub fn server_spoke(&self) -> bool {
+        self.spoke[1]
+    }
+
+    /// Whether a side's keep-alive probes were left unanswered.
+    pub fn probes_unanswered(&self) -> bool {
+        self.probes.iter().any(|&n| n > 0)
+    }
+
     /// One side's state when the capture ended: its last inferred state,
     /// or CLOSED when it gave up retrying (a heuristic).
     pub fn end_state(&self, side: Side) -> State {

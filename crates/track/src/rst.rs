@@ -28,7 +28,7 @@ use crate::segment::{flag, Segment};
 use crate::state::State;
 
 /// Why an RST was sent, as far as the wire can tell.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum RstCause {
     /// It answered a SYN: nothing listens on the port (or a firewall
     /// rejects with tcp-reset, which looks the same).
@@ -44,6 +44,10 @@ pub enum RstCause {
     /// restarted, the port closed mid-stream, or its TIME-WAIT had already
     /// gone (a full TIME-WAIT table, tcp_max_tw_buckets).
     NoSocket,
+    /// RST+ACK from a server that never sent more than its SYN-ACK: the
+    /// connection was never accept()ed, and the listener closed (or its
+    /// process exited) with it still in the accept queue.
+    ListenerClosed,
     /// The sender aborted on close(): the peer's last data got no reply, so
     /// close() with that data unread is likely (SO_LINGER 0 looks the same).
     AbortUnread,
@@ -70,6 +74,7 @@ impl RstCause {
             RstCause::AcceptQueueAbort => "accept_queue_abort",
             RstCause::DataAfterClose => "data_after_close",
             RstCause::NoSocket => "no_socket",
+            RstCause::ListenerClosed => "listener_closed",
             RstCause::AbortUnread => "abort_unread",
             RstCause::AbortLinger => "abort_linger",
             RstCause::KeepAliveTimeout => "keepalive_timeout",
@@ -94,11 +99,14 @@ impl RstCause {
             RstCause::NoSocket => {
                 "no socket for the segment: the host restarted, the port closed mid-stream, or its TIME-WAIT was already gone"
             }
+            RstCause::ListenerClosed => {
+                "never accepted: the listener closed (or its process exited) with the connection still in its accept queue"
+            }
             RstCause::AbortUnread => {
-                "abort on close: the peer's last data got no reply, so close() with unread data is likely (SO_LINGER 0 looks the same)"
+                "abort on close: close() with unread data, or SO_LINGER 0 (the wire cannot tell them apart; the peer's last data got no reply, so unread data is likely)"
             }
             RstCause::AbortLinger => {
-                "abort on close: SO_LINGER 0 (or close() with data unread from earlier)"
+                "abort on close: SO_LINGER 0, or close() with unread data (the wire cannot tell them apart; every request got a reply, so SO_LINGER 0 is likely)"
             }
             RstCause::KeepAliveTimeout => {
                 "keep-alive timeout: its keep-alive probes went unanswered"
@@ -114,11 +122,12 @@ impl RstCause {
     }
 
     /// Every cause, for documentation and tests.
-    pub const ALL: [RstCause; 10] = [
+    pub const ALL: [RstCause; 11] = [
         RstCause::AnswerToSyn,
         RstCause::AcceptQueueAbort,
         RstCause::DataAfterClose,
         RstCause::NoSocket,
+        RstCause::ListenerClosed,
         RstCause::AbortUnread,
         RstCause::AbortLinger,
         RstCause::KeepAliveTimeout,
@@ -177,10 +186,7 @@ impl Conn {
             return RstEffect::Accepted; // nothing to judge by
         };
         let s = seg.seq;
-        let after_fin = matches!(
-            receiver,
-            State::CloseWait | State::LastAck | State::Closing
-        );
+        let after_fin = matches!(receiver, State::CloseWait | State::LastAck | State::Closing);
         if s == acked || s == sent || (after_fin && s == acked.wrapping_sub(1)) {
             return RstEffect::Accepted;
         }
@@ -220,15 +226,26 @@ impl Conn {
             // sent anything but its SYN-ACK: the listener could not queue it.
             // (Not when the client had sent its FIN: that finds a handshake
             // already given up, no socket.)
+            // (Nor after SYN-ACKs re-sent: the half-open connection was
+            // given up after tcp_synack_retries, and no socket is left.)
             let handshake_only = me != State::Closed
                 && sender == Side::Server
                 && self.stats[d].synack
                 && !self.spoke[d];
-            if (me == State::SynReceived || handshake_only) && self.fin_seq[r].is_none() {
+            if (me == State::SynReceived || handshake_only)
+                && self.fin_seq[r].is_none()
+                && self.stats[d].retransmissions == 0
+            {
                 return RstCause::AcceptQueueAbort;
             }
+            // Data the sender never acknowledged, after its FIN: it had
+            // closed, and a closed socket answers data with an RST.
+            let unacked_data = match (self.sent_end[r], self.last_ack[d]) {
+                (Some(end), Some(acked)) => Seq(end) > Seq(acked),
+                _ => false,
+            };
             if matches!(me, State::FinWait1 | State::FinWait2 | State::Closing)
-                && self.data_after_fin[r]
+                && (self.data_after_fin[r] || unacked_data)
             {
                 return RstCause::DataAfterClose;
             }
@@ -236,6 +253,9 @@ impl Conn {
                 return RstCause::NoSocket;
             }
             return RstCause::Unknown;
+        }
+        if sender == Side::Server && self.stats[d].synack && !self.spoke[d] {
+            return RstCause::ListenerClosed;
         }
         // RST+ACK at its next sequence number: an abort by a socket.
         if self.sent_end[d].is_none_or(|e| e == seg.seq) {

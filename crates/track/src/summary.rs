@@ -4,8 +4,8 @@
 use crate::conn::{Conn, DirStats, Side};
 use crate::outcome::AppOutcome;
 use crate::rst::RstCause;
-use crate::state::State;
 use crate::segment::{Endpoint, Ts};
+use crate::state::State;
 use crate::zeek::ConnState;
 
 /// The per-direction analysis counts, each with the one name every output
@@ -95,7 +95,9 @@ impl Conn {
             irtt: self.irtt,
             conn_state: self.conn_state(),
             history: self.history().to_string(),
-            closed_first: self.first_fin.filter(|_| self.missing_direction().is_none()),
+            closed_first: self
+                .first_fin
+                .filter(|_| self.missing_direction().is_none()),
             time_wait: self.time_wait(),
             reset_by: self.first_rst,
             rst_cause: self.rst_cause,
