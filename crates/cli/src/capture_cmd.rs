@@ -474,6 +474,15 @@ pub fn capture(args: CaptureArgs) -> ExitCode {
             }
         }
     }
+    // The capture ran until now: a side still re-sending that went quiet
+    // long enough had given up.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    sink.set_capture_end(tcpscope_track::Ts {
+        sec: now.as_secs() as i64,
+        nsec: now.subsec_nanos(),
+    });
     let _ = sink.finish();
     let _ = sink.drain(&mut out, 0);
     let _ = out.flush();

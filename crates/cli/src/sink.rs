@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::{ArgAction, Args};
 use tcpscope_print::{Options, PacketType};
+use tcpscope_report::diagnose::Diagnose;
 use tcpscope_report::explain::Explain;
 use tcpscope_report::packet_json::PacketJson;
 use tcpscope_report::simple::Simple;
@@ -65,6 +66,11 @@ pub struct PrintArgs {
     /// JSON Lines: one object per TCP packet with states, transitions and analysis flags.
     #[arg(long)]
     json: bool,
+    /// Instead of the packets, the findings when the capture ends (Ctrl-C,
+    /// -c): resets by cause, refusals, timeouts, stalls, with examples and
+    /// the fix, as `tcpscope diagnose` gives them (with --json: JSON Lines).
+    #[arg(long, conflicts_with_all = ["explain", "simple"])]
+    diagnose: bool,
 }
 
 /// Parse a filter expression up front, so a bad one is reported before any
@@ -126,6 +132,8 @@ fn output(args: &PrintArgs, count_only: bool) -> Result<Box<dyn Output>, String>
     let _ = args.numeric;
     Ok(if count_only {
         Box::new(Count::default())
+    } else if args.diagnose {
+        Box::new(Diagnose::new(args.json, "the capture"))
     } else if args.explain {
         Box::new(Explain::new(opts))
     } else if args.json {

@@ -106,6 +106,21 @@ const SCHEMA: &[(&str, &[&str])] = &[
             "timer_ms", "process", "note", "info",
         ],
     ),
+    (
+        "diagnosis",
+        &[
+            "rank",
+            "kind",
+            "severity",
+            "title",
+            "connections",
+            "examples",
+            "applications",
+            "cause",
+            "advice",
+            "confirm",
+        ],
+    ),
     ("counter", &["group", "section", "name", "value", "meaning"]),
     (
         "counter_delta",
@@ -207,6 +222,16 @@ const NESTED: &[(&str, &str, &[&str])] = &[
         &["side", "from", "to", "inferred", "note", "withdraws"],
     ),
     ("packet", "rst", &["cause", "effect", "text"]),
+    (
+        "diagnosis",
+        "examples",
+        &["conn", "client", "server", "packets", "what"],
+    ),
+    (
+        "diagnosis",
+        "applications",
+        &["side", "outcome", "text", "count"],
+    ),
     ("packet", "correction", &["kind", "text"]),
     ("packet", "ended_time_wait", &["conn", "side"]),
     (
@@ -313,6 +338,7 @@ fn read_conns_and_ladder_follow_the_schema() {
         assert!(packets["packet"] > 0);
         let conns = check(name, &run(&["conns", "--json", "-r", &f]));
         assert!(conns["connection"] > 0);
+        check(name, &run(&["diagnose", "--json", "-r", &f]));
         let ladder = check(name, &run(&["ladder", "--json", "-r", &f]));
         assert_eq!(ladder["ladder"], 1);
         assert!(ladder["arrow"] > 0);
@@ -323,6 +349,11 @@ fn read_conns_and_ladder_follow_the_schema() {
     assert_eq!(v["client_saw"]["errno"], "ECONNREFUSED");
     assert_eq!(v["client_saw"]["errno_code"], libc::ECONNREFUSED);
     assert_eq!(v["server_saw"]["errno"], serde_json::Value::Null);
+    let d = check(
+        "refused diagnosis",
+        &run(&["diagnose", "--json", "-r", &capture("refused.pcap")]),
+    );
+    assert_eq!(d["diagnosis"], 1);
 }
 
 #[test]

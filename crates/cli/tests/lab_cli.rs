@@ -130,8 +130,10 @@ fn every_lab_passes_as_root_and_the_host_is_left_as_it_was() {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let before = host();
     let started = Instant::now();
+    let keep = std::env::temp_dir().join(format!("tcpscope-labs-{}", std::process::id()));
     let out = Command::new(BIN)
-        .args(["lab", "all", "--json"])
+        .args(["lab", "all", "--json", "--keep"])
+        .arg(&keep)
         .output()
         .unwrap();
     let took = started.elapsed();
@@ -230,6 +232,80 @@ fn every_lab_passes_as_root_and_the_host_is_left_as_it_was() {
         "outcomes {apps_agree} of {apps}"
     );
     assert_eq!(host(), before, "the host changed");
+    diagnose_names_each_labs_phenomenon_first(&keep);
+    let _ = std::fs::remove_dir_all(&keep);
+}
+
+/// `tcpscope diagnose` on every lab's capture: the lab's phenomenon is the
+/// first finding, with the right cause; a healthy lab gives none.
+fn diagnose_names_each_labs_phenomenon_first(dir: &std::path::Path) {
+    const FIRST: &[(&str, &str)] = &[
+        ("handshake", ""),
+        ("client-close", ""),
+        ("server-close", ""),
+        ("half-close", ""),
+        ("simultaneous-close", ""),
+        ("rst-refused", "refused"),
+        // The wire cannot tell SO_LINGER 0 from close() with unread data.
+        ("rst-linger", "reset_abort_"),
+        ("rst-unread", "reset_abort_"),
+        ("reset-by-peer", "reset_abort_"),
+        ("broken-pipe", "reset_data_after_close"),
+        ("process-exit", "reset_abort_"),
+        ("syn-retries", "syn_unanswered"),
+        ("synack-retries", "final_ack_not_taken"),
+        ("accept-queue-overflow", "final_ack_not_taken"),
+        ("accept-queue-abort", "reset_accept_queue_abort"),
+        ("backlog", "final_ack_not_taken"),
+        ("syn-queue-overflow", "syn_unanswered"),
+        ("syn-flood", "syn_unanswered"),
+        ("window", ""),
+        ("zero-window", "zero_window"),
+        ("keepalive", "peer_vanished"),
+        ("loss", "retransmissions"),
+        ("fast-open", ""),
+        ("close-wait-leak", "half_closed"),
+        ("fin-timeout", "peer_vanished"),
+        ("time-wait", "time_wait_reuse"),
+        ("rst-window", "forged_resets"),
+        ("http-keepalive-race", "reset_data_after_close"),
+    ];
+    let mut wrong = Vec::new();
+    for (lab, want) in FIRST {
+        let pcap = dir.join(format!("{lab}.pcap"));
+        let out = Command::new(BIN)
+            .args(["diagnose", "--json", "-r"])
+            .arg(&pcap)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{lab}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let kinds: Vec<String> = String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(|l| {
+                serde_json::from_str::<serde_json::Value>(l).unwrap()["kind"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect();
+        println!("diagnose {lab:<24} {}", kinds.join(", "));
+        let ok = match kinds.first() {
+            None => want.is_empty(),
+            Some(k) => !want.is_empty() && k.starts_with(want),
+        };
+        if !ok {
+            wrong.push(format!(
+                "{lab}: first finding {:?}, expected {want:?}",
+                kinds.first()
+            ));
+        }
+    }
+    assert!(wrong.is_empty(), "{wrong:#?}");
 }
 
 #[test]

@@ -283,3 +283,59 @@ fn ladder_svg_is_a_document_with_an_arrow_per_packet_and_the_states() {
         "{notes:?}"
     );
 }
+
+#[test]
+fn diagnose_names_the_refusal_and_what_the_client_saw() {
+    let f = capture("refused.pcap");
+    let out = run(&["diagnose", "-r", f.to_str().unwrap()]);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        lines[2], "1. [error] connections refused: 1 connection",
+        "{out}"
+    );
+    assert!(
+        out.contains("client (1x): ECONNREFUSED (Connection refused) on connect"),
+        "{out}"
+    );
+    assert!(out.contains("confirm: ss -ltn on the server"), "{out}");
+}
+
+#[test]
+fn diagnose_finds_nothing_wrong_in_a_clean_close() {
+    for name in ["client-close.pcap", "server-close.pcap", "half-close.pcap"] {
+        let f = capture(name);
+        let out = run(&["diagnose", "-r", f.to_str().unwrap()]);
+        assert!(
+            out.lines().nth(1).unwrap().starts_with("no findings"),
+            "{name}: {out}"
+        );
+    }
+}
+
+#[test]
+fn diagnose_gives_the_cause_of_a_reset_with_its_packet() {
+    let f = capture("reset-by-peer.pcap");
+    let out = run(&["diagnose", "--json", "-r", f.to_str().unwrap()]);
+    let first: serde_json::Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();
+    assert_eq!(first["kind"], "reset_abort_linger", "{out}");
+    assert_eq!(first["examples"][0]["packets"][0], 8);
+    assert_eq!(first["applications"][0]["outcome"], "reset");
+    // And the packet it names is the RST.
+    let line = run(&["read", "-#", "-r", f.to_str().unwrap()]);
+    let rst = line
+        .lines()
+        .find(|l| l.trim_start().starts_with("8 "))
+        .unwrap();
+    assert!(rst.contains("Flags [R"), "{rst}");
+}
+
+#[test]
+fn a_capture_of_one_direction_says_what_it_cannot_tell() {
+    // Only the server's packets, as `src port 9300` captures them.
+    let f = capture("client-close.pcap");
+    let out = run(&["diagnose", "-r", f.to_str().unwrap(), "src", "port", "9300"]);
+    assert!(out.contains("captured in one direction only"), "{out}");
+    let conns = run(&["conns", "--json", "-r", f.to_str().unwrap()]);
+    let c: serde_json::Value = serde_json::from_str(conns.lines().next().unwrap()).unwrap();
+    assert_eq!(c["missing_direction"], serde_json::Value::Null);
+}

@@ -418,15 +418,7 @@ fn kinds(
             RstCause::KeepAliveTimeout | RstCause::RetransmissionTimeout => Kind::Unanswered,
             other => Kind::Reset(other),
         };
-        out.push((
-            kind,
-            format!(
-                "RST from the {} in packet {}",
-                by.name(),
-                e.rst.unwrap_or(0)
-            ),
-            p(e.rst),
-        ));
+        out.push((kind, format!("RST from the {}", by.name()), p(e.rst)));
     } else if [Side::Client, Side::Server]
         .iter()
         .any(|&side| c.retrying(side) != Retrying::No && !c.retry_is_syn(side))
@@ -636,15 +628,17 @@ impl Output for Diagnose {
             .count();
         let _ = writeln!(
             out,
-            "tcpscope diagnose: {}: {} TCP packets in {} connections",
+            "tcpscope diagnose: {}: {} TCP packet{} in {} connection{}",
             self.source,
             self.packets,
-            conns.len()
+            if self.packets == 1 { "" } else { "s" },
+            conns.len(),
+            if conns.len() == 1 { "" } else { "s" }
         );
         if missing > 0 {
             let _ = writeln!(
                 out,
-                "note: {missing} connection(s) were captured in one direction only (a capture filter such as `dst port 80`, or a capture point that sees one way): what reached the other side is unknown, and is said so below"
+                "note: {missing} connection(s) were captured in one direction only (a capture filter such as `dst port 80`, or a capture point that sees one way): what reached the side whose packets are missing is unknown (`conns` says \"cannot tell\" for it)"
             );
         }
         if findings.is_empty() {
