@@ -29,7 +29,10 @@ enum Format {
 #[command(
     after_help = "Columns: endpoints (a '?' after the client: roles guessed, no SYN seen), duration, packets \
 and payload bytes each way, handshake RTT (SYN to the ACK of the SYN-ACK), Zeek's conn_state and history, \
-retransmissions, who closed first, who ends in TIME-WAIT, who sent an RST, and what each application saw."
+retransmissions, who closed first, who ends in TIME-WAIT, who sent the RST that ended it and why (its cause, \
+read from the wire: answer_to_syn, accept_queue_abort, data_after_close, no_socket, listener_closed, \
+abort_unread, abort_linger, keepalive_timeout, retransmission_timeout, time_wait_assassination, unknown), \
+and what each application saw."
 )]
 pub struct ConnsArgs {
     /// Capture file to read; "-" reads standard input.

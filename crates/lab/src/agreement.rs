@@ -106,6 +106,14 @@ fn kernel_sockets(o: &Outcome) -> Vec<KernelSocket> {
         if new == State::Listen || old == State::Listen && new == State::Closed {
             continue; // the listener itself
         }
+        // A life starts from CLOSED (or at a listener's child): a socket
+        // address seen again then is a new socket whose predecessor's end
+        // was not delivered to the tracer.
+        if old == State::Closed || old == State::Listen {
+            if let Some(i) = open.iter().position(|(k, _)| *k == sk) {
+                done.push(open.remove(i).1);
+            }
+        }
         let i = match open.iter().position(|(k, _)| *k == sk) {
             Some(i) => i,
             None => {

@@ -232,6 +232,12 @@ pub struct Conn {
     pub(crate) est_tsval: [Option<u32>; 2],
     /// Side d's state before the RST it (so the capture thought) sent.
     pub(crate) before_rst: [State; 2],
+    /// Side d was closed by an RST inferred delivered, from this state; a
+    /// segment it sends afterwards shows the RST had not arrived yet.
+    pub(crate) reset_from: [Option<State>; 2],
+    /// The server dropped a final ACK (it re-sent its SYN-ACK): until it
+    /// speaks, what the client sends is not assumed taken.
+    pub(crate) server_deaf: bool,
     /// Direction d sent a segment without SYN.
     pub(crate) spoke: [bool; 2],
     /// Side d owes a challenge ACK.
@@ -334,6 +340,8 @@ impl Conn {
             fin_pending: [false; 2],
             est_tsval: [None; 2],
             before_rst: [State::Closed; 2],
+            reset_from: [None; 2],
+            server_deaf: false,
             spoke: [false; 2],
             challenge_due: [false; 2],
             probes: [0; 2],

@@ -70,6 +70,9 @@ pub enum Correction {
     /// own: that RST did not come from its TCP (a middlebox or an attacker
     /// forged it), and the side never closed.
     RstNotFromSender(Side),
+    /// This side sends after the RST inferred delivered to it: the RST was
+    /// still on its way, and arrives after this segment.
+    RstNotYetArrived(Side),
     /// The server's segment echoes a timestamp older than the client's
     /// final ACK: it sent it before that ACK arrived, still in SYN-RECEIVED
     /// (TCP Fast Open servers answer before the handshake completes).
@@ -98,6 +101,10 @@ impl Correction {
                 "earlier inference withdrawn: the {} goes on sending after the RST sent in its name, so that RST did not come from its TCP (forged by a middlebox or an attacker) and it never closed",
                 s.name()
             ),
+            Correction::RstNotYetArrived(s) => format!(
+                "earlier inference withdrawn: the {} sends after the RST, so the RST had not reached it yet; it arrives after this segment",
+                s.name()
+            ),
             Correction::SentBeforeFinalAck => "earlier inference withdrawn: this segment echoes a timestamp older than the client's final ACK, so the server sent it before that ACK arrived, in SYN-RECEIVED".to_string(),
             Correction::FinalAckDropped => "earlier inference withdrawn: the server never left SYN-RECEIVED (the listener did not take the final ACK: a full accept queue, or the half-open connection was already given up)".to_string(),
         }
@@ -110,6 +117,7 @@ impl Correction {
             Correction::FinsCrossed(_) => "fins_crossed",
             Correction::FinalAckDropped => "final_ack_dropped",
             Correction::RstNotFromSender(_) => "rst_not_from_sender",
+            Correction::RstNotYetArrived(_) => "rst_not_yet_arrived",
             Correction::SentBeforeFinalAck => "sent_before_final_ack",
         }
     }
@@ -210,6 +218,7 @@ impl Conn {
             // inferred delivered was dropped by the listener.
             self.synacks_after_final_ack += 1;
             self.corrections += 1;
+            self.server_deaf = true;
             obs.correction = Some(Correction::FinalAckDropped);
             if s == State::CloseWait {
                 // The FIN inferred delivered was not taken either.
@@ -245,6 +254,16 @@ impl Conn {
             let back = self.before_rst[d];
             self.enter_as(obs, sender, back, false, Note::Withdrawn, true);
         }
+        // A side closed by an RST inferred delivered that sends again had
+        // not received it yet.
+        let mut rst_in_flight = false;
+        if let (State::Closed, Some(prev), false) = (self.state(sender), self.reset_from[d], syn) {
+            self.reset_from[d] = None;
+            self.corrections += 1;
+            obs.correction = Some(Correction::RstNotYetArrived(sender));
+            self.enter_as(obs, sender, prev, false, Note::Withdrawn, true);
+            rst_in_flight = true;
+        }
         let s = self.state(sender);
         // TCP timestamps: the ecr of what the sender sends is the newest
         // TSval it had received. Older than the ACK its ESTABLISHED was
@@ -274,6 +293,12 @@ impl Conn {
             (State::Closed | State::Listen | State::SynSent, true, true, _) => {
                 Some((State::SynReceived, Note::None))
             }
+            // A server that dropped a final ACK and now sends anything but
+            // a SYN-ACK (a request socket sends nothing else) took a later
+            // one: the handshake is complete.
+            (State::SynReceived, false, true, _) if acks_peer_syn && self.server_deaf => {
+                Some((State::Established, Note::None))
+            }
             (State::SynSent, false, true, _) if acks_peer_syn => {
                 let irtt = self.syn_time.map(|t| seg.ts.since(t));
                 self.irtt = irtt;
@@ -287,12 +312,18 @@ impl Conn {
         }
         if !syn {
             self.spoke[d] = true;
+            if sender == Side::Server {
+                self.server_deaf = false;
+            }
         }
         // Acknowledging the peer's FIN proves the sender received it; if
         // that had been withdrawn, the FINs crossed.
         if acks_peer_fin && self.fin_pending[d] {
             self.fin_pending[d] = false;
             match self.state(sender) {
+                State::Established => {
+                    self.enter(obs, sender, State::CloseWait, false, Note::PeerFin)
+                }
                 State::FinWait1 => {
                     self.enter(obs, sender, State::Closing, false, Note::SimultaneousClose)
                 }
@@ -339,6 +370,15 @@ impl Conn {
             }
         }
         // What receiving it does to the receiver (assumed delivered).
+        // A server that dropped a final ACK is not assumed to take what
+        // the client sends until it speaks again.
+        if receiver == Side::Server && self.server_deaf {
+            if fin {
+                self.fin_pending[r] = true;
+            }
+            self.finish_rst_in_flight(obs, sender, rst_in_flight);
+            return;
+        }
         let p = self.state(receiver);
         let mut next = match (p, syn, ack) {
             (State::SynReceived, false, true) if acks_peer_syn => State::Established,
@@ -383,6 +423,15 @@ impl Conn {
                 Note::None
             };
             self.enter(obs, receiver, next, true, note);
+        }
+        self.finish_rst_in_flight(obs, sender, rst_in_flight);
+    }
+
+    /// The RST that was still on its way to `sender` arrives after its
+    /// segment.
+    fn finish_rst_in_flight(&mut self, obs: &mut Observation, sender: Side, in_flight: bool) {
+        if in_flight && self.state(sender) != State::Closed {
+            self.enter(obs, sender, State::Closed, true, Note::None);
         }
     }
 
@@ -567,6 +616,7 @@ impl Conn {
         if let Some(saw) = saw {
             self.saw[r] = saw;
         }
+        self.reset_from[r] = Some(peer);
         if matches!(
             cause,
             RstCause::KeepAliveTimeout | RstCause::RetransmissionTimeout
@@ -731,10 +781,18 @@ mod tests {
         assert_eq!(c.server_state, State::SynReceived);
         assert!(o.transitions()[0].withdraws);
         assert_eq!(c.synacks_after_final_ack, 1);
-        // The listener's accept-queue abort: a bare RST at the ACK's number.
+        // Its later client ACKs are not assumed taken, until it speaks.
         c.observe(&seg(1001, true, ACK, 101, 501, 0));
-        let o = c.observe(&seg(1002, false, RST, 501, 0, 0));
+        assert_eq!(c.server_state, State::SynReceived);
+        // It gives up the half-open connection: what the client sends next
+        // finds no socket.
+        let o = c.observe(&seg(9000, false, RST, 501, 0, 0));
+        assert_eq!(o.rst.unwrap().cause, RstCause::NoSocket);
+        // The accept-queue abort: a bare RST answering the final ACK at once.
+        let mut c = established();
+        let o = c.observe(&seg(3, false, RST, 501, 0, 0));
         assert_eq!(o.rst.unwrap().cause, RstCause::AcceptQueueAbort);
+        assert_eq!(o.correction, Some(Correction::FinalAckDropped));
     }
 
     #[test]

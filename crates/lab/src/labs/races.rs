@@ -165,6 +165,11 @@ middlebox resetting with stale numbers). tcpscope marks an RST that does not end
 pub struct HttpKeepaliveRace;
 
 const IDLE: Duration = Duration::from_millis(500);
+/// The link's one-way delay. The race happens when the second request
+/// leaves the client within one delay of the server's close, either side:
+/// the client aims at the middle of that window, so a thread woken up to
+/// one delay late on a busy machine still races.
+const DELAY: Duration = Duration::from_millis(50);
 const RESPONSE: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
 const REQUEST: &[u8] = b"GET / HTTP/1.1\r\nHost: lab\r\n\r\n";
 
@@ -176,7 +181,7 @@ impl Lab for HttpKeepaliveRace {
         "a server closes an idle keep-alive connection just as the client sends its next request on it: the request is lost and the client sees EOF, then EPIPE"
     }
     fn link(&self) -> LinkSpec {
-        LinkSpec::with_delay(Duration::from_millis(20))
+        LinkSpec::with_delay(DELAY)
     }
     fn run(&self, env: &Env) -> Result<(), LabError> {
         // An HTTP/1.1 server with a 500 ms keep-alive idle timeout.
@@ -198,12 +203,13 @@ impl Lab for HttpKeepaliveRace {
             Ok(())
         })?;
         util::client(env, |app, to| {
-            // A client that reuses its connection after 490 ms idle: the
+            // A client that reuses its connection when the server's idle
+            // timer fires (the response took one delay to arrive): the
             // server's FIN is on its way.
             let mut s = app.connect(to)?;
             app.write(&mut s, REQUEST)?;
             app.read(&mut s, 1000)?;
-            std::thread::sleep(IDLE - Duration::from_millis(10));
+            std::thread::sleep(IDLE - DELAY);
             app.write(&mut s, REQUEST)?;
             let _ = app.read(&mut s, 1000);
             std::thread::sleep(Duration::from_millis(100));
