@@ -73,6 +73,10 @@ pub enum Correction {
     /// This side sends after the RST inferred delivered to it: the RST was
     /// still on its way, and arrives after this segment.
     RstNotYetArrived(Side),
+    /// A bare RST answers a segment that did not acknowledge its sender's
+    /// FIN: it was sent before the ACK of that FIN arrived, and the
+    /// FIN-WAIT-2 inferred from that ACK is withdrawn.
+    RstAnswersEarlier(Side),
     /// The server's segment echoes a timestamp older than the client's
     /// final ACK: it sent it before that ACK arrived, still in SYN-RECEIVED
     /// (TCP Fast Open servers answer before the handshake completes).
@@ -105,6 +109,10 @@ impl Correction {
                 "earlier inference withdrawn: the {} sends after the RST, so the RST had not reached it yet; it arrives after this segment",
                 s.name()
             ),
+            Correction::RstAnswersEarlier(s) => format!(
+                "earlier inference withdrawn: this RST answers a segment that did not acknowledge the {}'s FIN, so it closed before the ACK of its FIN arrived (it never was in FIN-WAIT-2)",
+                s.name()
+            ),
             Correction::SentBeforeFinalAck => "earlier inference withdrawn: this segment echoes a timestamp older than the client's final ACK, so the server sent it before that ACK arrived, in SYN-RECEIVED".to_string(),
             Correction::FinalAckDropped => "earlier inference withdrawn: the server never left SYN-RECEIVED (the listener did not take the final ACK: a full accept queue, or the half-open connection was already given up)".to_string(),
         }
@@ -118,6 +126,7 @@ impl Correction {
             Correction::FinalAckDropped => "final_ack_dropped",
             Correction::RstNotFromSender(_) => "rst_not_from_sender",
             Correction::RstNotYetArrived(_) => "rst_not_yet_arrived",
+            Correction::RstAnswersEarlier(_) => "rst_answers_earlier",
             Correction::SentBeforeFinalAck => "sent_before_final_ack",
         }
     }
@@ -537,6 +546,17 @@ impl Conn {
                 true,
             );
         }
+        // A bare RST's sequence number is the acknowledgment of the segment
+        // it answers: if that did not acknowledge the sender's FIN, the ACK
+        // of the FIN had not arrived when the sender closed.
+        if !seg.has(flag::ACK)
+            && self.state(sender) == State::FinWait2
+            && self.fin_seq[d].is_some_and(|f| Seq(seg.seq) <= Seq(f))
+        {
+            self.corrections += 1;
+            obs.correction = Some(Correction::RstAnswersEarlier(sender));
+            self.enter_as(obs, sender, State::FinWait1, false, Note::Withdrawn, true);
+        }
         let never_spoke = sender == Side::Server && self.stats[d].synack && !self.spoke[d];
         if !seg.has(flag::ACK)
             && never_spoke
@@ -899,5 +919,23 @@ mod tests {
         assert_eq!(c.outcome(Side::Server), AppOutcome::CannotTell);
         assert_eq!(c.outcome(Side::Client), AppOutcome::Eof);
         assert_eq!(c.summary().closed_first, None);
+    }
+
+    #[test]
+    fn an_rst_answering_data_sent_before_the_fin_arrived_withdraws_fin_wait_2() {
+        // The keep-alive race seen from the client: its request leaves, the
+        // server's FIN arrives and is acknowledged, then the server's RST
+        // answers the request (ack 501: not its FIN).
+        let mut c = established();
+        c.observe(&seg(10, true, PSH | ACK, 101, 501, 10));
+        c.observe(&seg(11, false, FIN | ACK, 501, 101, 0));
+        c.observe(&seg(12, true, ACK, 111, 502, 0));
+        assert_eq!(c.server_state, State::FinWait2);
+        let o = c.observe(&seg(13, false, RST, 501, 0, 0));
+        assert_eq!(o.correction, Some(Correction::RstAnswersEarlier(Side::Server)));
+        let t = o.transitions()[0];
+        assert_eq!((t.from, t.to, t.withdraws), (State::FinWait2, State::FinWait1, true));
+        assert_eq!(o.rst.unwrap().cause, RstCause::DataAfterClose);
+        assert_eq!(c.outcome(Side::Client), AppOutcome::EofThenEpipe);
     }
 }
