@@ -339,3 +339,24 @@ fn a_capture_of_one_direction_says_what_it_cannot_tell() {
     let c: serde_json::Value = serde_json::from_str(conns.lines().next().unwrap()).unwrap();
     assert_eq!(c["missing_direction"], serde_json::Value::Null);
 }
+
+#[test]
+fn explain_numbers_packets_as_read_does_when_it_skips_frames_without_tcp() {
+    // The corpus capture mixes TCP with other protocols: --explain prints
+    // only TCP packets, but -# keeps tcpdump's numbers, which diagnose's
+    // packet numbers refer to.
+    let f = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/corpus/tcpdump/pcaps/syn-snaplen-cuts.pcap");
+    let f = f.to_str().unwrap();
+    let plain = run(&["read", "-#", "-r", f]);
+    let explained = run(&["read", "-#", "--explain", "-r", f]);
+    let mut lines = explained.lines().filter(|l| !l.starts_with("    conn"));
+    // Its first TCP packet with whole headers is the 12th frame.
+    assert!(
+        lines.next().unwrap().trim_start().starts_with("12 "),
+        "{explained}"
+    );
+    for line in lines {
+        assert!(plain.lines().any(|p| p == line), "{line}");
+    }
+}

@@ -106,6 +106,14 @@ impl Printer {
         &self.opts
     }
 
+    /// Print `frame` as the `n`th of the capture (for `-#`), when the
+    /// frames before it were not all printed (a view that skips frames
+    /// keeps tcpdump's numbers).
+    pub fn print_nth(&mut self, frame: &Frame<'_>, n: u64, out: &mut Vec<u8>) {
+        self.count = n.saturating_sub(1);
+        self.print(frame, out);
+    }
+
     /// Append the text for one frame, newline included (tcpdump's
     /// `pretty_print_packet`).
     pub fn print(&mut self, frame: &Frame<'_>, out: &mut Vec<u8>) {

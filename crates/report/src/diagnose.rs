@@ -132,7 +132,7 @@ impl Kind {
                 "the peer stopped answering (a half-open connection)",
                 "keep-alive probes or retransmissions went unanswered: the peer host vanished, rebooted, or the path dropped everything; the side that gives up gets ETIMEDOUT",
                 "keep-alives find it sooner (SO_KEEPALIVE; net.ipv4.tcp_keepalive_time, _intvl, _probes; TCP_USER_TIMEOUT); net.ipv4.tcp_retries2 bounds retransmissions",
-                "nstat -az TcpExtTCPKeepAlive TcpExtTCPAbortOnTimeout; ss -tno (timer:(keepalive|on,...))",
+                "nstat -az TcpExtTCPAbortOnTimeout; ss -tno (the keepalive or on timer of the connection)",
             ),
             Kind::SynUnanswered => (
                 "SYNs nobody answered",
@@ -156,7 +156,7 @@ impl Kind {
                 "a receiver's window closed to zero (a slow reader)",
                 "the receiving application does not read as fast as data arrives; the sender stops and probes the window",
                 "read faster (or in another thread), or give the socket a larger receive buffer (SO_RCVBUF, net.ipv4.tcp_rmem)",
-                "ss -tmi (Recv-Q growing on the reader); nstat -az TcpExtTCPToZeroWindowAdv TcpExtTCPWinProbe",
+                "ss -tmi (Recv-Q growing on the reader); nstat -az TcpExtTCPToZeroWindowAdv TcpExtTCPFromZeroWindowAdv",
             ),
             Kind::Retransmissions => (
                 "retransmissions",

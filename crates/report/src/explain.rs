@@ -30,7 +30,8 @@ impl Output for Explain {
         let Some(t) = &p.tcp else {
             return;
         };
-        self.printer.print(p.frame, out);
+        // Numbered (-#) as tcpdump numbers the capture's frames.
+        self.printer.print_nth(p.frame, p.n, out);
         if let Some(line) = explain_line(t.obs) {
             out.extend_from_slice(line.as_bytes());
             out.push(b'\n');

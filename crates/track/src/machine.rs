@@ -932,9 +932,15 @@ mod tests {
         c.observe(&seg(12, true, ACK, 111, 502, 0));
         assert_eq!(c.server_state, State::FinWait2);
         let o = c.observe(&seg(13, false, RST, 501, 0, 0));
-        assert_eq!(o.correction, Some(Correction::RstAnswersEarlier(Side::Server)));
+        assert_eq!(
+            o.correction,
+            Some(Correction::RstAnswersEarlier(Side::Server))
+        );
         let t = o.transitions()[0];
-        assert_eq!((t.from, t.to, t.withdraws), (State::FinWait2, State::FinWait1, true));
+        assert_eq!(
+            (t.from, t.to, t.withdraws),
+            (State::FinWait2, State::FinWait1, true)
+        );
         assert_eq!(o.rst.unwrap().cause, RstCause::DataAfterClose);
         assert_eq!(c.outcome(Side::Client), AppOutcome::EofThenEpipe);
     }
