@@ -18,7 +18,7 @@
 //! assert_eq!(table.len(), 0);
 //! ```
 //!
-//! Memory: one [`Conn`] (about 830 bytes) per open connection, plus a map
+//! Memory: one [`Conn`] (about 860 bytes) per open connection, plus a map
 //! entry. Connections that are over (closed both ways, or reset) and have
 //! been quiet for a minute of capture time, and any connection quiet for
 //! five minutes, are evicted on a clock driven by packet timestamps.

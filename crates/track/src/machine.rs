@@ -188,6 +188,31 @@ impl Conn {
         }
     }
 
+    /// A later packet disproves an earlier inference: count it, and say
+    /// why on this packet.
+    fn disproved(&mut self, obs: &mut Observation, why: Correction) {
+        self.corrections += 1;
+        obs.correction = Some(why);
+    }
+
+    /// `side` never was in its current state (a wrong inference): it goes
+    /// back to `to`.
+    fn withdraw_to(&mut self, obs: &mut Observation, side: Side, to: State) {
+        self.enter_as(obs, side, to, false, Note::Withdrawn, true);
+    }
+
+    /// The server (direction `d`) never took the client's final ACK: back
+    /// to SYN-RECEIVED, through ESTABLISHED when a CLOSE-WAIT was inferred
+    /// too (the FIN was not taken either).
+    fn final_ack_not_taken(&mut self, obs: &mut Observation, d: usize) {
+        self.disproved(obs, Correction::FinalAckDropped);
+        self.saw[d] = AppOutcome::Nothing;
+        if self.state(Side::Server) == State::CloseWait {
+            self.withdraw_to(obs, Side::Server, State::Established);
+        }
+        self.withdraw_to(obs, Side::Server, State::SynReceived);
+    }
+
     /// The RFC 9293 state machine, as the capture point sees it: one match
     /// on (state, event) for the sender, one for the receiver.
     pub(crate) fn transitions(
@@ -226,29 +251,8 @@ impl Conn {
             // A SYN-ACK proves its sender is in SYN-RECEIVED: the final ACK
             // inferred delivered was dropped by the listener.
             self.synacks_after_final_ack += 1;
-            self.corrections += 1;
             self.server_deaf = true;
-            obs.correction = Some(Correction::FinalAckDropped);
-            if s == State::CloseWait {
-                // The FIN inferred delivered was not taken either.
-                self.saw[d] = AppOutcome::Nothing;
-                self.enter_as(
-                    obs,
-                    sender,
-                    State::Established,
-                    false,
-                    Note::Withdrawn,
-                    true,
-                );
-            }
-            self.enter_as(
-                obs,
-                sender,
-                State::SynReceived,
-                false,
-                Note::Withdrawn,
-                true,
-            );
+            self.final_ack_not_taken(obs, d);
         }
         // A side that sends after "its" RST had not sent it.
         if self.state(sender) == State::Closed
@@ -256,21 +260,19 @@ impl Conn {
             && !syn
             && self.before_rst[d] != State::Closed
         {
-            self.corrections += 1;
-            obs.correction = Some(Correction::RstNotFromSender(sender));
+            self.disproved(obs, Correction::RstNotFromSender(sender));
             self.first_rst = None;
             self.rst_cause = None;
             let back = self.before_rst[d];
-            self.enter_as(obs, sender, back, false, Note::Withdrawn, true);
+            self.withdraw_to(obs, sender, back);
         }
         // A side closed by an RST inferred delivered that sends again had
         // not received it yet.
         let mut rst_in_flight = false;
         if let (State::Closed, Some(prev), false) = (self.state(sender), self.reset_from[d], syn) {
             self.reset_from[d] = None;
-            self.corrections += 1;
-            obs.correction = Some(Correction::RstNotYetArrived(sender));
-            self.enter_as(obs, sender, prev, false, Note::Withdrawn, true);
+            self.disproved(obs, Correction::RstNotYetArrived(sender));
+            self.withdraw_to(obs, sender, prev);
             rst_in_flight = true;
         }
         let s = self.state(sender);
@@ -279,16 +281,8 @@ impl Conn {
         // inferred from: that ACK had not arrived yet.
         if let (Some(v), Some((_, ecr))) = (self.est_tsval[d], seg.tsopt) {
             if Seq(ecr) < Seq(v) && s == State::Established && !syn {
-                self.corrections += 1;
-                obs.correction = Some(Correction::SentBeforeFinalAck);
-                self.enter_as(
-                    obs,
-                    sender,
-                    State::SynReceived,
-                    false,
-                    Note::Withdrawn,
-                    true,
-                );
+                self.disproved(obs, Correction::SentBeforeFinalAck);
+                self.withdraw_to(obs, sender, State::SynReceived);
             } else if Seq(ecr) >= Seq(v) {
                 self.est_tsval[d] = None;
                 if self.state(sender) == State::SynReceived {
@@ -337,8 +331,7 @@ impl Conn {
                     self.enter(obs, sender, State::Closing, false, Note::SimultaneousClose)
                 }
                 State::FinWait2 => {
-                    self.corrections += 1;
-                    obs.correction = Some(Correction::FinsCrossed(sender));
+                    self.disproved(obs, Correction::FinsCrossed(sender));
                     self.enter_as(
                         obs,
                         sender,
@@ -368,12 +361,11 @@ impl Conn {
                     // had not received it. It closes actively, and the
                     // CLOSE-WAIT inferred from the peer's FIN is withdrawn.
                     self.fin_pending[d] = true;
-                    self.corrections += 1;
-                    obs.correction = Some(Correction::FinNotReceived(sender));
+                    self.disproved(obs, Correction::FinNotReceived(sender));
                     if self.saw[d] == AppOutcome::Eof {
                         self.saw[d] = AppOutcome::Nothing;
                     }
-                    self.enter_as(obs, sender, State::FinWait1, false, Note::Withdrawn, true);
+                    self.withdraw_to(obs, sender, State::FinWait1);
                 }
                 _ => {}
             }
@@ -534,17 +526,9 @@ impl Conn {
             && self.fin_seq[r].is_some_and(|f| Seq(seg.ack) <= Seq(f))
             && self.state(sender) == State::CloseWait;
         if fin_not_taken {
-            self.corrections += 1;
-            obs.correction = Some(Correction::FinNotReceived(sender));
+            self.disproved(obs, Correction::FinNotReceived(sender));
             self.saw[d] = AppOutcome::Nothing;
-            self.enter_as(
-                obs,
-                sender,
-                State::Established,
-                false,
-                Note::Withdrawn,
-                true,
-            );
+            self.withdraw_to(obs, sender, State::Established);
         }
         // A bare RST's sequence number is the acknowledgment of the segment
         // it answers: if that did not acknowledge the sender's FIN, the ACK
@@ -553,9 +537,8 @@ impl Conn {
             && self.state(sender) == State::FinWait2
             && self.fin_seq[d].is_some_and(|f| Seq(seg.seq) <= Seq(f))
         {
-            self.corrections += 1;
-            obs.correction = Some(Correction::RstAnswersEarlier(sender));
-            self.enter_as(obs, sender, State::FinWait1, false, Note::Withdrawn, true);
+            self.disproved(obs, Correction::RstAnswersEarlier(sender));
+            self.withdraw_to(obs, sender, State::FinWait1);
         }
         let never_spoke = sender == Side::Server && self.stats[d].synack && !self.spoke[d];
         if !seg.has(flag::ACK)
@@ -564,27 +547,7 @@ impl Conn {
         {
             // A server that sent only its SYN-ACK answers with a bare RST:
             // it never had the connection ESTABLISHED.
-            self.corrections += 1;
-            obs.correction = Some(Correction::FinalAckDropped);
-            self.saw[d] = AppOutcome::Nothing;
-            if self.state(sender) == State::CloseWait {
-                self.enter_as(
-                    obs,
-                    sender,
-                    State::Established,
-                    false,
-                    Note::Withdrawn,
-                    true,
-                );
-            }
-            self.enter_as(
-                obs,
-                sender,
-                State::SynReceived,
-                false,
-                Note::Withdrawn,
-                true,
-            );
+            self.final_ack_not_taken(obs, d);
         }
         let before = self.state(sender);
         self.before_rst[d] = before;

@@ -106,7 +106,7 @@ fn a_new_isn_on_a_used_4_tuple_is_a_new_connection_with_reused_ports() {
 #[test]
 fn a_connection_takes_a_bounded_amount_of_memory() {
     let size = std::mem::size_of::<tcpscope_track::Conn>();
-    // 832 bytes since the RST and application-outcome rules keep what each
+    // 856 bytes since the RST and application-outcome rules keep what each
     // direction sent, acknowledged and re-sent unanswered.
     assert!(size <= 896, "Conn is {size} bytes");
 }
