@@ -66,13 +66,15 @@ pub struct LadderArgs {
 /// The findings of a capture, most harmful first.
 #[derive(Args, Debug)]
 #[command(
-    after_help = "Findings, most harmful first: forged or ignored RSTs; connections reset, \
-by the cause read from the RST (answer to a SYN, accept-queue abort, data after close, no socket, \
-abort on close, keep-alive or retransmission timeout, TIME-WAIT assassination); refusals; peers that \
-stopped answering; SYNs nobody answered; SYN-ACKs re-sent after the final ACK (a full accept queue); \
-SYN-ACKs re-sent; zero windows; retransmissions; half-closed connections (CLOSE-WAIT); TIME-WAIT reuse; \
-slow handshakes. Each with how many connections, examples with packet numbers (as read -# numbers \
-them), what the applications saw, the likely cause, what to change and how to confirm it.\n\n\
+    after_help = "Findings, ranked so that what broke a handshake or left a connection stuck comes \
+before the resets and timeouts it explains: forged or ignored RSTs; refusals; SYNs nobody answered; \
+handshakes the server never completed (the final ACK dropped by a full accept queue, or lost); \
+SYN-ACKs re-sent; half-closed connections (CLOSE-WAIT); peers that stopped answering (keep-alive or \
+retransmission timeouts); connections reset, by the cause read from the RST (accept-queue abort, data \
+after close, no socket, listener closed, abort on close, TIME-WAIT assassination); zero windows; \
+retransmissions; TIME-WAIT reuse; slow handshakes. Each with how many connections, examples with \
+packet numbers (as read -# numbers them), what the applications saw, the likely cause, what to \
+change and how to confirm it.\n\n\
 A live capture is diagnosed with `tcpscope capture --diagnose`."
 )]
 pub struct DiagnoseArgs {

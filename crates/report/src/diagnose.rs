@@ -545,9 +545,7 @@ impl Output for Diagnose {
         e.last = n;
         let f = obs.flags;
         let syn = seg.has(tcpf::SYN);
-        let retransmitted = f.0
-            & (Flags::RETRANSMISSION | Flags::FAST_RETRANSMISSION | Flags::SPURIOUS_RETRANSMISSION)
-            != 0;
+        let retransmitted = f.retransmitted();
         if seg.len > 0 {
             e.data_packets += 1;
         }

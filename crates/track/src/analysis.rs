@@ -71,6 +71,13 @@ impl Flags {
     pub fn set(&mut self, bit: u32) {
         self.0 |= bit;
     }
+    /// Whether the segment re-sends data: a retransmission of any kind
+    /// (plain, fast or spurious).
+    pub fn retransmitted(self) -> bool {
+        self.has(
+            Flags::RETRANSMISSION | Flags::FAST_RETRANSMISSION | Flags::SPURIOUS_RETRANSMISSION,
+        )
+    }
 }
 
 /// Wireshark's per-direction sequence analysis state.

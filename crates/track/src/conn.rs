@@ -470,9 +470,7 @@ impl Conn {
         st.bytes += seg.len as u64;
         st.first_ts.get_or_insert(seg.ts);
         let f = obs.flags;
-        let retransmitted = f.0
-            & (Flags::RETRANSMISSION | Flags::FAST_RETRANSMISSION | Flags::SPURIOUS_RETRANSMISSION)
-            != 0;
+        let retransmitted = f.retransmitted();
         if retransmitted {
             st.retransmissions += 1;
         }

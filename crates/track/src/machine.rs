@@ -459,9 +459,7 @@ impl Conn {
         // Anything from this side answers the other side's retries.
         self.probes[r] = 0;
         self.retry[r].count = 0;
-        let retransmitted = obs.flags.0
-            & (Flags::RETRANSMISSION | Flags::FAST_RETRANSMISSION | Flags::SPURIOUS_RETRANSMISSION)
-            != 0;
+        let retransmitted = obs.flags.retransmitted();
         let rt = &mut self.retry[d];
         if obs.flags.has(Flags::KEEP_ALIVE) {
             self.probes[d] += 1;

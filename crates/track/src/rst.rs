@@ -120,21 +120,6 @@ impl RstCause {
             RstCause::Unknown => "unknown",
         }
     }
-
-    /// Every cause, for documentation and tests.
-    pub const ALL: [RstCause; 11] = [
-        RstCause::AnswerToSyn,
-        RstCause::AcceptQueueAbort,
-        RstCause::DataAfterClose,
-        RstCause::NoSocket,
-        RstCause::ListenerClosed,
-        RstCause::AbortUnread,
-        RstCause::AbortLinger,
-        RstCause::KeepAliveTimeout,
-        RstCause::RetransmissionTimeout,
-        RstCause::TimeWaitAssassination,
-        RstCause::Unknown,
-    ];
 }
 
 /// What the receiver does with an RST.
