@@ -7,6 +7,7 @@ mod peers;
 mod read;
 mod sink;
 mod ss_cmd;
+mod ss_filter;
 mod trace_cmd;
 mod track_cmds;
 
@@ -34,7 +35,7 @@ enum Command {
     Ladder(track_cmds::LadderArgs),
     /// What went wrong in a capture: resets by cause, refusals, timeouts, stalls; evidence and the fix.
     Diagnose(track_cmds::DiagnoseArgs),
-    /// TCP sockets and listen queues (accept queue, SYN-RECV count, tcp_info), like ss -t.
+    /// Sockets and listen queues (accept queue, SYN-RECV count, tcp_info, timers), with ss's options and filters.
     Ss(ss_cmd::SsArgs),
     /// TCP MIB counters (nstat, netstat -s) with their meaning, totals or deltas.
     Counters(kernel_cmds::CountersArgs),

@@ -102,8 +102,9 @@ const SCHEMA: &[(&str, &[&str])] = &[
     (
         "socket",
         &[
-            "state", "recv_q", "send_q", "syn_recv", "local", "peer", "uid", "inode", "timer",
-            "timer_ms", "process", "note", "info",
+            "netid", "state", "ss_state", "recv_q", "send_q", "syn_recv", "local", "peer", "uid",
+            "inode", "cookie", "timer", "timer_ms", "timer_retrans", "process", "users", "note",
+            "info", "skmem",
         ],
     ),
     (
@@ -259,6 +260,7 @@ const NESTED: &[(&str, &str, &[&str])] = &[
             "bytes_received",
             "delivery_rate",
             "mss",
+            "wscale",
         ],
     ),
 ];

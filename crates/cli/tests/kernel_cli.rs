@@ -417,3 +417,123 @@ fn half_open_handshakes_are_counted_as_syn_recv_like_ss() {
     assert_eq!(ours[0]["recv_q"], 0);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Each socket row's words but tcpscope's own `syn-recv:N`, sorted: what
+/// `ss` and `tcpscope ss` must agree on. Continuation lines (a tab first)
+/// are left out.
+fn ss_rows(text: &str) -> Vec<String> {
+    let mut rows: Vec<String> = text
+        .lines()
+        .filter(|l| !l.starts_with('\t') && !l.trim().is_empty())
+        .map(|l| {
+            l.split_whitespace()
+                .filter(|w| !w.starts_with("syn-recv:"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect();
+    rows.sort();
+    rows
+}
+
+#[test]
+fn ss_options_and_filters_agree_with_iproute2_in_a_private_namespace() {
+    if !privileged("ss_options_and_filters_agree_with_iproute2_in_a_private_namespace") {
+        return;
+    }
+    // A full accept queue on IPv4, connections held open and one closed
+    // first (TIME-WAIT) on IPv6, a UDP socket; then each command as ss
+    // users type it, run by both tools on the same sockets.
+    let pairs: &[(&str, &str)] = &[
+        ("tan", "-tanH"),
+        ("ltn", "-ltnH"),
+        ("tw", "-tanH state time-wait"),
+        ("est", "-tnH state established"),
+        ("excl", "-tanH exclude listening exclude time-wait"),
+        ("expr", "-tanH ( sport = :9602 or dport = :9602 )"),
+        ("expr2", "-tnH dst [::1] and not dport = :9601"),
+        ("v4", "-tan4H"),
+        ("v6", "-tan6H"),
+        ("udp", "-ulnH"),
+        ("tu", "-tualnH"),
+        ("la", "-tlanH"),
+        ("late", "state listening -n -t -H"),
+    ];
+    let mut script = format!(
+        "set -e; ip link set lo up; \
+         {BIN} server 127.0.0.1:9601 --no-accept --backlog 1 --duration 5s >/dev/null 2>&1 & \
+         {BIN} server [::1]:9602 --duration 5s >/dev/null 2>&1 & \
+         python3 -c 'import socket,time; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind((\"127.0.0.1\", 9603)); time.sleep(5)' & \
+         sleep 0.4; \
+         {BIN} client 127.0.0.1:9601 --count 3 --concurrency 3 --hold 4s >/dev/null 2>&1 & \
+         {BIN} client [::1]:9602 --count 2 --concurrency 2 --hold 4s >/dev/null 2>&1 & \
+         {BIN} client [::1]:9602 --message bye --recv >/dev/null 2>&1; \
+         sleep 0.6; "
+    );
+    for (name, args) in pairs {
+        let quoted: String = args
+            .split_whitespace()
+            .map(|w| format!("'{w}'"))
+            .collect::<Vec<_>>()
+            .join(" ");
+        script.push_str(&format!(
+            "{BIN} ss {quoted} > ours-{name}.txt; ss {quoted} > theirs-{name}.txt; "
+        ));
+    }
+    script.push_str(&format!(
+        "{BIN} ss -tnoH state time-wait > ours-timer.txt; ss -tnoH state time-wait > theirs-timer.txt; \
+         {BIN} ss -s > ours-s.txt; ss -s > theirs-s.txt; {BIN} ss -s --json > ours-s.json; wait"
+    ));
+    let dir = in_new_netns("ss-words", &script);
+    let read = |f: &str| std::fs::read_to_string(dir.join(f)).unwrap();
+    for (name, args) in pairs {
+        let (ours, theirs) = (read(&format!("ours-{name}.txt")), read(&format!("theirs-{name}.txt")));
+        assert_eq!(ss_rows(&ours), ss_rows(&theirs), "ss {args}\nours:\n{ours}\ntheirs:\n{theirs}");
+    }
+    // The sockets the comparison rests on are there.
+    let tan = read("ours-tan.txt");
+    for want in ["LISTEN 2 1 127.0.0.1:9601 0.0.0.0:*", "TIME-WAIT 0 0 [::1]:", "ESTAB 0 0 [::1]:9602"] {
+        assert!(ss_rows(&tan).iter().any(|r| r.starts_with(want)), "{want} in\n{tan}");
+    }
+    assert_eq!(ss_rows(&read("ours-udp.txt")), ["UNCONN 0 0 127.0.0.1:9603 0.0.0.0:*"]);
+    // -o: the TIME-WAIT timer with the same name and about the same time left.
+    let timer = |t: &str| -> (String, String) {
+        let w = t.split_whitespace().find(|w| w.starts_with("timer:(")).unwrap_or_else(|| panic!("{t}"));
+        let inner = &w["timer:(".len()..w.len() - 1];
+        let parts: Vec<&str> = inner.split(',').collect();
+        (parts[0].to_string(), parts[1].to_string())
+    };
+    let (ours_t, theirs_t) = (timer(&read("ours-timer.txt")), timer(&read("theirs-timer.txt")));
+    assert_eq!(ours_t.0, "timewait");
+    assert_eq!(ours_t.0, theirs_t.0);
+    assert!(ours_t.1.ends_with("sec") && theirs_t.1.ends_with("sec"), "{ours_t:?} {theirs_t:?}");
+    // -s: ss's own lines, the same numbers.
+    let (ours_s, theirs_s) = (read("ours-s.txt"), read("theirs-s.txt"));
+    let lines = |t: &str| -> Vec<String> {
+        t.lines()
+            .filter(|l| l.starts_with("TCP:") || l.starts_with("TCP\t") || l.starts_with("UDP\t"))
+            .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+            .collect()
+    };
+    assert_eq!(lines(&ours_s), lines(&theirs_s), "ours:\n{ours_s}\ntheirs:\n{theirs_s}");
+    assert!(ours_s.contains("timewait 1)"), "{ours_s}");
+    let s = json_lines(&read("ours-s.json"));
+    assert_eq!(s[0]["type"], "socket_summary");
+    assert_eq!(s[0]["tcp_timewait"], 1);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn ss_typos_are_usage_errors_that_name_the_word() {
+    for (args, want) in [
+        (&["ss", "-ltnz"][..], "unknown option"),
+        (&["ss", "-tan", "state", "timewait"][..], "unknown state 'timewait'"),
+        (&["ss", "-tan", "sport", "=", ":http"][..], "':http' after 'sport' is not a port number"),
+        (&["ss", "-tan", "dev", "lo"][..], "unknown word 'dev'"),
+    ] {
+        let out = Command::new(BIN).args(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.starts_with("tcpscope ss: ") && err.contains(want), "{args:?}: {err}");
+    }
+}

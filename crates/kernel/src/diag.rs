@@ -9,6 +9,8 @@ const SOCK_DIAG_BY_FAMILY: u16 = 20;
 const NLMSG_DONE: u16 = 3;
 const NLMSG_ERROR: u16 = 2;
 const INET_DIAG_INFO: u16 = 2;
+const INET_DIAG_SKMEMINFO: u16 = 7;
+const INET_DIAG_SKV6ONLY: u16 = 11;
 
 /// Kernel TCP states as sock_diag numbers them (the vocabulary's table).
 pub use tcpscope_wire::state::kernel as tcp_state;
@@ -54,7 +56,10 @@ pub struct TcpInfo {
 /// One socket.
 #[derive(Clone, Debug)]
 pub struct Socket {
-    /// Kernel state number (see [`tcp_state`]).
+    /// `IPPROTO_TCP` or `IPPROTO_UDP`.
+    pub protocol: u8,
+    /// Kernel state number (see [`tcp_state`]; a UDP socket is CLOSE when
+    /// unconnected, ESTABLISHED when connected).
     pub state: u8,
     /// Local address.
     pub local: SocketAddr,
@@ -72,8 +77,17 @@ pub struct Socket {
     pub timer: u8,
     /// Milliseconds until the timer fires.
     pub expires_ms: u32,
-    /// tcp_info, for full sockets.
+    /// Retransmissions (or keepalive probes) counted by the active timer.
+    pub retrans: u8,
+    /// The kernel's socket cookie (what `ss -e` prints as `sk:`).
+    pub cookie: u64,
+    /// tcp_info, for full TCP sockets.
     pub info: Option<TcpInfo>,
+    /// An IPv6 socket with IPV6_V6ONLY set.
+    pub v6only: bool,
+    /// Socket memory (`ss -m`'s skmem): rmem_alloc, rcvbuf, wmem_alloc,
+    /// sndbuf, fwd_alloc, wmem_queued, optmem, backlog, drops.
+    pub skmem: Option<[u32; 9]>,
 }
 
 fn u16le(b: &[u8], at: usize) -> u16 {
@@ -86,9 +100,10 @@ fn u64le(b: &[u8], at: usize) -> u64 {
     (u32le(b, at) as u64) | ((u32le(b, at + 4) as u64) << 32)
 }
 
-/// Dump the TCP sockets of one family in the given states (a bitmask of
-/// `1 << state`), with tcp_info.
-pub fn dump(family: u8, states: u32) -> io::Result<Vec<Socket>> {
+/// Dump the sockets of one family and protocol (`IPPROTO_TCP` or
+/// `IPPROTO_UDP`) in the given states (a bitmask of `1 << state`), with
+/// tcp_info and socket memory.
+pub fn dump(family: u8, protocol: u8, states: u32) -> io::Result<Vec<Socket>> {
     // SAFETY: plain socket calls on a descriptor this function owns and closes.
     let fd = unsafe {
         libc::socket(
@@ -100,12 +115,12 @@ pub fn dump(family: u8, states: u32) -> io::Result<Vec<Socket>> {
     if fd < 0 {
         return Err(io::Error::last_os_error());
     }
-    let result = dump_on(fd, family, states);
+    let result = dump_on(fd, family, protocol, states);
     unsafe { libc::close(fd) };
     result
 }
 
-fn dump_on(fd: i32, family: u8, states: u32) -> io::Result<Vec<Socket>> {
+fn dump_on(fd: i32, family: u8, protocol: u8, states: u32) -> io::Result<Vec<Socket>> {
     let mut req = [0u8; 16 + 56];
     let total = req.len() as u32;
     req[0..4].copy_from_slice(&total.to_le_bytes());
@@ -113,8 +128,8 @@ fn dump_on(fd: i32, family: u8, states: u32) -> io::Result<Vec<Socket>> {
     req[6..8].copy_from_slice(&((libc::NLM_F_REQUEST | libc::NLM_F_DUMP) as u16).to_le_bytes());
     req[8..12].copy_from_slice(&1u32.to_le_bytes());
     req[16] = family;
-    req[17] = libc::IPPROTO_TCP as u8;
-    req[18] = 1 << (INET_DIAG_INFO - 1);
+    req[17] = protocol;
+    req[18] = (1 << (INET_DIAG_INFO - 1)) | (1 << (INET_DIAG_SKMEMINFO - 1));
     req[20..24].copy_from_slice(&states.to_le_bytes());
     // SAFETY: sends our buffer to the kernel (pid 0) on our netlink socket.
     let mut addr: libc::sockaddr_nl = unsafe { std::mem::zeroed() };
@@ -156,7 +171,7 @@ fn dump_on(fd: i32, family: u8, states: u32) -> io::Result<Vec<Socket>> {
                     return Err(io::Error::from_raw_os_error(-err));
                 }
                 SOCK_DIAG_BY_FAMILY => {
-                    if let Some(s) = parse_msg(&buf[at + 16..at + len]) {
+                    if let Some(s) = parse_msg(protocol, &buf[at + 16..at + len]) {
                         out.push(s);
                     }
                 }
@@ -167,7 +182,7 @@ fn dump_on(fd: i32, family: u8, states: u32) -> io::Result<Vec<Socket>> {
     }
 }
 
-fn parse_msg(m: &[u8]) -> Option<Socket> {
+fn parse_msg(protocol: u8, m: &[u8]) -> Option<Socket> {
     if m.len() < 72 {
         return None;
     }
@@ -184,8 +199,11 @@ fn parse_msg(m: &[u8]) -> Option<Socket> {
     let sport = u16::from_be_bytes([m[4], m[5]]);
     let dport = u16::from_be_bytes([m[6], m[7]]);
     let mut s = Socket {
+        protocol,
         state: m[1],
         timer: m[2],
+        retrans: m[3],
+        cookie: u32le(m, 44) as u64 | ((u32le(m, 48) as u64) << 32),
         local: SocketAddr::new(addr(8), sport),
         peer: SocketAddr::new(addr(24), dport),
         expires_ms: u32le(m, 52),
@@ -194,6 +212,8 @@ fn parse_msg(m: &[u8]) -> Option<Socket> {
         uid: u32le(m, 64),
         inode: u32le(m, 68),
         info: None,
+        v6only: false,
+        skmem: None,
     };
     let mut at = 72;
     while at + 4 <= m.len() {
@@ -202,7 +222,17 @@ fn parse_msg(m: &[u8]) -> Option<Socket> {
         if len < 4 || at + len > m.len() {
             break;
         }
-        if ty == INET_DIAG_INFO {
+        if ty == INET_DIAG_SKV6ONLY && len >= 5 {
+            s.v6only = m[at + 4] != 0;
+        }
+        if ty == INET_DIAG_SKMEMINFO && len >= 4 + 36 {
+            let mut v = [0u32; 9];
+            for (i, x) in v.iter_mut().enumerate() {
+                *x = u32le(m, at + 4 + 4 * i);
+            }
+            s.skmem = Some(v);
+        }
+        if ty == INET_DIAG_INFO && protocol == libc::IPPROTO_TCP as u8 {
             let d = &m[at + 4..at + len];
             if d.len() >= 168 {
                 s.info = Some(TcpInfo {
@@ -230,16 +260,25 @@ fn parse_msg(m: &[u8]) -> Option<Socket> {
 
 /// Every TCP socket of both families in the given states.
 pub fn tcp_sockets(states: u32) -> Result<Vec<Socket>, crate::KernelError> {
-    let mut v = dump(libc::AF_INET as u8, states).map_err(crate::KernelError::SockDiag)?;
-    v.extend(dump(libc::AF_INET6 as u8, states).map_err(crate::KernelError::SockDiag)?);
+    sockets(libc::IPPROTO_TCP as u8, states)
+}
+
+/// Every socket of one protocol (`IPPROTO_TCP`, `IPPROTO_UDP`) of both
+/// families in the given states.
+pub fn sockets(protocol: u8, states: u32) -> Result<Vec<Socket>, crate::KernelError> {
+    let mut v = dump(libc::AF_INET as u8, protocol, states).map_err(crate::KernelError::SockDiag)?;
+    v.extend(
+        dump(libc::AF_INET6 as u8, protocol, states).map_err(crate::KernelError::SockDiag)?,
+    );
     Ok(v)
 }
 
 /// All states.
 pub const ALL_STATES: u32 = 0xfff;
 
-/// The owning process of each socket inode: (pid, command name).
-pub fn owners() -> std::collections::HashMap<u32, (u32, String)> {
+/// The processes holding each socket inode, as `ss -p` lists them:
+/// (command name, pid, file descriptor), by pid.
+pub fn owners() -> std::collections::HashMap<u32, Vec<(String, u32, u32)>> {
     let mut map = std::collections::HashMap::new();
     let Ok(procs) = std::fs::read_dir("/proc") else {
         return map;
@@ -256,6 +295,9 @@ pub fn owners() -> std::collections::HashMap<u32, (u32, String)> {
             continue;
         };
         for fd in fds.flatten() {
+            let Some(fdno) = fd.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+                continue;
+            };
             if let Ok(target) = std::fs::read_link(fd.path()) {
                 let t = target.to_string_lossy();
                 if let Some(inode) = t
@@ -263,7 +305,9 @@ pub fn owners() -> std::collections::HashMap<u32, (u32, String)> {
                     .and_then(|r| r.strip_suffix(']'))
                     .and_then(|n| n.parse().ok())
                 {
-                    map.entry(inode).or_insert((pid, comm.clone()));
+                    map.entry(inode)
+                        .or_insert_with(Vec::new)
+                        .push((comm.clone(), pid, fdno));
                 }
             }
         }

@@ -9,6 +9,7 @@ pub mod diag;
 mod error;
 pub mod lifetime;
 pub mod listen;
+pub mod sockstat;
 pub mod sysctl;
 pub mod trace;
 
