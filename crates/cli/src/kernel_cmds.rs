@@ -8,28 +8,37 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Args;
 use serde_json::json;
-use tcpscope_kernel::counters::{meaning, Group, Snapshot, KNOWN};
+use tcpscope_kernel::counters::{meaning, Group, Known, Snapshot, KNOWN};
 use tcpscope_kernel::sysctl::{self, findings, SETTINGS};
 
 /// TCP MIB counters from /proc/net/netstat and /proc/net/snmp, explained.
 #[derive(Args, Debug)]
-#[command(
-    after_help = "Counters are read in the current network namespace. A counter this kernel \
-does not have is shown as absent, not as zero."
-)]
+#[command(after_help = "Counters are read in the current network namespace and named as nstat \
+names them (TcpExtListenOverflows; TcpExt.ListenOverflows is accepted too). Values are totals since \
+the namespace was created (nstat -a's absolute values: tcpscope keeps no history file). A counter \
+this kernel does not have is shown as absent, not as zero.
+
+Examples: `tcpscope counters`, `tcpscope counters -az`, `tcpscope counters 'TcpExtListen*' \
+TcpExtTCPReqQFullDrop`, `tcpscope counters --watch 1 --count 10`.")]
 pub struct CountersArgs {
     /// Print the changes every SECS seconds instead of the totals.
     #[arg(long, value_name = "SECS")]
     watch: Option<f64>,
     /// With --watch: stop after this many intervals.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", requires = "watch")]
     count: Option<u64>,
-    /// Also every other Tcp, TcpExt and IpExt counter (without a meaning).
-    #[arg(long)]
+    /// Every counter of /proc/net/netstat and /proc/net/snmp, not only those tcpscope explains.
+    #[arg(short = 'a', long)]
     all: bool,
+    /// With -a: also the counters that are zero (those tcpscope explains are always shown).
+    #[arg(short = 'z', long)]
+    zeros: bool,
     /// JSON Lines.
     #[arg(long)]
     json: bool,
+    /// Only counters whose name matches one of these patterns (`*` and `?`, as nstat's).
+    #[arg(value_name = "PATTERN")]
+    patterns: Vec<String>,
 }
 
 /// The TCP tuning sysctls, their defaults and meaning, and what the counters say about them.
@@ -54,11 +63,76 @@ fn snapshot(cmd: &'static str) -> anyhow::Result<Snapshot> {
     Snapshot::read().context(cmd)
 }
 
+/// A counter's name as nstat writes it: section and name run together.
+fn nstat_name(section: &str, name: &str) -> String {
+    format!("{section}{name}")
+}
+
+/// Shell-style match with `*` and `?`, ignoring case.
+fn glob(pattern: &[u8], name: &[u8]) -> bool {
+    match (pattern.first(), name.first()) {
+        (None, None) => true,
+        (Some(b'*'), _) => glob(&pattern[1..], name) || (!name.is_empty() && glob(pattern, &name[1..])),
+        (Some(b'?'), Some(_)) => glob(&pattern[1..], &name[1..]),
+        (Some(p), Some(n)) if p.eq_ignore_ascii_case(n) => glob(&pattern[1..], &name[1..]),
+        _ => false,
+    }
+}
+
+/// Which counters the patterns select (all when there are none).
+struct Names(Vec<String>);
+
+impl Names {
+    fn new(patterns: &[String]) -> Names {
+        Names(patterns.iter().map(|p| p.replace('.', "")).collect())
+    }
+    fn wants(&self, section: &str, name: &str) -> bool {
+        let n = nstat_name(section, name);
+        self.0.is_empty() || self.0.iter().any(|p| glob(p.as_bytes(), n.as_bytes()))
+    }
+}
+
+/// The counters to show: (section, name, value, meaning, group), in the
+/// explained counters' order, then the others by name.
+fn selected<'a>(
+    s: &'a Snapshot,
+    args: &CountersArgs,
+    names: &Names,
+) -> Vec<(&'a str, &'a str, Option<i64>, Option<&'static Known>)> {
+    let mut v = Vec::new();
+    for k in KNOWN.iter().filter(|k| names.wants(k.section, k.name)) {
+        v.push((k.section, k.name, s.get(k.section, k.name), Some(k)));
+    }
+    if args.all || !names.0.is_empty() {
+        for ((sec, name), val) in &s.values {
+            if meaning(sec, name).is_some() || !names.wants(sec, name) {
+                continue;
+            }
+            // Without -a, a pattern still reaches every counter; zeros need -z
+            // only where nothing asked for them by name.
+            if *val == 0 && !args.zeros && names.0.is_empty() {
+                continue;
+            }
+            v.push((sec.as_str(), name.as_str(), Some(*val), None));
+        }
+    }
+    v
+}
+
 pub fn counters(args: CountersArgs) -> anyhow::Result<ExitCode> {
+    let names = Names::new(&args.patterns);
     let first = snapshot("counters")?;
-    let mut out = io::stdout().lock();
+    for p in &names.0 {
+        let one = Names(vec![p.clone()]);
+        if !first.values.keys().any(|(s, n)| one.wants(s, n)) && !KNOWN.iter().any(|k| one.wants(k.section, k.name)) {
+            return Err(anyhow::anyhow!(
+                "counters: no counter is named like '{p}' (names as nstat writes them: TcpExtListenOverflows, TcpActiveOpens; `tcpscope counters -az` lists them all)"
+            ));
+        }
+    }
+    let mut out = io::BufWriter::new(io::stdout().lock());
     let Some(secs) = args.watch else {
-        print_totals(&mut out, &first, &args);
+        let _ = print_totals(&mut out, &first, &args, &names).and_then(|_| out.flush());
         return Ok(ExitCode::SUCCESS);
     };
     if !(secs > 0.0 && secs.is_finite()) {
@@ -81,29 +155,31 @@ pub fn counters(args: CountersArgs) -> anyhow::Result<ExitCode> {
                 continue;
             };
             let known = meaning(sec, name);
-            if *v != old && (args.all || known.is_some()) {
-                changed.push((
-                    sec.clone(),
-                    name.clone(),
-                    v - old,
-                    known.map_or("", |k| k.3),
-                ));
+            if *v != old && (args.all || known.is_some() || !names.0.is_empty()) && names.wants(sec, name) {
+                changed.push((sec.clone(), name.clone(), v - old, known.map(|k| k.meaning)));
             }
         }
+        let elapsed = secs * round as f64;
         let r = if args.json {
             changed.iter().try_for_each(|(s, n, d, m)| {
-                json_line(&mut out, &json!({"type": "counter_delta", "interval": round, "elapsed_s": secs * round as f64, "section": s, "name": n, "delta": d, "meaning": (!m.is_empty()).then_some(*m)}))
+                json_line(&mut out, &json!({"type": "counter_delta", "interval": round, "interval_s": secs, "elapsed_s": elapsed, "section": s, "name": n, "nstat": nstat_name(s, n), "delta": d, "rate_per_s": *d as f64 / secs, "meaning": m}))
             })
         } else {
             writeln!(
                 out,
-                "-- after {:.1} s:{}",
-                secs * round as f64,
-                if changed.is_empty() { " no change" } else { "" }
+                "-- after {elapsed:.1} s, changes over the last {secs} s:{}",
+                if changed.is_empty() { " none" } else { "" }
             )
             .and_then(|_| {
                 changed.iter().try_for_each(|(s, n, d, m)| {
-                    writeln!(out, "  {:<28} {:>+10}  {m}", format!("{s}.{n}"), d)
+                    writeln!(
+                        out,
+                        "  {:<32} {:>+10} {:>10}/s  {}",
+                        nstat_name(s, n),
+                        d,
+                        format!("{:.1}", *d as f64 / secs),
+                        m.unwrap_or("")
+                    )
                 })
             })
         };
@@ -114,48 +190,27 @@ pub fn counters(args: CountersArgs) -> anyhow::Result<ExitCode> {
     }
 }
 
-fn print_totals(out: &mut impl Write, s: &Snapshot, args: &CountersArgs) {
-    for group in [Group::Handshake, Group::Teardown, Group::Transfer] {
-        if !args.json {
-            let _ = writeln!(out, "{}:", group.name());
+fn print_totals(out: &mut impl Write, s: &Snapshot, args: &CountersArgs, names: &Names) -> io::Result<()> {
+    let rows = selected(s, args, names);
+    let mut group: Option<&str> = None;
+    for (sec, name, v, known) in rows {
+        let g = known.map_or("other", |k| k.group.name());
+        if args.json {
+            json_line(
+                out,
+                &json!({"type": "counter", "group": g, "section": sec, "name": name, "nstat": nstat_name(sec, name), "value": v, "meaning": known.map(|k| k.meaning)}),
+            )?;
+            continue;
         }
-        for (sec, name, g, what) in KNOWN.iter().filter(|k| k.2 == group) {
-            let _ = g;
-            let v = s.get(sec, name);
-            let _ = if args.json {
-                json_line(
-                    out,
-                    &json!({"type": "counter", "group": group.name(), "section": sec, "name": name, "value": v, "meaning": what}),
-                )
-            } else {
-                let shown = v.map_or("absent".to_string(), |v| v.to_string());
-                writeln!(
-                    out,
-                    "  {:<28} {:>12}  {what}",
-                    format!("{sec}.{name}"),
-                    shown
-                )
-            };
+        if group != Some(g) {
+            writeln!(out, "{g}:")?;
+            group = Some(g);
         }
+        let shown = v.map_or("absent".to_string(), |v| v.to_string());
+        let line = format!("  {:<32} {:>12}  {}", nstat_name(sec, name), shown, known.map_or("", |k| k.meaning));
+        writeln!(out, "{}", line.trim_end())?;
     }
-    if args.all {
-        if !args.json {
-            let _ = writeln!(out, "other:");
-        }
-        for ((sec, name), v) in &s.values {
-            if meaning(sec, name).is_some() || !matches!(sec.as_str(), "Tcp" | "TcpExt" | "IpExt") {
-                continue;
-            }
-            let _ = if args.json {
-                json_line(
-                    out,
-                    &json!({"type": "counter", "group": "other", "section": sec, "name": name, "value": v, "meaning": null}),
-                )
-            } else {
-                writeln!(out, "  {:<28} {:>12}", format!("{sec}.{name}"), v)
-            };
-        }
-    }
+    Ok(())
 }
 
 pub fn doctor(args: DoctorArgs) -> anyhow::Result<ExitCode> {

@@ -4,6 +4,7 @@
 mod common;
 use common::privileged;
 
+use std::collections::HashMap;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -190,7 +191,7 @@ fn counters_show_every_known_counter_with_its_meaning() {
     assert!(overflows["meaning"]
         .as_str()
         .unwrap()
-        .contains("final ACKs that found the accept queue full"));
+        .contains("segments dropped because the accept queue was full"));
 }
 
 #[test]
@@ -536,4 +537,73 @@ fn ss_typos_are_usage_errors_that_name_the_word() {
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.starts_with("tcpscope ss: ") && err.contains(want), "{args:?}: {err}");
     }
+}
+
+#[test]
+fn counters_agree_with_nstat_in_a_private_namespace() {
+    if !privileged("counters_agree_with_nstat_in_a_private_namespace") {
+        return;
+    }
+    // Some traffic (a full accept queue, an echo), then both tools read the
+    // same quiet namespace: every counter nstat prints, tcpscope prints with
+    // the same name and value; a pattern selects the same names.
+    let script = format!(
+        "set -e; ip link set lo up; export NSTAT_HISTORY=$PWD/nstat.hist; \
+         {BIN} server 127.0.0.1:9500 --no-accept --backlog 1 --duration 2s >/dev/null 2>&1 & sleep 0.3; \
+         {BIN} client 127.0.0.1:9500 --count 3 --concurrency 3 --connect-timeout 1500ms >/dev/null 2>&1 || true; wait; \
+         sleep 0.2; \
+         nstat -az > theirs.txt; {BIN} counters -az > ours.txt; {BIN} counters -az --json > ours.json; \
+         nstat -az 'TcpExtListen*' TcpActiveOpens > theirs-pat.txt; {BIN} counters -az 'TcpExtListen*' TcpActiveOpens > ours-pat.txt"
+    );
+    let dir = in_new_netns("nstat", &script);
+    let read = |f: &str| std::fs::read_to_string(dir.join(f)).unwrap();
+    let nstat = |t: &str| -> Vec<(String, i64)> {
+        t.lines()
+            .filter(|l| !l.starts_with('#'))
+            .filter_map(|l| {
+                let mut w = l.split_whitespace();
+                Some((w.next()?.to_string(), w.next()?.parse().ok()?))
+            })
+            .collect()
+    };
+    let theirs = nstat(&read("theirs.txt"));
+    let ours: HashMap<String, i64> = json_lines(&read("ours.json"))
+        .iter()
+        .filter_map(|v| Some((v["nstat"].as_str()?.to_string(), v["value"].as_i64()?)))
+        .collect();
+    let tcp: Vec<_> = theirs
+        .iter()
+        .filter(|(n, _)| n.starts_with("Tcp") || n.starts_with("Ip") && !n.starts_with("Ip6"))
+        .collect();
+    assert!(tcp.len() > 100, "{}", read("theirs.txt"));
+    for (name, v) in tcp {
+        assert_eq!(ours.get(name), Some(v), "{name}");
+    }
+    assert!(theirs.iter().any(|(n, v)| n == "TcpExtListenOverflows" && *v >= 1));
+    // The table shows nstat's names too, and a pattern picks the same ones.
+    let ours_text = read("ours.txt");
+    assert!(ours_text.lines().any(|l| l.trim_start().starts_with("TcpExtListenOverflows ")), "{ours_text}");
+    let names = |t: &str| -> Vec<String> {
+        let mut v: Vec<String> = t
+            .lines()
+            .filter(|l| l.starts_with("  "))
+            .map(|l| l.split_whitespace().next().unwrap().to_string())
+            .collect();
+        v.sort();
+        v
+    };
+    let mut want: Vec<String> = nstat(&read("theirs-pat.txt")).into_iter().map(|(n, _)| n).collect();
+    want.sort();
+    assert_eq!(names(&read("ours-pat.txt")), want);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn counters_name_an_unknown_pattern_and_count_wants_watch() {
+    let out = Command::new(BIN).args(["counters", "TcpExtNoSuchThing"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no counter is named like 'TcpExtNoSuchThing'"));
+    let out = Command::new(BIN).args(["counters", "--count", "2"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--watch"));
 }

@@ -232,8 +232,47 @@ fn every_lab_passes_as_root_and_the_host_is_left_as_it_was() {
         "outcomes {apps_agree} of {apps}"
     );
     assert_eq!(host(), before, "the host changed");
+    every_counter_meaning_was_seen_in_its_labs(&docs);
     diagnose_names_each_labs_phenomenon_first(&keep);
     let _ = std::fs::remove_dir_all(&keep);
+}
+
+/// Each counter `tcpscope counters` explains moved as its evidence says in
+/// the labs it names (the rest is provoked in counter_meanings.rs): the
+/// meanings are what the kernel did, not what the names suggest.
+fn every_counter_meaning_was_seen_in_its_labs(docs: &[serde_json::Value]) {
+    use tcpscope_kernel::counters::KNOWN;
+    for k in KNOWN {
+        assert!(
+            !k.labs.is_empty() || k.test.is_some(),
+            "{}{}: no evidence",
+            k.section,
+            k.name
+        );
+        let nstat = format!("{}{}", k.section, k.name);
+        for e in k.labs {
+            let lab = docs
+                .iter()
+                .find(|d| d["name"] == e.lab)
+                .unwrap_or_else(|| panic!("{nstat}: no lab {}", e.lab));
+            let delta: i64 = lab["counters"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|c| c["name"] == nstat.as_str() && c["host"] == e.host)
+                .map(|c| c["delta"].as_i64().unwrap())
+                .sum();
+            assert!(
+                (e.at_least..=e.at_most).contains(&delta),
+                "{nstat} moved by {delta} in lab {} ({}), expected {}..={}",
+                e.lab,
+                e.host,
+                e.at_least,
+                e.at_most
+            );
+            println!("counter {nstat:<30} lab {:<22} {:<6} {delta:+}", e.lab, e.host);
+        }
+    }
 }
 
 /// `tcpscope diagnose` on every lab's capture: the lab's phenomenon is the

@@ -25,7 +25,7 @@ pub fn accept_queue_note(s: &Socket) -> Option<&'static str> {
     if s.state != tcp_state::LISTEN {
         None
     } else if s.recv_q > s.send_q {
-        Some("accept queue full: further completed handshakes are dropped (ListenOverflows)")
+        Some("accept queue full: new SYNs and handshakes' final ACKs are dropped (ListenOverflows)")
     } else if s.recv_q > 0 {
         Some("connections waiting for accept()")
     } else {

@@ -25,7 +25,7 @@ pub fn counter_deltas(o: &Outcome, host: Host) -> Vec<(String, i64, &'static str
         };
         let d = val - before.get(sec, name).unwrap_or(0);
         if d != 0 && name != "CurrEstab" {
-            v.push((format!("{sec}{name}"), d, m.3));
+            v.push((format!("{sec}{name}"), d, m.meaning));
         }
     }
     v
