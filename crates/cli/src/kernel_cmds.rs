@@ -9,7 +9,11 @@ use anyhow::Context;
 use clap::Args;
 use serde_json::json;
 use tcpscope_kernel::counters::{meaning, Group, Known, Snapshot, KNOWN};
-use tcpscope_kernel::sysctl::{self, findings, SETTINGS};
+use tcpscope_kernel::doctor::{findings, Evidence};
+use tcpscope_kernel::sysctl::{self, SETTINGS};
+
+/// Where the counters start.
+const SINCE: &str = "since boot, or since this network namespace was created";
 
 /// TCP MIB counters from /proc/net/netstat and /proc/net/snmp, explained.
 #[derive(Args, Debug)]
@@ -44,7 +48,10 @@ pub struct CountersArgs {
 /// The TCP tuning sysctls, their defaults and meaning, and what the counters say about them.
 #[derive(Args, Debug)]
 #[command(
-    after_help = "tcpscope never writes a sysctl: a finding prints the command you would run."
+    after_help = "tcpscope never writes a sysctl: a finding prints the numbers it rests on, the limit \
+that binds (a sysctl or the application's listen() backlog) and the command you would run. Run it \
+inside a network namespace (ip netns exec NAME tcpscope doctor) to see that namespace's counters and \
+settings. Findings: accept queue full, SYN queue drops, syncookies answering, TIME-WAIT overflow."
 )]
 pub struct DoctorArgs {
     /// JSON Lines: one object per setting, then one per finding.
@@ -240,24 +247,46 @@ pub fn doctor(args: DoctorArgs) -> anyhow::Result<ExitCode> {
             };
         }
     }
-    let f = findings(&c);
-    if args.json {
-        for x in &f {
-            let _ = json_line(
+    let listeners = tcpscope_kernel::diag::tcp_sockets(1 << tcpscope_kernel::diag::tcp_state::LISTEN)
+        .context("doctor")?;
+    let f = findings(&Evidence {
+        counters: &c,
+        sysctl: &sysctl::read,
+        listeners: &listeners,
+    });
+    let r = if args.json {
+        f.iter().try_for_each(|x| {
+            let numbers: serde_json::Map<String, serde_json::Value> = x
+                .numbers
+                .iter()
+                .map(|(k, v)| (k.clone(), json!(v)))
+                .collect();
+            json_line(
                 &mut out,
-                &json!({"type": "finding", "setting": x.setting, "text": x.text, "command": x.command}),
-            );
-        }
+                &json!({"type": "finding", "kind": x.kind, "limit": x.limit, "numbers": numbers, "text": x.text, "advice": x.advice, "command": x.command}),
+            )
+        })
     } else if f.is_empty() {
-        let _ = writeln!(
+        writeln!(
             out,
-            "findings: none (no queue overflow, SYN drop or TIME-WAIT overflow counted since boot)"
-        );
+            "findings: none (no accept-queue or SYN-queue drop, syncookie or TIME-WAIT overflow counted {SINCE})"
+        )
     } else {
-        let _ = writeln!(out, "findings (counters since boot):");
-        for x in &f {
-            let _ = writeln!(out, "  - {}\n    to change it: {}", x.text, x.command);
-        }
-    }
+        writeln!(out, "findings (counters {SINCE}):").and_then(|_| {
+            f.iter().try_for_each(|x| {
+                let numbers: Vec<String> = x.numbers.iter().map(|(k, v)| format!("{k} {v}")).collect();
+                writeln!(
+                    out,
+                    "  - {}\n    numbers: {}\n    limit: {}\n    advice: {}\n    run: {}",
+                    x.text,
+                    numbers.join(", "),
+                    x.limit,
+                    x.advice,
+                    x.command
+                )
+            })
+        })
+    };
+    let _ = r.and_then(|_| out.flush());
     Ok(ExitCode::SUCCESS)
 }

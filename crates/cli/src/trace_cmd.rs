@@ -1,6 +1,9 @@
-//! `tcpscope trace`: what the kernel really did, from its tracepoints.
+//! `tcpscope trace`: what the kernel really did, from its tracepoints,
+//! in the network namespace it runs in.
 
+use std::collections::{BTreeMap, HashMap};
 use std::io::{self, Write};
+use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -8,7 +11,8 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use clap::Args;
 use serde::Serialize;
-use tcpscope_kernel::diag::state_name;
+use tcpscope_kernel::bpf::own_netns;
+use tcpscope_kernel::diag::{self, state_name, tcp_state};
 use tcpscope_kernel::lifetime::{timewait_takes_over, Lives};
 use tcpscope_kernel::trace::{TcpEvent, TcpEventKind, Tracer};
 use tcpscope_peers::parse_duration;
@@ -18,18 +22,45 @@ use tcpscope_peers::parse_duration;
 /// plus one lifetime line per closed connection (like bcc's tcpstates,
 /// tcpretrans and tcplife).
 #[derive(Args, Debug)]
-#[command(
-    after_help = "Needs root or CAP_PERFMON (tracepoints through perf_event_open). The kernel \
-reports no TIME-WAIT state change: a closing socket goes FIN-WAIT-2 -> CLOSED and a timewait socket \
-takes over; `tcpscope ss -a` lists those. Reset reasons are named from the tracepoint's own format."
-)]
+#[command(after_help = "Needs root (tracepoints through perf_event_open, and a small BPF \
+program per tracepoint that reads each event's network namespace). Shows the network namespace \
+it runs in (`ip netns exec NAME tcpscope trace`, or inside `unshare -n`); -A shows every namespace \
+with a column naming it.
+
+The pid is the process that owns the socket, shown only where tcpscope could confirm it (the \
+process holds the socket); events in softirq or timer context fire in whatever process was \
+running, so they show `-`. The kernel reports no TIME-WAIT state change: a closing socket goes \
+FIN-WAIT-2 -> CLOSED and a timewait socket takes over; `tcpscope ss -tan state time-wait` lists \
+those. Reset reasons are named from the tracepoint's own format. Events are printed in time order, \
+about 0.2 s after they happen.
+
+bcc's tcpstates habits: -T (time of day), -L PORTS (local ports), -D PORTS (remote ports), \
+-4/-6, -p PID (owner).")]
 pub struct TraceArgs {
     /// Only connections with this local or remote port.
     #[arg(long, value_name = "PORT")]
     port: Option<u16>,
-    /// Only events that fired in this process.
-    #[arg(long, value_name = "PID")]
+    /// Only these local ports (comma-separated), as tcpstates -L.
+    #[arg(short = 'L', long = "localport", value_name = "PORTS", value_delimiter = ',')]
+    localport: Vec<u16>,
+    /// Only these remote ports (comma-separated), as tcpstates -D.
+    #[arg(short = 'D', long = "remoteport", value_name = "PORTS", value_delimiter = ',')]
+    remoteport: Vec<u16>,
+    /// Only sockets this process owns.
+    #[arg(short = 'p', long, value_name = "PID")]
     pid: Option<u32>,
+    /// IPv4 only.
+    #[arg(short = '4', long)]
+    ipv4: bool,
+    /// IPv6 only.
+    #[arg(short = '6', long)]
+    ipv6: bool,
+    /// A time-of-day column (HH:MM:SS.micro), as tcpstates -T.
+    #[arg(short = 'T', long = "time")]
+    time_of_day: bool,
+    /// Every network namespace, with a column naming each.
+    #[arg(short = 'A', long = "all-namespaces")]
+    all_namespaces: bool,
     /// Stop after this long.
     #[arg(long, value_name = "D", value_parser = parse_duration)]
     duration: Option<Duration>,
@@ -54,7 +85,12 @@ struct Event {
     #[serde(rename = "type")]
     kind: &'static str,
     elapsed_s: f64,
-    pid: u32,
+    time: Option<String>,
+    /// The socket's owner, where confirmed.
+    pid: Option<u32>,
+    command: Option<String>,
+    netns: Option<u32>,
+    netns_name: Option<String>,
     event: &'static str,
     local: String,
     peer: String,
@@ -64,12 +100,93 @@ struct Event {
     ms_in_old: Option<f64>,
     state: Option<String>,
     reason: Option<String>,
+    errno: Option<&'static str>,
     duration_ms: Option<f64>,
     states: Option<String>,
+    bytes_acked: Option<u64>,
+    bytes_received: Option<u64>,
+}
+
+/// Namespace inode -> a name: `ip netns` names, `host` for pid 1's.
+fn namespace_names() -> HashMap<u32, String> {
+    use std::os::unix::fs::MetadataExt;
+    let mut names = HashMap::new();
+    if let Ok(m) = std::fs::metadata("/proc/1/ns/net") {
+        names.insert(m.ino() as u32, "host".to_string());
+    }
+    if let Ok(dir) = std::fs::read_dir("/run/netns") {
+        for e in dir.flatten() {
+            if let Ok(m) = std::fs::metadata(e.path()) {
+                names.insert(m.ino() as u32, e.file_name().to_string_lossy().into_owned());
+            }
+        }
+    }
+    names
+}
+
+/// Who owns sockets: the namespace's sockets by endpoints (sock_diag) and
+/// the processes holding them, refreshed when an event asks.
+#[derive(Default)]
+struct Owners {
+    inodes: HashMap<(SocketAddr, SocketAddr), u32>,
+    holders: HashMap<u32, Vec<(String, u32, u32)>>,
+    fresh: bool,
+}
+
+impl Owners {
+    fn refresh(&mut self) {
+        self.inodes.clear();
+        if let Ok(socks) = diag::tcp_sockets(diag::ALL_STATES) {
+            for s in socks.iter().filter(|s| s.inode != 0) {
+                self.inodes.insert((s.local, s.peer), s.inode);
+            }
+        }
+        self.holders = diag::owners();
+        self.fresh = true;
+    }
+
+    /// The owner of the socket with these endpoints, if `pid` holds it.
+    fn confirm(&mut self, pid: u32, local: SocketAddr, peer: SocketAddr) -> Option<(u32, String)> {
+        let find = |o: &Owners| -> Option<(u32, String)> {
+            let inode = o.inodes.get(&(local, peer))?;
+            o.holders
+                .get(inode)?
+                .iter()
+                .find(|(_, p, _)| *p == pid)
+                .map(|(c, p, _)| (*p, c.clone()))
+        };
+        if let Some(x) = find(self) {
+            return Some(x);
+        }
+        if !self.fresh {
+            self.refresh();
+            return find(self);
+        }
+        None
+    }
+}
+
+/// What the application sees after an RST arrives in this state, as the
+/// kernel's tcp_reset() sets it (refused, reset and EPIPE each seen in the
+/// labs rst-refused, reset-by-peer and broken-pipe).
+fn rst_errno(state: Option<u8>) -> Option<(&'static str, &'static str)> {
+    match state? {
+        tcp_state::SYN_SENT => Some(("ECONNREFUSED", "connect() fails with ECONNREFUSED (connection refused)")),
+        tcp_state::CLOSE_WAIT => Some(("EPIPE", "the peer had closed; the next write fails with EPIPE")),
+        tcp_state::CLOSE | tcp_state::LISTEN => None,
+        _ => Some(("ECONNRESET", "the next read or write fails with ECONNRESET (connection reset by peer)")),
+    }
 }
 
 pub fn trace(args: TraceArgs) -> anyhow::Result<ExitCode> {
     let mut tracer = Tracer::open().context("trace")?;
+    let ours = own_netns().context("trace: reading this process's network namespace")?;
+    if let Err(e) = tracer.with_namespaces() {
+        return Err(anyhow::anyhow!(
+            "trace: cannot tell events' network namespaces apart ({e}); this needs root (CAP_BPF and CAP_PERFMON)"
+        ));
+    }
+    let names = namespace_names();
     // SAFETY: installs a handler that only stores to an atomic.
     unsafe {
         libc::signal(libc::SIGINT, on_signal as *const () as usize);
@@ -78,85 +195,188 @@ pub fn trace(args: TraceArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     let mut t0: Option<u64> = None;
     let mut lives = Lives::default();
+    let mut owners = Owners::default();
+    let mut first_owner: HashMap<u64, (u32, String)> = HashMap::new();
     let mut printed = 0u64;
-    let mut out = io::stdout().lock();
+    let mut unknown = 0u64;
+    // Events wait here until no earlier one can still arrive from another CPU.
+    let mut pending: BTreeMap<(u64, u64), TcpEvent> = BTreeMap::new();
+    let mut seq = 0u64;
+    let mut out = io::BufWriter::new(io::stdout().lock());
     if !args.json {
         let _ = writeln!(
             out,
-            "{:>11} {:>7}  {:<18} {:<47} detail",
-            "time (s)", "pid", "event", "local > remote"
+            "{}{:>11} {:>7} {:<16}{} {:<18} {:<47} detail",
+            if args.time_of_day { format!("{:<15} ", "time") } else { String::new() },
+            "time (s)",
+            "pid",
+            "command",
+            if args.all_namespaces { format!(" {:<12}", "netns") } else { String::new() },
+            "event",
+            "local > remote"
         );
         let _ = out.flush();
     }
-    while !STOP.load(Ordering::Relaxed) {
-        if args.duration.is_some_and(|d| started.elapsed() >= d)
-            || args.count.is_some_and(|n| printed >= n)
-        {
-            break;
+    let hold_ns = 200_000_000u64;
+    let mut done = false;
+    while !done {
+        let stopping = STOP.load(Ordering::Relaxed)
+            || args.duration.is_some_and(|d| started.elapsed() >= d)
+            || args.count.is_some_and(|n| printed >= n);
+        for s in tracer.poll(if stopping { 0 } else { 100 }) {
+            if let Some(e) = tracer.decode(&s) {
+                pending.insert((e.time_ns, seq), e);
+                seq += 1;
+            }
         }
-        for s in tracer.poll(100) {
-            let Some(e) = tracer.decode(&s) else {
+        let now = monotonic_ns();
+        owners.fresh = false;
+        while let Some((&(t, _), _)) = pending.iter().next() {
+            if !stopping && t + hold_ns > now {
+                break;
+            }
+            let Some((_, e)) = pending.pop_first() else { break };
+            let info = tracer.namespace(&e);
+            let netns = info.map(|i| i.netns);
+            if !args.all_namespaces && netns != Some(ours) {
+                if netns.is_none() {
+                    unknown += 1;
+                }
                 continue;
-            };
+            }
             let (local, remote) = (e.local, e.peer);
-            if args
-                .port
-                .is_some_and(|p| local.port() != p && remote.port() != p)
-                || args.pid.is_some_and(|p| p != e.pid)
+            if args.port.is_some_and(|p| local.port() != p && remote.port() != p)
+                || (!args.localport.is_empty() && !args.localport.contains(&local.port()))
+                || (!args.remoteport.is_empty() && !args.remoteport.contains(&remote.port()))
+                || (args.ipv4 && !local.is_ipv4())
+                || (args.ipv6 && !local.is_ipv6())
             {
                 continue;
             }
+            // The owner, where the process that was running holds the socket.
+            let owner = if netns == Some(ours) {
+                owners.confirm(e.pid, local, remote)
+            } else {
+                None
+            };
+            if let Some(o) = &owner {
+                first_owner.entry(e.addr).or_insert_with(|| o.clone());
+            }
+            if args.pid.is_some_and(|p| owner.as_ref().map(|o| o.0) != Some(p)) {
+                continue;
+            }
             let base = *t0.get_or_insert(e.time_ns);
-            let t = (e.time_ns.saturating_sub(base)) as f64 / 1e9;
+            let t = e.time_ns.saturating_sub(base) as f64 / 1e9;
             let (mut ev, ended) = describe(&e, &mut lives);
             ev.elapsed_s = t;
-            ev.pid = e.pid;
+            ev.time = args.time_of_day.then(|| time_of_day(e.time_ns, now));
+            ev.pid = owner.as_ref().map(|o| o.0);
+            ev.command = owner.as_ref().map(|o| o.1.clone());
+            ev.netns = netns;
+            ev.netns_name = netns.and_then(|n| names.get(&n).cloned());
             ev.local = local.to_string();
             ev.peer = remote.to_string();
-            let r = write_event(&mut out, args.json, &ev);
+            let r = write_event(&mut out, &args, &ev);
             printed += 1;
-            if r.and_then(|_| out.flush()).is_err() {
-                return Ok(ExitCode::SUCCESS);
-            }
-            // A lifetime line when a connection closes.
+            // A lifetime line when a connection closes, with tcplife's
+            // bytes and the command that owned it.
             if let Some(l) = ended {
-                let life = Event {
+                let who = first_owner.remove(&e.addr);
+                // A listener carries no bytes.
+                let listener = l.path.get(1) == Some(&"LISTEN");
+                let mut life = Event {
                     kind: "kernel_event",
                     elapsed_s: t,
-                    pid: e.pid,
+                    time: ev.time.clone(),
+                    pid: who.as_ref().map(|w| w.0),
+                    command: who.as_ref().map(|w| w.1.clone()),
+                    netns,
+                    netns_name: ev.netns_name.clone(),
                     event: "lifetime",
                     local: local.to_string(),
                     peer: remote.to_string(),
-                    detail: format!("{:.3} ms: {}", l.ms(e.time_ns), l.path_text()),
-                    duration_ms: Some(l.ms(e.time_ns)),
+                    duration_ms: l.ms(e.time_ns),
                     states: Some(l.path_text()),
+                    bytes_acked: info.filter(|_| !listener).map(|i| i.bytes_acked),
+                    bytes_received: info.filter(|_| !listener).map(|i| i.bytes_received),
                     ..Event::default()
                 };
-                let _ = write_event(&mut out, args.json, &life);
+                life.detail = format!(
+                    "{}: {}{}",
+                    l.ms(e.time_ns).map_or("since before the trace began".to_string(), |ms| format!("{ms:.3} ms")),
+                    l.path_text(),
+                    info.filter(|_| !listener).map_or(String::new(), |i| format!(
+                        "; {} bytes sent and acknowledged, {} received",
+                        i.bytes_acked, i.bytes_received
+                    ))
+                );
+                let _ = write_event(&mut out, &args, &life);
+            }
+            if r.and_then(|_| out.flush()).is_err() {
+                return Ok(ExitCode::SUCCESS);
             }
             if args.count.is_some_and(|n| printed >= n) {
+                done = true;
                 break;
             }
         }
+        if stopping && pending.is_empty() {
+            done = true;
+        }
+    }
+    if unknown > 0 && !args.json {
+        eprintln!("tcpscope trace: {unknown} events whose network namespace the kernel did not say were left out");
     }
     Ok(ExitCode::SUCCESS)
 }
 
-fn write_event(out: &mut impl Write, json: bool, ev: &Event) -> io::Result<()> {
-    if json {
+/// CLOCK_MONOTONIC now, in nanoseconds (the tracepoints' clock).
+fn monotonic_ns() -> u64 {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: clock_gettime fills the struct we pass.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+/// The local time of day of a tracepoint time, as HH:MM:SS.micro.
+fn time_of_day(event_ns: u64, now_mono: u64) -> String {
+    let wall = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let at = wall.saturating_sub(Duration::from_nanos(now_mono.saturating_sub(event_ns)));
+    let secs = at.as_secs() as libc::time_t;
+    // SAFETY: localtime_r fills the struct we pass.
+    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+    unsafe { libc::localtime_r(&secs, &mut tm) };
+    format!("{:02}:{:02}:{:02}.{:06}", tm.tm_hour, tm.tm_min, tm.tm_sec, at.subsec_micros())
+}
+
+fn write_event(out: &mut impl Write, args: &TraceArgs, ev: &Event) -> io::Result<()> {
+    if args.json {
         serde_json::to_writer(&mut *out, ev)?;
-        writeln!(out)
-    } else {
-        writeln!(
-            out,
-            "{:>11.6} {:>7}  {:<18} {:<47} {}",
-            ev.elapsed_s,
-            ev.pid,
-            ev.event,
-            format!("{} > {}", ev.local, ev.peer),
-            ev.detail
-        )
+        return writeln!(out);
     }
+    let ns = if args.all_namespaces {
+        let n = match (&ev.netns_name, ev.netns) {
+            (Some(name), _) => name.clone(),
+            (None, Some(n)) => n.to_string(),
+            (None, None) => "?".to_string(),
+        };
+        format!(" {n:<12}")
+    } else {
+        String::new()
+    };
+    writeln!(
+        out,
+        "{}{:>11.6} {:>7} {:<16}{ns} {:<18} {:<47} {}",
+        ev.time.as_ref().map_or(String::new(), |t| format!("{t:<15} ")),
+        ev.elapsed_s,
+        ev.pid.map_or("-".to_string(), |p| p.to_string()),
+        ev.command.as_deref().unwrap_or("-"),
+        ev.event,
+        format!("{} > {}", ev.local, ev.peer),
+        ev.detail
+    )
 }
 
 fn describe(e: &TcpEvent, lives: &mut Lives) -> (Event, Option<tcpscope_kernel::lifetime::Life>) {
@@ -168,20 +388,27 @@ fn describe(e: &TcpEvent, lives: &mut Lives) -> (Event, Option<tcpscope_kernel::
     match &e.kind {
         &TcpEventKind::State { sk, old, new } => {
             let change = lives.change(sk, old, new, e.time_ns);
-            let spent = change.ms_in_old;
             ev.event = "state";
-            ev.detail = format!(
-                "{} -> {} (after {spent:.3} ms in {})",
-                state_name(old),
-                state_name(new),
-                state_name(old)
-            );
+            ev.detail = match change.ms_in_old {
+                Some(ms) => format!("{} -> {} (after {ms:.3} ms in {})", state_name(old), state_name(new), state_name(old)),
+                None if tcpscope_kernel::lifetime::is_birth(old, new) => format!(
+                    "{} -> {} (a new connection of the listener)",
+                    state_name(old),
+                    state_name(new)
+                ),
+                None => format!(
+                    "{} -> {} (in {} since before the trace began)",
+                    state_name(old),
+                    state_name(new),
+                    state_name(old)
+                ),
+            };
             if timewait_takes_over(old, new) {
                 ev.detail.push_str("; a TIME-WAIT socket takes over");
             }
             ev.old = Some(state_name(old));
             ev.new = Some(state_name(new));
-            ev.ms_in_old = Some(spent);
+            ev.ms_in_old = change.ms_in_old;
             return (ev, change.ended);
         }
         TcpEventKind::Retransmit { state } => {
@@ -205,9 +432,17 @@ fn describe(e: &TcpEvent, lives: &mut Lives) -> (Event, Option<tcpscope_kernel::
             ev.reason = reason.clone();
         }
         TcpEventKind::ReceiveReset { state } => {
+            // This kernel's tcp_receive_reset carries no state: take the
+            // one the socket's last change left it in.
+            let state = &state.or_else(|| lives.state_of(e.addr));
             ev.event = "receive RST";
-            ev.detail = format!("in {}", shown(*state));
+            let words = rst_errno(*state);
+            ev.detail = match words {
+                Some((_, w)) => format!("in {}: {w}", shown(*state)),
+                None => format!("in {}", shown(*state)),
+            };
             ev.state = state.map(|s| state_name(s).to_string());
+            ev.errno = words.map(|w| w.0);
         }
     }
     (ev, None)

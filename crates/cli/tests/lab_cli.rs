@@ -233,8 +233,44 @@ fn every_lab_passes_as_root_and_the_host_is_left_as_it_was() {
     );
     assert_eq!(host(), before, "the host changed");
     every_counter_meaning_was_seen_in_its_labs(&docs);
+    doctor_finds_each_labs_condition_and_nothing_else(&docs);
     diagnose_names_each_labs_phenomenon_first(&keep);
     let _ = std::fs::remove_dir_all(&keep);
+}
+
+/// `tcpscope doctor` in each lab's namespaces at the end: the lab's
+/// condition gives its finding, naming the limit that binds; every other
+/// lab's namespaces give none.
+fn doctor_finds_each_labs_condition_and_nothing_else(docs: &[serde_json::Value]) {
+    const EXPECTED: &[(&str, &[(&str, &str, &str)])] = &[
+        ("accept-queue-overflow", &[("server", "accept_queue_full", "listen() backlog")]),
+        ("accept-queue-abort", &[("server", "accept_queue_full", "listen() backlog or net.core.somaxconn")]),
+        ("backlog", &[("server", "accept_queue_full", "listen() backlog"), ("server", "syncookies_answered", "listen() backlog")]),
+        ("syn-queue-overflow", &[("server", "syn_queue_drops", "net.ipv4.tcp_syncookies"), ("server", "accept_queue_full", "listen() backlog")]),
+        ("syn-flood", &[("server", "syn_queue_drops", "listen() backlog"), ("server", "syncookies_answered", "listen() backlog")]),
+        ("time-wait", &[("client", "time_wait_overflow", "net.ipv4.tcp_max_tw_buckets")]),
+    ];
+    for d in docs {
+        let name = d["name"].as_str().unwrap();
+        let got: Vec<(String, String, String)> = d["doctor"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| {
+                assert!(!f["numbers"].as_object().unwrap().is_empty() && !f["command"].as_str().unwrap().is_empty(), "{f}");
+                (f["host"].as_str().unwrap().into(), f["kind"].as_str().unwrap().into(), f["limit"].as_str().unwrap().into())
+            })
+            .collect();
+        let want: Vec<(String, String, String)> = EXPECTED
+            .iter()
+            .find(|(l, _)| *l == name)
+            .map_or(&[][..], |(_, w)| *w)
+            .iter()
+            .map(|(h, k, l)| (h.to_string(), k.to_string(), l.to_string()))
+            .collect();
+        assert_eq!(got, want, "doctor in lab {name}");
+        println!("doctor lab {name:<24} {got:?}");
+    }
 }
 
 /// Each counter `tcpscope counters` explains moved as its evidence says in

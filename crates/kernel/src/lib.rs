@@ -4,8 +4,11 @@
 //! sees its own counters and settings.
 #![deny(missing_docs)]
 
+pub mod bpf;
+pub mod btf;
 pub mod counters;
 pub mod diag;
+pub mod doctor;
 mod error;
 pub mod lifetime;
 pub mod listen;

@@ -11,16 +11,23 @@ use tcpscope_wire::State;
 pub struct Life {
     /// When its first state change was seen (tracepoint time, ns).
     pub start_ns: u64,
+    /// Whether that change was its birth (it left CLOSED, or is a
+    /// listener's new connection): otherwise it existed before the trace.
+    pub born: bool,
     /// When its last state change was seen.
     pub last_ns: u64,
     /// Its states in order, kernel names.
     pub path: Vec<&'static str>,
+    /// Its state now (kernel number).
+    pub state: u8,
 }
 
 impl Life {
-    /// Milliseconds from the first change seen to `now`.
-    pub fn ms(&self, now: u64) -> f64 {
-        now.saturating_sub(self.start_ns) as f64 / 1e6
+    /// Milliseconds from its birth to `now`; `None` when it was born
+    /// before the trace began.
+    pub fn ms(&self, now: u64) -> Option<f64> {
+        self.born
+            .then(|| now.saturating_sub(self.start_ns) as f64 / 1e6)
     }
     /// The path as `A -> B -> C`.
     pub fn path_text(&self) -> String {
@@ -36,8 +43,9 @@ pub struct Lives {
 
 /// What one state change says.
 pub struct Change {
-    /// Milliseconds spent in the old state (since the previous change seen).
-    pub ms_in_old: f64,
+    /// Milliseconds spent in the old state; `None` when the socket was
+    /// already in it before the trace began.
+    pub ms_in_old: Option<f64>,
     /// The life that ended with this change (the new state is CLOSED).
     pub ended: Option<Life>,
 }
@@ -45,12 +53,26 @@ pub struct Change {
 impl Lives {
     /// Record socket `sk` going from kernel state `old` to `new` at `now`.
     pub fn change(&mut self, sk: u64, old: u8, new: u8, now: u64) -> Change {
-        let life = self.by_sk.entry(sk).or_insert_with(|| Life {
-            start_ns: now,
-            last_ns: now,
-            path: vec![State::kernel_name(old)],
+        let mut first = false;
+        let life = self.by_sk.entry(sk).or_insert_with(|| {
+            first = true;
+            Life {
+                start_ns: now,
+                born: is_birth(old, new),
+                last_ns: now,
+                path: vec![State::kernel_name(old)],
+                state: old,
+            }
         });
-        let ms_in_old = now.saturating_sub(life.last_ns) as f64 / 1e6;
+        life.state = new;
+        let ms_in_old = if first && !matches!(State::from_kernel(old), Some(State::Closed)) {
+            // Its time in `old` began before the trace (or, for a new
+            // connection in SYN-RECV, with its request socket, which the
+            // tracepoint does not see).
+            None
+        } else {
+            Some(now.saturating_sub(life.last_ns) as f64 / 1e6)
+        };
         life.last_ns = now;
         life.path.push(State::kernel_name(new));
         let ended = if State::from_kernel(new) == Some(State::Closed) {
@@ -59,6 +81,24 @@ impl Lives {
             None
         };
         Change { ms_in_old, ended }
+    }
+}
+
+/// Whether a socket's first state change seen is its birth: it leaves
+/// CLOSED, or it is a listener's new connection (cloned from the listener,
+/// so it goes LISTEN -> SYN-RECEIVED).
+pub fn is_birth(old: u8, new: u8) -> bool {
+    match (State::from_kernel(old), State::from_kernel(new)) {
+        (Some(State::Closed), _) => true,
+        (Some(State::Listen), Some(State::SynReceived)) => true,
+        _ => false,
+    }
+}
+
+impl Lives {
+    /// A socket's state now, if a change of it was seen.
+    pub fn state_of(&self, sk: u64) -> Option<u8> {
+        self.by_sk.get(&sk).map(|l| l.state)
     }
 }
 

@@ -1,10 +1,9 @@
-//! The TCP tuning sysctls: current value, kernel default, what each does,
-//! and findings where the counters show trouble. Nothing here writes a
-//! sysctl: a finding says which command a user would run.
+//! The TCP tuning sysctls: current value, kernel default, what each does.
+//! Nothing here writes a sysctl; the findings are in [`crate::doctor`].
 
 use std::path::{Path, PathBuf};
 
-use crate::counters::{Group, Snapshot};
+use crate::counters::Group;
 
 /// One tunable.
 pub struct Setting {
@@ -57,81 +56,6 @@ pub fn read(name: &str) -> Option<String> {
     Some(v.split_whitespace().collect::<Vec<_>>().join(" "))
 }
 
-/// Something the counters say about the settings.
-pub struct Finding {
-    /// The setting concerned.
-    pub setting: &'static str,
-    /// What was seen and what it means.
-    pub text: String,
-    /// The command a user would run (tcpscope never runs it).
-    pub command: String,
-}
-
-/// Findings from counters since boot and the current settings.
-pub fn findings(c: &Snapshot) -> Vec<Finding> {
-    let mut out = Vec::new();
-    let get = |s: &str, n: &str| c.get(s, n).unwrap_or(0);
-    let overflows = get("TcpExt", "ListenOverflows");
-    if overflows > 0 {
-        let somaxconn = read("net.core.somaxconn").unwrap_or_default();
-        out.push(Finding {
-            setting: "net.core.somaxconn",
-            text: format!(
-                "ListenOverflows = {overflows}: completed handshakes found an accept queue full. The queue's limit is \
-                 min(listen() backlog, somaxconn = {somaxconn}); raise the application's backlog, or make it accept faster. \
-                 `tcpscope ss -l` shows each listener's queue and limit."
-            ),
-            command: format!("sysctl -w net.core.somaxconn={}", somaxconn.parse::<u64>().map_or(4096, |v| (v * 2).max(4096))),
-        });
-    }
-    let reqq = get("TcpExt", "TCPReqQFullDrop");
-    if reqq > 0 {
-        let cookies = read("net.ipv4.tcp_syncookies").unwrap_or_default();
-        out.push(Finding {
-            setting: "net.ipv4.tcp_max_syn_backlog",
-            text: format!(
-                "TCPReqQFullDrop = {reqq}: SYNs were dropped because a SYN queue was full (syncookies = {cookies}). \
-                 Enable syncookies or raise tcp_max_syn_backlog."
-            ),
-            command: "sysctl -w net.ipv4.tcp_syncookies=1".into(),
-        });
-    }
-    let cookies_sent = get("TcpExt", "TCPReqQFullDoCookies");
-    if cookies_sent > 0 {
-        out.push(Finding {
-            setting: "net.ipv4.tcp_max_syn_backlog",
-            text: format!(
-                "TCPReqQFullDoCookies = {cookies_sent}: a SYN queue filled up and syncookies answered for it. \
-                 Under a SYN flood that is their job; otherwise raise tcp_max_syn_backlog."
-            ),
-            command: format!(
-                "sysctl -w net.ipv4.tcp_max_syn_backlog={}",
-                read("net.ipv4.tcp_max_syn_backlog").and_then(|v| v.parse::<u64>().ok()).map_or(4096, |v| v * 2)
-            ),
-        });
-    }
-    let twov = get("TcpExt", "TCPTimeWaitOverflow");
-    if twov > 0 {
-        out.push(Finding {
-            setting: "net.ipv4.tcp_max_tw_buckets",
-            text: format!(
-                "TCPTimeWaitOverflow = {twov}: closes found no TIME-WAIT slot and skipped it. Raise tcp_max_tw_buckets, \
-                 widen ip_local_port_range, or let clients reuse TIME-WAIT (tcp_tw_reuse = 1)."
-            ),
-            command: "sysctl -w net.ipv4.tcp_tw_reuse=1".into(),
-        });
-    }
-    let aborts = get("TcpExt", "TCPAbortOnMemory");
-    if aborts > 0 {
-        out.push(Finding {
-            setting: "net.ipv4.tcp_max_orphans",
-            text: format!("TCPAbortOnMemory = {aborts}: closed connections were reset for lack of memory (too many orphans)."),
-            command: "sysctl net.ipv4.tcp_max_orphans net.ipv4.tcp_mem".into(),
-        });
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -142,16 +66,5 @@ mod tests {
             assert!(read(s.name).is_some(), "{} is missing", s.name);
             assert_eq!(s.what.lines().count(), 2, "{}: two lines", s.name);
         }
-    }
-
-    #[test]
-    fn overflows_name_somaxconn_and_the_command() {
-        let mut c = Snapshot::default();
-        c.parse("TcpExt: ListenOverflows TCPReqQFullDrop\nTcpExt: 12 0\n");
-        let f = findings(&c);
-        assert_eq!(f.len(), 1);
-        assert_eq!(f[0].setting, "net.core.somaxconn");
-        assert!(f[0].text.starts_with("ListenOverflows = 12:"));
-        assert!(f[0].command.starts_with("sysctl -w net.core.somaxconn="));
     }
 }

@@ -173,6 +173,10 @@ pub struct Tracer {
     /// The formats, in the order of [`EVENTS`].
     pub formats: Vec<Format>,
     page: usize,
+    /// With [`Tracer::with_namespaces`]: the map the BPF programs fill.
+    map: Option<crate::bpf::SockMap>,
+    /// The loaded programs (kept open while attached).
+    progs: Vec<crate::bpf::Fd>,
 }
 
 /// One sample: which event, when (CLOCK_MONOTONIC ns), which process, raw data.
@@ -205,6 +209,8 @@ impl Tracer {
             rings: Vec::new(),
             formats,
             page,
+            map: None,
+            progs: Vec::new(),
         };
         for (i, f) in t.formats.iter().enumerate() {
             for cpu in 0..cpus {
@@ -263,6 +269,42 @@ impl Tracer {
             unsafe { libc::ioctl(r.fd, 0x2400, 0) };
         }
         Ok(t)
+    }
+
+    /// Attach a BPF program to each tracepoint that records every event's
+    /// network namespace (see [`crate::bpf`]); [`Tracer::namespace`] then
+    /// answers. Needs CAP_BPF (root).
+    pub fn with_namespaces(&mut self) -> io::Result<()> {
+        let layout = crate::bpf::Layout::of_running_kernel()?;
+        let map = crate::bpf::SockMap::create(65536)?;
+        let mut progs = Vec::new();
+        for f in &self.formats {
+            let insns = crate::bpf::program(f, &map, &layout)
+                .ok_or_else(|| io::Error::other("a tracepoint without skaddr"))?;
+            progs.push(crate::bpf::load(&insns)?);
+        }
+        // A tracepoint's programs run for every perf event on it, on every
+        // CPU: attach each once, to its first CPU's event.
+        for (i, prog) in progs.iter().enumerate() {
+            let Some(r) = self.rings.iter().find(|r| r.event == i) else {
+                continue;
+            };
+            // SAFETY: PERF_EVENT_IOC_SET_BPF on our perf descriptor with a
+            // program descriptor we own.
+            let rc = unsafe { libc::ioctl(r.fd, crate::bpf::PERF_EVENT_IOC_SET_BPF as _, prog.0) };
+            if rc < 0 {
+                return Err(io::Error::last_os_error());
+            }
+        }
+        self.map = Some(map);
+        self.progs = progs;
+        Ok(())
+    }
+
+    /// The namespace (and byte counts) recorded for an event, when
+    /// [`Tracer::with_namespaces`] succeeded and the kernel could read it.
+    pub fn namespace(&self, e: &TcpEvent) -> Option<crate::bpf::SockInfo> {
+        self.map.as_ref()?.get(e.addr).filter(|i| i.netns != 0)
     }
 
     /// Wait up to `timeout_ms` for samples and return them in time order.
@@ -337,6 +379,11 @@ impl Tracer {
 impl Drop for Tracer {
     fn drop(&mut self) {
         for r in &self.rings {
+            // SAFETY: PERF_EVENT_IOC_DISABLE on our descriptor, so the
+            // programs stop before they are closed.
+            unsafe { libc::ioctl(r.fd, 0x2401, 0) };
+        }
+        for r in &self.rings {
             // SAFETY: unmapping and closing what open() created.
             unsafe {
                 libc::munmap(r.base as *mut libc::c_void, r.len);
@@ -385,6 +432,9 @@ pub enum TcpEventKind {
 pub struct TcpEvent {
     /// CLOCK_MONOTONIC nanoseconds.
     pub time_ns: u64,
+    /// The socket's kernel address, or the packet's for a reset sent
+    /// without a socket (0 when neither).
+    pub addr: u64,
     /// The process current when it fired (not always the socket's owner).
     pub pid: u32,
     /// The socket's own address.
@@ -425,8 +475,11 @@ impl Tracer {
             "tcp_receive_reset" => TcpEventKind::ReceiveReset { state: state(f) },
             _ => return None,
         };
+        let sk = f.uint(&s.raw, "skaddr").unwrap_or(0);
+        let addr = if sk != 0 { sk } else { f.uint(&s.raw, "skbaddr").unwrap_or(0) };
         Some(TcpEvent {
             time_ns: s.time_ns,
+            addr,
             pid: s.pid,
             local,
             peer,

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use tcpscope_capture::live::{Live, LiveOptions};
 use tcpscope_capture::{Precision, WriteFormat, Writer};
 use tcpscope_kernel::counters::Snapshot;
+use tcpscope_kernel::doctor::{findings, Evidence as DoctorEvidence, Finding, SETTINGS_READ};
 use tcpscope_kernel::diag::{self, Socket};
 use tcpscope_kernel::trace::{TcpEvent, Tracer};
 
@@ -82,6 +83,8 @@ pub struct Record {
     pub seconds: f64,
     /// Socket lists the lab took while it ran, by label.
     pub snapshots: Vec<(String, Host, Vec<Socket>)>,
+    /// `tcpscope doctor`'s findings in each namespace at the end, client first.
+    pub doctor: [Vec<Finding>; 2],
 }
 
 impl Record {
@@ -210,6 +213,17 @@ fn monotonic_ns() -> u64 {
     // SAFETY: clock_gettime fills the struct we pass.
     unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
     ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+/// The sysctls doctor reads, as the namespace has them.
+fn doctor_settings(ns: &Netns) -> Result<Vec<(String, Option<String>)>, LabError> {
+    ns.run(|| {
+        Ok(SETTINGS_READ
+            .iter()
+            .map(|n| (n.to_string(), tcpscope_kernel::sysctl::read(n)))
+            .collect())
+    })
+    .map_err(|e| LabError::Setup("reading sysctls", e))
 }
 
 fn counters(ns: &Netns) -> Result<Snapshot, LabError> {
@@ -444,6 +458,7 @@ impl Env {
         let sockets_listed_at = wall_clock();
         self.stop.store(true, Ordering::Relaxed);
         let after = [counters(&self.client)?, counters(&self.server)?];
+        let settings = [doctor_settings(&self.client)?, doctor_settings(&self.server)?];
         if let Some(c) = self.capture.take() {
             c.join()
                 .map_err(|_| LabError::Capture("capture thread panicked".into()))?
@@ -455,6 +470,28 @@ impl Env {
             .map(|t| t.join().unwrap_or_default())
             .unwrap_or_default();
         self.relay.stop();
+        let snapshots = std::mem::take(&mut *self.snapshots.lock().expect("not poisoned"));
+        // `tcpscope doctor` in each namespace: its counters, its settings,
+        // and its listeners as the lab saw them while it ran.
+        let doctor = [Host::Client, Host::Server].map(|h| {
+            let mut listeners: Vec<Socket> = snapshots
+                .iter()
+                .filter(|(_, host, _)| *host == h)
+                .flat_map(|(_, _, s)| s.iter().cloned())
+                .chain(sockets[h as usize].iter().cloned())
+                .filter(|s| s.state == tcpscope_kernel::diag::tcp_state::LISTEN)
+                .collect();
+            // One entry per listening address: the fullest seen.
+            listeners.sort_by_key(|s| (s.local, std::cmp::Reverse(s.recv_q)));
+            listeners.dedup_by_key(|s| s.local);
+            let map = &settings[h as usize];
+            let read = |n: &str| map.iter().find(|(k, _)| k == n).and_then(|(_, v)| v.clone());
+            findings(&DoctorEvidence {
+                counters: &after[h as usize],
+                sysctl: &read,
+                listeners: &listeners,
+            })
+        });
         let [cb, sb] = self.before;
         let [ca, sa] = after;
         Ok(Record {
@@ -471,7 +508,8 @@ impl Env {
             link: self.relay.stats(),
             link_text: self.link_text.clone(),
             seconds: self.started.elapsed().as_secs_f64(),
-            snapshots: std::mem::take(&mut *self.snapshots.lock().expect("not poisoned")),
+            snapshots,
+            doctor,
         })
     }
 }

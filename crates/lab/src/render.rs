@@ -194,6 +194,26 @@ pub fn text(lab: &dyn Lab, o: &Outcome) -> String {
         }
     }
 
+    let _ = writeln!(s, "\ntcpscope doctor in each namespace:");
+    for host in [Host::Client, Host::Server] {
+        let f = &r.doctor[host as usize];
+        if f.is_empty() {
+            let _ = writeln!(s, "  {:<6} no finding", host.name());
+        }
+        for x in f {
+            let numbers: Vec<String> = x.numbers.iter().map(|(k, v)| format!("{k} {v}")).collect();
+            let _ = writeln!(
+                s,
+                "  {:<6} {}: {}\n         limit: {}; run: {}",
+                host.name(),
+                x.kind,
+                numbers.join(", "),
+                x.limit,
+                x.command
+            );
+        }
+    }
+
     let _ = writeln!(s, "\nwhat the applications saw:");
     for c in &r.apps {
         let _ = writeln!(s, "  {:>9.6}  {:<6} {}", c.elapsed_s, c.who, c.text());
@@ -356,6 +376,19 @@ pub fn json(lab: &dyn Lab, o: &Outcome) -> Value {
             )
         })
         .collect();
+    let doctor: Vec<Value> = [Host::Client, Host::Server]
+        .iter()
+        .flat_map(|h| {
+            r.doctor[*h as usize].iter().map(move |x| {
+                let numbers: serde_json::Map<String, Value> =
+                    x.numbers.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
+                json!({
+                    "host": h.name(), "kind": x.kind, "limit": x.limit, "numbers": numbers,
+                    "text": x.text, "advice": x.advice, "command": x.command,
+                })
+            })
+        })
+        .collect();
     let time_wait: Vec<Value> = [Host::Client, Host::Server]
         .iter()
         .flat_map(|h| {
@@ -388,6 +421,7 @@ pub fn json(lab: &dyn Lab, o: &Outcome) -> Value {
         "kernel_missing": r.kernel_missing,
         "time_wait_sockets": time_wait,
         "counters": counters,
+        "doctor": doctor,
         "apps": r.apps,
         "explanation": {"what": e.what, "tune": e.tune, "production": e.production},
         "agreement": crate::agreement::endpoints(o),
