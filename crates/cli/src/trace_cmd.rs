@@ -179,9 +179,9 @@ fn rst_errno(state: Option<u8>) -> Option<(&'static str, &'static str)> {
 }
 
 pub fn trace(args: TraceArgs) -> anyhow::Result<ExitCode> {
-    let mut tracer = Tracer::open().context("trace")?;
+    let (mut tracer, why) = Tracer::open_with_namespaces().context("trace")?;
     let ours = own_netns().context("trace: reading this process's network namespace")?;
-    if let Err(e) = tracer.with_namespaces() {
+    if let Some(e) = why {
         return Err(anyhow::anyhow!(
             "trace: cannot tell events' network namespaces apart ({e}); this needs root (CAP_BPF and CAP_PERFMON)"
         ));
@@ -306,7 +306,7 @@ pub fn trace(args: TraceArgs) -> anyhow::Result<ExitCode> {
                     l.ms(e.time_ns).map_or("since before the trace began".to_string(), |ms| format!("{ms:.3} ms")),
                     l.path_text(),
                     info.filter(|_| !listener).map_or(String::new(), |i| format!(
-                        "; {} bytes sent and acknowledged, {} received",
+                        "; bytes_acked {}, bytes_received {} (tcp_info's counts: a SYN or FIN counts as one)",
                         i.bytes_acked, i.bytes_received
                     ))
                 );

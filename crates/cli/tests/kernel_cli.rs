@@ -607,3 +607,74 @@ fn counters_name_an_unknown_pattern_and_count_wants_watch() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--watch"));
 }
+
+#[test]
+fn trace_in_a_namespace_shows_that_namespace_only() {
+    if !privileged("trace_in_a_namespace_shows_that_namespace_only") {
+        return;
+    }
+    // Namespace A runs the traces and 2 connections; namespace B, at the
+    // same time and on the same address and port, 5. Every address is
+    // 127.0.0.1:9700: only the namespace tells them apart.
+    let b_script = format!(
+        "ip link set lo up; {BIN} server 127.0.0.1:9700 --duration 3s >/dev/null 2>&1 & sleep 0.8; \
+         {BIN} client 127.0.0.1:9700 --count 5 --message hello --recv >/dev/null 2>&1; wait"
+    );
+    let b = Command::new("unshare")
+        .args(["--net", "sh", "-c", &b_script])
+        .spawn()
+        .unwrap();
+    let script = format!(
+        "set -e; ip link set lo up; \
+         {BIN} trace --json --duration 3500ms > ours.json 2> ours.err & \
+         {BIN} trace --json -A --duration 3500ms > all.json 2> all.err & sleep 0.5; \
+         {BIN} server 127.0.0.1:9700 --duration 1500ms >/dev/null 2>&1 & sleep 0.5; \
+         {BIN} client 127.0.0.1:9700 --count 2 --message hello --recv >/dev/null 2>&1; \
+         {BIN} client 127.0.0.1:9701 >/dev/null 2>&1 || true; wait; \
+         readlink /proc/self/ns/net > netns.txt"
+    );
+    let dir = in_new_netns("trace-ns", &script);
+    let _ = b.wait_with_output();
+    let read = |f: &str| std::fs::read_to_string(dir.join(f)).unwrap();
+    let ours = json_lines(&read("ours.json"));
+    let all = json_lines(&read("all.json"));
+    let ns: u64 = read("netns.txt").trim().trim_start_matches("net:[").trim_end_matches(']').parse().unwrap();
+    let client_lives = |ev: &[serde_json::Value]| {
+        ev.iter()
+            .filter(|e| e["event"] == "lifetime" && e["states"].as_str().unwrap().starts_with("CLOSED -> SYN-SENT -> ESTABLISHED"))
+            .count()
+    };
+    // Only namespace A's two connections, each event from namespace A.
+    assert_eq!(client_lives(&ours), 2, "{ours:?}");
+    assert!(ours.iter().all(|e| e["netns"] == ns), "{ours:?}");
+    // Widened: B's five as well (and any other namespace's), each event
+    // naming its namespace.
+    assert!(client_lives(&all) >= 7, "{all:?}");
+    assert!(all.iter().all(|e| !e["netns"].is_null()), "{all:?}");
+    assert!(all.iter().any(|e| e["netns"] != ns && !e["netns"].is_null()));
+    // The listener was up 1.5 s; its pid is the server's, confirmed.
+    let down = ours
+        .iter()
+        .find(|e| e["event"] == "state" && e["old"] == "LISTEN" && e["new"] == "CLOSED")
+        .unwrap_or_else(|| panic!("{ours:?}"));
+    let ms = down["ms_in_old"].as_f64().unwrap();
+    assert!((1400.0..2000.0).contains(&ms), "{down}");
+    assert_eq!(down["command"], "tcpscope");
+    assert!(down["pid"].as_u64().is_some());
+    // A client's lifetime: tcplife's bytes (5 sent and echoed; the SYN and
+    // FIN count in bytes_acked, the FIN in bytes_received).
+    let life = ours
+        .iter()
+        .find(|e| e["event"] == "lifetime" && e["states"].as_str().unwrap().starts_with("CLOSED -> SYN-SENT -> ESTABLISHED"))
+        .unwrap();
+    assert_eq!((life["bytes_acked"].as_u64(), life["bytes_received"].as_u64()), (Some(7), Some(6)), "{life}");
+    // The refused connection: its RST in words, with the errno the
+    // application got.
+    let rst = ours.iter().find(|e| e["event"] == "receive RST").unwrap();
+    assert_eq!(rst["state"], "SYN-SENT");
+    assert_eq!(rst["errno"], "ECONNREFUSED");
+    // In time order.
+    let times: Vec<f64> = ours.iter().map(|e| e["elapsed_s"].as_f64().unwrap()).collect();
+    assert!(times.windows(2).all(|w| w[0] <= w[1]), "{times:?}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

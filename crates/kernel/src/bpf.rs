@@ -1,9 +1,12 @@
 //! A small BPF program per tracepoint that tells which network namespace
 //! each event belongs to: it reads the socket's (or, for a reset sent
-//! without a socket, the packet's device's) namespace inode and keeps it in
-//! a map by socket address, with the connection's byte counts. It never
-//! drops an event (a tracepoint's BPF programs filter every reader's
-//! events, not only ours): user space looks the namespace up and filters.
+//! without a socket, the packet's device's) namespace inode and writes it,
+//! with the time, the socket's address and the connection's byte counts,
+//! to a BPF ring buffer. User space matches each perf sample with the
+//! record of the same address written just before it (a socket's memory is
+//! reused at once by the next socket, so the address alone is not enough).
+//! The program never drops an event (a tracepoint's BPF programs filter
+//! every reader's events, not only ours): user space filters.
 //!
 //! Written as raw BPF instructions with offsets read from the kernel's BTF
 //! (no compiler, no libbpf): the project stays on stable Rust with no C
@@ -16,19 +19,23 @@ use crate::btf::Btf;
 use crate::trace::Format;
 
 const BPF_MAP_CREATE: i32 = 0;
-const BPF_MAP_LOOKUP_ELEM: i32 = 1;
 const BPF_PROG_LOAD: i32 = 5;
-const BPF_MAP_TYPE_LRU_HASH: u32 = 9;
+const BPF_MAP_TYPE_RINGBUF: u32 = 27;
 const BPF_PROG_TYPE_TRACEPOINT: u32 = 5;
 /// `PERF_EVENT_IOC_SET_BPF`.
 pub const PERF_EVENT_IOC_SET_BPF: u64 = 0x4004_2408;
 
-const HELPER_MAP_UPDATE: i32 = 2;
+const HELPER_KTIME_GET_NS: i32 = 5;
 const HELPER_PROBE_READ_KERNEL: i32 = 113;
+const HELPER_RINGBUF_OUTPUT: i32 = 130;
 
-/// What the map holds for one socket (or packet) address.
+/// What the program recorded for one event.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SockInfo {
+    /// CLOCK_MONOTONIC ns when the program ran (just before the sample).
+    pub time_ns: u64,
+    /// The socket's address (the packet's for a reset without a socket).
+    pub addr: u64,
     /// Network namespace inode (0 when it could not be read).
     pub netns: u32,
     /// tcp_sock's bytes_acked at the last event (TCP state changes only).
@@ -37,7 +44,7 @@ pub struct SockInfo {
     pub bytes_received: u64,
 }
 
-const VALUE_SIZE: usize = 24;
+const RECORD: usize = 40;
 
 fn bpf(cmd: i32, attr: &mut [u8]) -> io::Result<i32> {
     // SAFETY: the bpf syscall reads (and for some commands writes) `attr`,
@@ -61,36 +68,88 @@ impl Drop for Fd {
     }
 }
 
-/// The map from socket address to [`SockInfo`].
-pub struct SockMap {
+/// The BPF ring buffer the programs write to, mapped for reading.
+pub struct Ring {
     fd: Fd,
+    consumer: *mut u64,
+    producer: *const u8,
+    size: usize,
+    page: usize,
 }
 
-impl SockMap {
-    /// An LRU hash with room for `entries` sockets.
-    pub fn create(entries: u32) -> io::Result<SockMap> {
+impl Ring {
+    /// A ring of `size` bytes (a power of two, at least a page).
+    pub fn create(size: usize) -> io::Result<Ring> {
         let mut attr = [0u8; 72];
-        attr[0..4].copy_from_slice(&BPF_MAP_TYPE_LRU_HASH.to_le_bytes());
-        attr[4..8].copy_from_slice(&8u32.to_le_bytes());
-        attr[8..12].copy_from_slice(&(VALUE_SIZE as u32).to_le_bytes());
-        attr[12..16].copy_from_slice(&entries.to_le_bytes());
-        Ok(SockMap { fd: Fd(bpf(BPF_MAP_CREATE, &mut attr)?) })
+        attr[0..4].copy_from_slice(&BPF_MAP_TYPE_RINGBUF.to_le_bytes());
+        attr[12..16].copy_from_slice(&(size as u32).to_le_bytes());
+        let fd = Fd(bpf(BPF_MAP_CREATE, &mut attr)?);
+        // SAFETY: sysconf has no preconditions.
+        let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) } as usize;
+        // SAFETY: the ring buffer's ABI: one writable consumer page at
+        // offset 0, then the producer page and the data mapped twice,
+        // read-only, at offset one page.
+        let consumer = unsafe {
+            libc::mmap(std::ptr::null_mut(), page, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_SHARED, fd.0, 0)
+        };
+        if consumer == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        let producer = unsafe {
+            libc::mmap(std::ptr::null_mut(), page + 2 * size, libc::PROT_READ, libc::MAP_SHARED, fd.0, page as i64)
+        };
+        if producer == libc::MAP_FAILED {
+            let e = io::Error::last_os_error();
+            unsafe { libc::munmap(consumer, page) };
+            return Err(e);
+        }
+        Ok(Ring { fd, consumer: consumer as *mut u64, producer: producer as *const u8, size, page })
     }
 
-    /// What the program recorded for a socket (or packet) address.
-    pub fn get(&self, addr: u64) -> Option<SockInfo> {
-        let key = addr.to_le_bytes();
-        let mut value = [0u8; VALUE_SIZE];
-        let mut attr = [0u8; 32];
-        attr[0..4].copy_from_slice(&(self.fd.0 as u32).to_le_bytes());
-        attr[8..16].copy_from_slice(&(key.as_ptr() as u64).to_le_bytes());
-        attr[16..24].copy_from_slice(&(value.as_mut_ptr() as u64).to_le_bytes());
-        bpf(BPF_MAP_LOOKUP_ELEM, &mut attr).ok()?;
-        Some(SockInfo {
-            netns: u32::from_le_bytes(value[0..4].try_into().ok()?),
-            bytes_acked: u64::from_le_bytes(value[8..16].try_into().ok()?),
-            bytes_received: u64::from_le_bytes(value[16..24].try_into().ok()?),
-        })
+    /// Every record written since the last call.
+    pub fn drain(&mut self, out: &mut Vec<SockInfo>) {
+        use std::sync::atomic::{fence, Ordering};
+        // SAFETY: reads within the mappings made in create(), following
+        // the ring buffer protocol (positions, busy and discard bits).
+        unsafe {
+            let mut cons = std::ptr::read_volatile(self.consumer);
+            let prod = std::ptr::read_volatile(self.producer as *const u64);
+            fence(Ordering::Acquire);
+            let data = self.producer.add(self.page);
+            while cons < prod {
+                let at = data.add((cons as usize) & (self.size - 1));
+                let hdr = std::ptr::read_volatile(at as *const u32);
+                fence(Ordering::Acquire);
+                if hdr & (1 << 31) != 0 {
+                    break; // still being written
+                }
+                let len = (hdr & !(3 << 30)) as usize;
+                if hdr & (1 << 30) == 0 && len >= RECORD {
+                    let rec = std::slice::from_raw_parts(at.add(8), RECORD);
+                    let u64_at = |o: usize| u64::from_le_bytes(rec[o..o + 8].try_into().unwrap_or([0; 8]));
+                    out.push(SockInfo {
+                        time_ns: u64_at(0),
+                        addr: u64_at(8),
+                        netns: u32::from_le_bytes(rec[16..20].try_into().unwrap_or([0; 4])),
+                        bytes_acked: u64_at(24),
+                        bytes_received: u64_at(32),
+                    });
+                }
+                cons += ((len + 8 + 7) & !7) as u64;
+            }
+            fence(Ordering::Release);
+            std::ptr::write_volatile(self.consumer, cons);
+        }
+    }
+}
+
+impl Drop for Ring {
+    fn drop(&mut self) {
+        // SAFETY: unmapping what create() mapped.
+        unsafe {
+            libc::munmap(self.consumer as *mut libc::c_void, self.page);
+            libc::munmap(self.producer as *mut libc::c_void, self.page + 2 * self.size);
+        }
     }
 }
 
@@ -235,7 +294,7 @@ impl Asm {
 /// The program for one tracepoint: record the namespace (and, on a TCP
 /// state change, the byte counts) under the socket's address, or the
 /// packet's for a reset sent without a socket. It lets every event through.
-pub fn program(f: &Format, map: &SockMap, layout: &Layout) -> Option<Vec<u64>> {
+pub fn program(f: &Format, ring: &Ring, layout: &Layout) -> Option<Vec<u64>> {
     let field = |n: &str| f.fields.get(n).map(|&(o, _)| o as i16);
     let sk = field("skaddr")?;
     let skb = field("skbaddr");
@@ -244,12 +303,16 @@ pub fn program(f: &Format, map: &SockMap, layout: &Layout) -> Option<Vec<u64>> {
     let (via_skb, net, store, done) = (a.label(), a.label(), a.label(), a.label());
     a.mov(R6, R1);
     a.movi(R8, 0);
-    // The value: netns, pad, bytes_acked, bytes_received at r10-32.
-    a.st64i(R10, -32, 0);
-    a.st64i(R10, -24, 0);
-    a.st64i(R10, -16, 0);
+    // The record at r10-96: time, address, netns (+ pad), bytes_acked,
+    // bytes_received.
+    for off in [-96, -88, -80, -72, -64] {
+        a.st64i(R10, off, 0);
+    }
+    a.call(HELPER_KTIME_GET_NS);
+    a.st64(R10, -96, R0);
     a.ld64(R7, R6, sk);
     a.st64(R10, -8, R7);
+    a.st64(R10, -88, R7);
     a.jeqi(R7, 0, via_skb);
     a.mov(R3, R7);
     a.probe(-40, 8, layout.skc_net);
@@ -259,38 +322,38 @@ pub fn program(f: &Format, map: &SockMap, layout: &Layout) -> Option<Vec<u64>> {
         Some(skb) => {
             a.ld64(R7, R6, skb);
             a.st64(R10, -8, R7);
-            a.jeqi(R7, 0, done);
+            a.st64(R10, -88, R7);
+            a.jeqi(R7, 0, store);
             a.mov(R3, R7);
             a.probe(-40, 8, layout.skb_dev);
             a.ld64(R3, R10, -40);
-            a.jeqi(R3, 0, done);
+            a.jeqi(R3, 0, store);
             a.probe(-40, 8, layout.nd_net);
         }
-        None => a.ja(done),
+        None => a.ja(store),
     }
     a.here(net);
     a.ld64(R3, R10, -40);
-    a.jeqi(R3, 0, done);
+    a.jeqi(R3, 0, store);
     a.probe(-48, 4, layout.ns_inum);
     a.ld32(R8, R10, -48);
-    a.st32(R10, -32, R8);
+    a.st32(R10, -80, R8);
     // A TCP socket's byte counts, read where a state changes.
     if let Some((_, protocol)) = state_change {
         a.ld16(R1, R6, protocol);
         a.jnei(R1, libc::IPPROTO_TCP, store);
         a.ld64(R3, R10, -8);
-        a.probe(-24, 8, layout.bytes_acked);
+        a.probe(-72, 8, layout.bytes_acked);
         a.ld64(R3, R10, -8);
-        a.probe(-16, 8, layout.bytes_received);
+        a.probe(-64, 8, layout.bytes_received);
     }
     a.here(store);
-    a.ld_map_fd(R1, map.fd.0);
+    a.ld_map_fd(R1, ring.fd.0);
     a.mov(R2, R10);
-    a.addi(R2, -8);
-    a.mov(R3, R10);
-    a.addi(R3, -32);
+    a.addi(R2, -96);
+    a.movi(R3, RECORD as i32);
     a.movi(R4, 0);
-    a.call(HELPER_MAP_UPDATE);
+    a.call(HELPER_RINGBUF_OUTPUT);
     a.here(done);
     a.movi(R0, 1);
     a.exit();

@@ -173,8 +173,10 @@ pub struct Tracer {
     /// The formats, in the order of [`EVENTS`].
     pub formats: Vec<Format>,
     page: usize,
-    /// With [`Tracer::with_namespaces`]: the map the BPF programs fill.
-    map: Option<crate::bpf::SockMap>,
+    /// With namespaces: the ring the BPF programs write to.
+    bpf_ring: Option<crate::bpf::Ring>,
+    /// Its records, by address, in time order.
+    records: HashMap<u64, Vec<crate::bpf::SockInfo>>,
     /// The loaded programs (kept open while attached).
     progs: Vec<crate::bpf::Fd>,
 }
@@ -194,7 +196,27 @@ pub struct Sample {
 impl Tracer {
     /// Open every tracepoint of [`EVENTS`] on every online CPU.
     pub fn open() -> Result<Tracer, crate::KernelError> {
-        Tracer::open_io().map_err(crate::KernelError::trace)
+        let t = Tracer::open_io().map_err(crate::KernelError::trace)?;
+        t.enable();
+        Ok(t)
+    }
+
+    /// The same, with each event's network namespace recorded (see
+    /// [`Tracer::namespace`]): the BPF programs are attached before the
+    /// events are enabled, so none goes without. The second value says why
+    /// the namespaces are not recorded, when they are not.
+    pub fn open_with_namespaces() -> Result<(Tracer, Option<io::Error>), crate::KernelError> {
+        let mut t = Tracer::open_io().map_err(crate::KernelError::trace)?;
+        let why = t.with_namespaces().err();
+        t.enable();
+        Ok((t, why))
+    }
+
+    fn enable(&self) {
+        for r in &self.rings {
+            // SAFETY: PERF_EVENT_IOC_ENABLE on our descriptor.
+            unsafe { libc::ioctl(r.fd, 0x2400, 0) };
+        }
     }
 
     fn open_io() -> io::Result<Tracer> {
@@ -209,7 +231,8 @@ impl Tracer {
             rings: Vec::new(),
             formats,
             page,
-            map: None,
+            bpf_ring: None,
+            records: HashMap::new(),
             progs: Vec::new(),
         };
         for (i, f) in t.formats.iter().enumerate() {
@@ -264,22 +287,18 @@ impl Tracer {
                 });
             }
         }
-        for r in &t.rings {
-            // SAFETY: PERF_EVENT_IOC_ENABLE on our descriptor.
-            unsafe { libc::ioctl(r.fd, 0x2400, 0) };
-        }
         Ok(t)
     }
 
     /// Attach a BPF program to each tracepoint that records every event's
     /// network namespace (see [`crate::bpf`]); [`Tracer::namespace`] then
     /// answers. Needs CAP_BPF (root).
-    pub fn with_namespaces(&mut self) -> io::Result<()> {
+    fn with_namespaces(&mut self) -> io::Result<()> {
         let layout = crate::bpf::Layout::of_running_kernel()?;
-        let map = crate::bpf::SockMap::create(65536)?;
+        let ring = crate::bpf::Ring::create(4 << 20)?;
         let mut progs = Vec::new();
         for f in &self.formats {
-            let insns = crate::bpf::program(f, &map, &layout)
+            let insns = crate::bpf::program(f, &ring, &layout)
                 .ok_or_else(|| io::Error::other("a tracepoint without skaddr"))?;
             progs.push(crate::bpf::load(&insns)?);
         }
@@ -296,15 +315,43 @@ impl Tracer {
                 return Err(io::Error::last_os_error());
             }
         }
-        self.map = Some(map);
+        self.bpf_ring = Some(ring);
         self.progs = progs;
         Ok(())
     }
 
-    /// The namespace (and byte counts) recorded for an event, when
-    /// [`Tracer::with_namespaces`] succeeded and the kernel could read it.
+    /// The namespace (and byte counts) the BPF program recorded for an
+    /// event: the last record of its address written before the sample.
+    /// `None` without namespaces, or when the kernel could not say.
     pub fn namespace(&self, e: &TcpEvent) -> Option<crate::bpf::SockInfo> {
-        self.map.as_ref()?.get(e.addr).filter(|i| i.netns != 0)
+        self.records
+            .get(&e.addr)?
+            .iter()
+            .rev()
+            .find(|r| r.time_ns <= e.time_ns)
+            .copied()
+            .filter(|i| i.netns != 0)
+    }
+
+    /// Read the BPF ring after the perf rings, so that every sample read
+    /// has its record; forget records more than 10 s older than the newest.
+    fn drain_records(&mut self) {
+        let Some(ring) = self.bpf_ring.as_mut() else {
+            return;
+        };
+        let mut new = Vec::new();
+        ring.drain(&mut new);
+        let newest = new.iter().map(|r| r.time_ns).max().unwrap_or(0);
+        for r in new {
+            self.records.entry(r.addr).or_default().push(r);
+        }
+        if newest > 0 {
+            let horizon = newest.saturating_sub(10_000_000_000);
+            self.records.retain(|_, v| {
+                v.retain(|r| r.time_ns >= horizon);
+                !v.is_empty()
+            });
+        }
     }
 
     /// Wait up to `timeout_ms` for samples and return them in time order.
@@ -324,6 +371,7 @@ impl Tracer {
         for r in &self.rings {
             self.drain(r, &mut out);
         }
+        self.drain_records();
         out.sort_by_key(|s| s.time_ns);
         out
     }
