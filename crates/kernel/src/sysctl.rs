@@ -19,10 +19,11 @@ pub struct Setting {
 
 /// The settings `tcpscope doctor` reviews.
 pub const SETTINGS: &[Setting] = &[
-    Setting { name: "net.ipv4.tcp_syn_retries", group: Group::Handshake, default: "6", what: "How many times connect() retransmits an unanswered SYN.\nWith 1 s then doubling timeouts, 6 means about 127 s before ETIMEDOUT." },
+    Setting { name: "net.ipv4.tcp_syn_retries", group: Group::Handshake, default: "6", what: "How long connect() re-sends an unanswered SYN, counted as the time that many doubling\nretries (1 s, 2 s, 4 s...) would take: 2 gives ETIMEDOUT after 7 s (lab syn-retries), 6 about 2 min." },
+    Setting { name: "net.ipv4.tcp_syn_linear_timeouts", group: Group::Handshake, default: "4", what: "SYN retransmissions sent 1 s apart before the wait starts doubling (lab syn-retries).\nThey add SYNs, not time: tcp_syn_retries still bounds how long connect() waits." },
     Setting { name: "net.ipv4.tcp_synack_retries", group: Group::Handshake, default: "5", what: "How many times a listener retransmits an unacknowledged SYN-ACK.\nThe half-open entry stays in the SYN queue meanwhile." },
-    Setting { name: "net.ipv4.tcp_max_syn_backlog", group: Group::Handshake, default: "depends on memory (128 or more)", what: "Size of the SYN (half-open) queue per listener.\nWhen full, SYNs are dropped unless syncookies answer them." },
-    Setting { name: "net.core.somaxconn", group: Group::Handshake, default: "4096", what: "Upper bound on listen()'s backlog: the accept queue's limit.\nA completed handshake that finds the queue full is dropped (ListenOverflows)." },
+    Setting { name: "net.ipv4.tcp_max_syn_backlog", group: Group::Handshake, default: "depends on memory (128 or more)", what: "A cap on half-open handshakes; each listener's SYN queue is also bounded by its backlog.\nWhen full, SYNs are dropped unless syncookies answer them (lab syn-queue-overflow)." },
+    Setting { name: "net.core.somaxconn", group: Group::Handshake, default: "4096", what: "Upper bound on listen()'s backlog: a listener's queues are limited by min(backlog, somaxconn).\nWith a small backlog the application's value binds, not this (ss -ltn: Send-Q)." },
     Setting { name: "net.ipv4.tcp_syncookies", group: Group::Handshake, default: "1", what: "1: answer SYNs with syncookies when the SYN queue is full; 2: always; 0: never.\nCookies keep accepting under SYN floods, at the cost of some options." },
     Setting { name: "net.ipv4.tcp_abort_on_overflow", group: Group::Handshake, default: "0", what: "1: answer a handshake that finds the accept queue full with RST.\n0: drop the final ACK and let the client retry (usually better)." },
     Setting { name: "net.ipv4.tcp_fastopen", group: Group::Handshake, default: "1", what: "Bitmask: 1 client Fast Open, 2 server Fast Open (with TCP_FASTOPEN).\nData in the SYN saves a round trip on repeat connections." },
