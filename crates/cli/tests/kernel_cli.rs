@@ -678,3 +678,33 @@ fn trace_in_a_namespace_shows_that_namespace_only() {
     assert!(times.windows(2).all(|w| w[0] <= w[1]), "{times:?}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn doctor_names_the_binding_limit_and_finds_nothing_in_a_quiet_namespace() {
+    if !privileged("doctor_names_the_binding_limit_and_finds_nothing_in_a_quiet_namespace") {
+        return;
+    }
+    // A fresh namespace: nothing went wrong, no finding. Then a full accept
+    // queue behind listen(2) with somaxconn at 4096: the finding names the
+    // application's backlog, with the listener's numbers, not somaxconn.
+    let script = format!(
+        "set -e; ip link set lo up; {BIN} doctor > quiet.txt; {BIN} doctor --json > quiet.json; \
+         {BIN} server 127.0.0.1:9500 --no-accept --backlog 2 --duration 3s >/dev/null 2>&1 & sleep 0.3; \
+         {BIN} client 127.0.0.1:9500 --count 5 --concurrency 5 --hold 2s --connect-timeout 2s >/dev/null 2>&1 & sleep 0.8; \
+         {BIN} doctor --json > full.json; wait"
+    );
+    let dir = in_new_netns("doctor", &script);
+    let read = |f: &str| std::fs::read_to_string(dir.join(f)).unwrap();
+    assert!(read("quiet.txt").contains("findings: none"), "{}", read("quiet.txt"));
+    assert!(!read("quiet.json").contains("\"finding\""));
+    let full = json_lines(&read("full.json"));
+    let f: Vec<_> = full.iter().filter(|l| l["type"] == "finding").collect();
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert_eq!(f[0]["kind"], "accept_queue_full");
+    assert_eq!(f[0]["limit"], "listen() backlog");
+    assert_eq!(f[0]["numbers"]["listener 127.0.0.1:9500"], "Recv-Q 3 Send-Q 2");
+    assert_eq!(f[0]["numbers"]["net.core.somaxconn"], "4096");
+    assert_eq!(f[0]["command"], "tcpscope ss -ltn 'sport = :9500'");
+    assert!(!f[0]["advice"].as_str().unwrap().contains("sysctl -w"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
