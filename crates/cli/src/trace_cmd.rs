@@ -3,7 +3,6 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::{self, Write};
-use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -12,7 +11,7 @@ use anyhow::Context;
 use clap::Args;
 use serde::Serialize;
 use tcpscope_kernel::bpf::own_netns;
-use tcpscope_kernel::diag::{self, state_name, tcp_state};
+use tcpscope_kernel::diag::{state_name, tcp_state};
 use tcpscope_kernel::lifetime::{timewait_takes_over, Lives};
 use tcpscope_kernel::trace::{TcpEvent, TcpEventKind, Tracer};
 use tcpscope_peers::parse_duration;
@@ -27,9 +26,9 @@ program per tracepoint that reads each event's network namespace). Shows the net
 it runs in (`ip netns exec NAME tcpscope trace`, or inside `unshare -n`); -A shows every namespace \
 with a column naming it.
 
-The pid is the process that owns the socket, shown only where tcpscope could confirm it (the \
-process holds the socket); events in softirq or timer context fire in whatever process was \
-running, so they show `-`. The kernel reports no TIME-WAIT state change: a closing socket goes \
+The pid and command are the socket's owner: the process that had the socket locked when the event \
+fired (a system call such as connect() or close(), or the processing it does on release). Events \
+in softirq or timer context fire in whatever process was running, so they show `-`. The kernel reports no TIME-WAIT state change: a closing socket goes \
 FIN-WAIT-2 -> CLOSED and a timewait socket takes over; `tcpscope ss -tan state time-wait` lists \
 those. Reset reasons are named from the tracepoint's own format. Events are printed in time order, \
 about 0.2 s after they happen.
@@ -124,48 +123,6 @@ fn namespace_names() -> HashMap<u32, String> {
     names
 }
 
-/// Who owns sockets: the namespace's sockets by endpoints (sock_diag) and
-/// the processes holding them, refreshed when an event asks.
-#[derive(Default)]
-struct Owners {
-    inodes: HashMap<(SocketAddr, SocketAddr), u32>,
-    holders: HashMap<u32, Vec<(String, u32, u32)>>,
-    fresh: bool,
-}
-
-impl Owners {
-    fn refresh(&mut self) {
-        self.inodes.clear();
-        if let Ok(socks) = diag::tcp_sockets(diag::ALL_STATES) {
-            for s in socks.iter().filter(|s| s.inode != 0) {
-                self.inodes.insert((s.local, s.peer), s.inode);
-            }
-        }
-        self.holders = diag::owners();
-        self.fresh = true;
-    }
-
-    /// The owner of the socket with these endpoints, if `pid` holds it.
-    fn confirm(&mut self, pid: u32, local: SocketAddr, peer: SocketAddr) -> Option<(u32, String)> {
-        let find = |o: &Owners| -> Option<(u32, String)> {
-            let inode = o.inodes.get(&(local, peer))?;
-            o.holders
-                .get(inode)?
-                .iter()
-                .find(|(_, p, _)| *p == pid)
-                .map(|(c, p, _)| (*p, c.clone()))
-        };
-        if let Some(x) = find(self) {
-            return Some(x);
-        }
-        if !self.fresh {
-            self.refresh();
-            return find(self);
-        }
-        None
-    }
-}
-
 /// What the application sees after an RST arrives in this state, as the
 /// kernel's tcp_reset() sets it (refused, reset and EPIPE each seen in the
 /// labs rst-refused, reset-by-peer and broken-pipe).
@@ -195,7 +152,6 @@ pub fn trace(args: TraceArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     let mut t0: Option<u64> = None;
     let mut lives = Lives::default();
-    let mut owners = Owners::default();
     let mut first_owner: HashMap<u64, (u32, String)> = HashMap::new();
     let mut printed = 0u64;
     let mut unknown = 0u64;
@@ -230,14 +186,13 @@ pub fn trace(args: TraceArgs) -> anyhow::Result<ExitCode> {
             }
         }
         let now = monotonic_ns();
-        owners.fresh = false;
         while let Some((&(t, _), _)) = pending.iter().next() {
             if !stopping && t + hold_ns > now {
                 break;
             }
             let Some((_, e)) = pending.pop_first() else { break };
             let info = tracer.namespace(&e);
-            let netns = info.map(|i| i.netns);
+            let netns = info.as_ref().map(|i| i.netns);
             if !args.all_namespaces && netns != Some(ours) {
                 if netns.is_none() {
                     unknown += 1;
@@ -253,12 +208,8 @@ pub fn trace(args: TraceArgs) -> anyhow::Result<ExitCode> {
             {
                 continue;
             }
-            // The owner, where the process that was running holds the socket.
-            let owner = if netns == Some(ours) {
-                owners.confirm(e.pid, local, remote)
-            } else {
-                None
-            };
+            // The owner: the process that had the socket locked, if any.
+            let owner = info.as_ref().and_then(|i| i.owner.clone());
             if let Some(o) = &owner {
                 first_owner.entry(e.addr).or_insert_with(|| o.clone());
             }
@@ -297,15 +248,15 @@ pub fn trace(args: TraceArgs) -> anyhow::Result<ExitCode> {
                     peer: remote.to_string(),
                     duration_ms: l.ms(e.time_ns),
                     states: Some(l.path_text()),
-                    bytes_acked: info.filter(|_| !listener).map(|i| i.bytes_acked),
-                    bytes_received: info.filter(|_| !listener).map(|i| i.bytes_received),
+                    bytes_acked: info.as_ref().filter(|_| !listener).map(|i| i.bytes_acked),
+                    bytes_received: info.as_ref().filter(|_| !listener).map(|i| i.bytes_received),
                     ..Event::default()
                 };
                 life.detail = format!(
                     "{}: {}{}",
                     l.ms(e.time_ns).map_or("since before the trace began".to_string(), |ms| format!("{ms:.3} ms")),
                     l.path_text(),
-                    info.filter(|_| !listener).map_or(String::new(), |i| format!(
+                    info.as_ref().filter(|_| !listener).map_or(String::new(), |i| format!(
                         "; bytes_acked {}, bytes_received {} (tcp_info's counts: a SYN or FIN counts as one)",
                         i.bytes_acked, i.bytes_received
                     ))

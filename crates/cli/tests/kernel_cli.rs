@@ -628,9 +628,9 @@ fn trace_in_a_namespace_shows_that_namespace_only() {
         "set -e; ip link set lo up; \
          {BIN} trace --json --duration 3500ms > ours.json 2> ours.err & \
          {BIN} trace --json -A --duration 3500ms > all.json 2> all.err & sleep 0.5; \
-         {BIN} server 127.0.0.1:9700 --duration 1500ms >/dev/null 2>&1 & sleep 0.5; \
-         {BIN} client 127.0.0.1:9700 --count 2 --message hello --recv >/dev/null 2>&1; \
-         {BIN} client 127.0.0.1:9701 >/dev/null 2>&1 || true; wait; \
+         {BIN} server 127.0.0.1:9700 --duration 1500ms >/dev/null 2>&1 & echo $! > server.pid; sleep 0.5; \
+         {BIN} client 127.0.0.1:9700 --count 2 --message hello --recv >/dev/null 2>&1 & echo $! > client.pid; wait $!; \
+         {BIN} client 127.0.0.1:9701 >/dev/null 2>&1 & echo $! > refused.pid; wait $! || true; wait; \
          readlink /proc/self/ns/net > netns.txt"
     );
     let dir = in_new_netns("trace-ns", &script);
@@ -659,8 +659,19 @@ fn trace_in_a_namespace_shows_that_namespace_only() {
         .unwrap_or_else(|| panic!("{ours:?}"));
     let ms = down["ms_in_old"].as_f64().unwrap();
     assert!((1400.0..2000.0).contains(&ms), "{down}");
+    let pid = |f: &str| -> u64 { read(f).trim().parse().unwrap() };
     assert_eq!(down["command"], "tcpscope");
-    assert!(down["pid"].as_u64().is_some());
+    assert_eq!(down["pid"].as_u64(), Some(pid("server.pid")));
+    // Owners come from the kernel (the process that had the socket locked):
+    // the client's connect() and close() name the client; every pid shown is
+    // one of the three processes; the listener's new connections, made in
+    // softirq, name none.
+    for e in ours.iter().filter(|e| e["event"] == "lifetime" && e["states"].as_str().unwrap().starts_with("CLOSED -> SYN-SENT -> ESTABLISHED")) {
+        assert_eq!(e["pid"].as_u64(), Some(pid("client.pid")), "{e}");
+    }
+    let known = [pid("server.pid"), pid("client.pid"), pid("refused.pid")];
+    assert!(ours.iter().all(|e| e["pid"].as_u64().is_none_or(|p| known.contains(&p))), "{ours:?}");
+    assert!(ours.iter().any(|e| e["new"] == "SYN-RECEIVED" && e["pid"].is_null()));
     // A client's lifetime: tcplife's bytes (5 sent and echoed; the SYN and
     // FIN count in bytes_acked, the FIN in bytes_received).
     let life = ours

@@ -26,11 +26,13 @@ const BPF_PROG_TYPE_TRACEPOINT: u32 = 5;
 pub const PERF_EVENT_IOC_SET_BPF: u64 = 0x4004_2408;
 
 const HELPER_KTIME_GET_NS: i32 = 5;
+const HELPER_GET_CURRENT_PID_TGID: i32 = 14;
+const HELPER_GET_CURRENT_COMM: i32 = 16;
 const HELPER_PROBE_READ_KERNEL: i32 = 113;
 const HELPER_RINGBUF_OUTPUT: i32 = 130;
 
 /// What the program recorded for one event.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SockInfo {
     /// CLOCK_MONOTONIC ns when the program ran (just before the sample).
     pub time_ns: u64,
@@ -42,9 +44,13 @@ pub struct SockInfo {
     pub bytes_acked: u64,
     /// tcp_sock's bytes_received at the last event.
     pub bytes_received: u64,
+    /// The process that owned the socket when the event fired: the socket
+    /// was locked by a system call (or by its release), so the running
+    /// process is its owner. `None` in softirq or timer context.
+    pub owner: Option<(u32, String)>,
 }
 
-const RECORD: usize = 40;
+const RECORD: usize = 64;
 
 fn bpf(cmd: i32, attr: &mut [u8]) -> io::Result<i32> {
     // SAFETY: the bpf syscall reads (and for some commands writes) `attr`,
@@ -127,12 +133,17 @@ impl Ring {
                 if hdr & (1 << 30) == 0 && len >= RECORD {
                     let rec = std::slice::from_raw_parts(at.add(8), RECORD);
                     let u64_at = |o: usize| u64::from_le_bytes(rec[o..o + 8].try_into().unwrap_or([0; 8]));
+                    let u32_at = |o: usize| u32::from_le_bytes(rec[o..o + 4].try_into().unwrap_or([0; 4]));
+                    let comm = &rec[40..56];
+                    let end = comm.iter().position(|&c| c == 0).unwrap_or(comm.len());
                     out.push(SockInfo {
                         time_ns: u64_at(0),
                         addr: u64_at(8),
-                        netns: u32::from_le_bytes(rec[16..20].try_into().unwrap_or([0; 4])),
+                        netns: u32_at(16),
                         bytes_acked: u64_at(24),
                         bytes_received: u64_at(32),
+                        owner: (u32_at(56) != 0)
+                            .then(|| (u32_at(20), String::from_utf8_lossy(&comm[..end]).into_owned())),
                     });
                 }
                 cons += ((len + 8 + 7) & !7) as u64;
@@ -162,6 +173,7 @@ pub struct Layout {
     nd_net: u32,
     bytes_acked: u32,
     bytes_received: u32,
+    sk_owned: u32,
 }
 
 impl Layout {
@@ -179,6 +191,7 @@ impl Layout {
             nd_net: get("net_device", "nd_net")?,
             bytes_acked: get("tcp_sock", "bytes_acked")?,
             bytes_received: get("tcp_sock", "bytes_received")?,
+            sk_owned: get("sock", "sk_lock.owned")?,
         })
     }
 }
@@ -299,20 +312,23 @@ pub fn program(f: &Format, ring: &Ring, layout: &Layout) -> Option<Vec<u64>> {
     let sk = field("skaddr")?;
     let skb = field("skbaddr");
     let state_change = field("newstate").zip(field("protocol"));
+    // Every tracepoint here but tcp_send_reset passes a full socket (a
+    // reset may be sent for a request or timewait socket, or none).
+    let full_sock = !f.fields.contains_key("reason");
     let mut a = Asm::default();
     let (via_skb, net, store, done) = (a.label(), a.label(), a.label(), a.label());
     a.mov(R6, R1);
     a.movi(R8, 0);
-    // The record at r10-96: time, address, netns (+ pad), bytes_acked,
-    // bytes_received.
-    for off in [-96, -88, -80, -72, -64] {
+    // The record at r10-128: time, address, netns, owner pid,
+    // bytes_acked, bytes_received, owner's command (16), owned flag (+ pad).
+    for off in [-128, -120, -112, -104, -96, -88, -80, -72] {
         a.st64i(R10, off, 0);
     }
     a.call(HELPER_KTIME_GET_NS);
-    a.st64(R10, -96, R0);
+    a.st64(R10, -128, R0);
     a.ld64(R7, R6, sk);
     a.st64(R10, -8, R7);
-    a.st64(R10, -88, R7);
+    a.st64(R10, -120, R7);
     a.jeqi(R7, 0, via_skb);
     a.mov(R3, R7);
     a.probe(-40, 8, layout.skc_net);
@@ -322,7 +338,7 @@ pub fn program(f: &Format, ring: &Ring, layout: &Layout) -> Option<Vec<u64>> {
         Some(skb) => {
             a.ld64(R7, R6, skb);
             a.st64(R10, -8, R7);
-            a.st64(R10, -88, R7);
+            a.st64(R10, -120, R7);
             a.jeqi(R7, 0, store);
             a.mov(R3, R7);
             a.probe(-40, 8, layout.skb_dev);
@@ -337,20 +353,37 @@ pub fn program(f: &Format, ring: &Ring, layout: &Layout) -> Option<Vec<u64>> {
     a.jeqi(R3, 0, store);
     a.probe(-48, 4, layout.ns_inum);
     a.ld32(R8, R10, -48);
-    a.st32(R10, -80, R8);
+    a.st32(R10, -112, R8);
     // A TCP socket's byte counts, read where a state changes.
     if let Some((_, protocol)) = state_change {
         a.ld16(R1, R6, protocol);
         a.jnei(R1, libc::IPPROTO_TCP, store);
         a.ld64(R3, R10, -8);
-        a.probe(-72, 8, layout.bytes_acked);
+        a.probe(-104, 8, layout.bytes_acked);
         a.ld64(R3, R10, -8);
-        a.probe(-64, 8, layout.bytes_received);
+        a.probe(-96, 8, layout.bytes_received);
+    }
+    // The owner: a full socket locked by a process (sock_owned_by_user)
+    // changes only in that process's context.
+    if full_sock {
+        a.ld64(R3, R10, -8);
+        a.jeqi(R3, 0, store);
+        a.probe(-56, 4, layout.sk_owned);
+        a.ld32(R1, R10, -56);
+        a.jeqi(R1, 0, store);
+        a.st32(R10, -72, R1);
+        a.call(HELPER_GET_CURRENT_PID_TGID);
+        a.raw(0x77, R0, 0, 0, 32); // r0 >>= 32: the process id
+        a.st32(R10, -108, R0);
+        a.mov(R1, R10);
+        a.addi(R1, -88);
+        a.movi(R2, 16);
+        a.call(HELPER_GET_CURRENT_COMM);
     }
     a.here(store);
     a.ld_map_fd(R1, ring.fd.0);
     a.mov(R2, R10);
-    a.addi(R2, -96);
+    a.addi(R2, -128);
     a.movi(R3, RECORD as i32);
     a.movi(R4, 0);
     a.call(HELPER_RINGBUF_OUTPUT);

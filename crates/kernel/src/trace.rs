@@ -329,8 +329,8 @@ impl Tracer {
             .iter()
             .rev()
             .find(|r| r.time_ns <= e.time_ns)
-            .copied()
             .filter(|i| i.netns != 0)
+            .cloned()
     }
 
     /// Read the BPF ring after the perf rings, so that every sample read
