@@ -351,23 +351,7 @@ mod tests {
     }
 
     fn sock(local: &str, peer: &str) -> Socket {
-        Socket {
-            protocol: 6,
-            state: st::ESTABLISHED,
-            local: local.parse().unwrap(),
-            peer: peer.parse().unwrap(),
-            recv_q: 0,
-            send_q: 0,
-            inode: 0,
-            uid: 0,
-            timer: 0,
-            expires_ms: 0,
-            retrans: 0,
-            cookie: 0,
-            info: None,
-            v6only: false,
-            skmem: None,
-        }
+        Socket::tcp(st::ESTABLISHED, local.parse().unwrap(), peer.parse().unwrap())
     }
 
     #[test]

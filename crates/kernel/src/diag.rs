@@ -90,6 +90,30 @@ pub struct Socket {
     pub skmem: Option<[u32; 9]>,
 }
 
+impl Socket {
+    /// A TCP socket in `state` between two endpoints, its other fields
+    /// empty: what tests and callers that build one by hand start from.
+    pub fn tcp(state: u8, local: SocketAddr, peer: SocketAddr) -> Socket {
+        Socket {
+            protocol: libc::IPPROTO_TCP as u8,
+            state,
+            local,
+            peer,
+            recv_q: 0,
+            send_q: 0,
+            inode: 0,
+            uid: 0,
+            timer: 0,
+            expires_ms: 0,
+            retrans: 0,
+            cookie: 0,
+            info: None,
+            v6only: false,
+            skmem: None,
+        }
+    }
+}
+
 fn u16le(b: &[u8], at: usize) -> u16 {
     u16::from_le_bytes([b[at], b[at + 1]])
 }

@@ -226,23 +226,14 @@ mod tests {
     use super::*;
 
     fn listener(port: u16, recv_q: u32, send_q: u32) -> Socket {
-        Socket {
-            protocol: 6,
-            state: tcp_state::LISTEN,
-            local: format!("127.0.0.1:{port}").parse().unwrap(),
-            peer: "0.0.0.0:0".parse().unwrap(),
-            recv_q,
-            send_q,
-            inode: 0,
-            uid: 0,
-            timer: 0,
-            expires_ms: 0,
-            retrans: 0,
-            cookie: 0,
-            info: None,
-            v6only: false,
-            skmem: None,
-        }
+        let mut s = Socket::tcp(
+            tcp_state::LISTEN,
+            format!("127.0.0.1:{port}").parse().unwrap(),
+            "0.0.0.0:0".parse().unwrap(),
+        );
+        s.recv_q = recv_q;
+        s.send_q = send_q;
+        s
     }
 
     fn settings(name: &str) -> Option<String> {
