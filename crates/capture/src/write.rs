@@ -28,7 +28,8 @@ pub struct Writer {
 }
 
 impl Writer {
-    /// Create `path` (truncating it) and write the file header.
+    /// Create `path` (truncating it) and write the file header; `-` is
+    /// standard output, as for tcpdump -w -.
     pub fn create(
         path: &Path,
         format: WriteFormat,
@@ -37,7 +38,12 @@ impl Writer {
         precision: Precision,
         iface: &str,
     ) -> io::Result<Writer> {
-        let file = File::create(path)?;
+        let file = if path.as_os_str() == "-" {
+            use std::os::fd::AsFd;
+            File::from(io::stdout().as_fd().try_clone_to_owned()?)
+        } else {
+            File::create(path)?
+        };
         let mut w = Writer {
             out: BufWriter::with_capacity(1 << 18, file),
             format,

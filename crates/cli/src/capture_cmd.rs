@@ -7,7 +7,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use clap::Args;
 use tcpscope_capture::live::{self, Direction, Live, LiveOptions, LiveStats, SockFilter};
-use tcpscope_capture::privileges::{drop_privileges, user_exists};
+use tcpscope_capture::privileges::{
+    drop_kept_capability, drop_privileges, drop_privileges_keeping_dac, user_exists,
+};
 use tcpscope_capture::rotate::{file_name, Rotation};
 use tcpscope_capture::{linktype_name, Precision, WriteFormat, Writer};
 
@@ -31,9 +33,20 @@ pub struct CaptureArgs {
     /// List the interfaces that can be captured on, and exit.
     #[arg(short = 'D')]
     list: bool,
-    /// Write the packets to FILE (pcap; pcapng with --pcapng) instead of printing them.
+    /// Write the packets to FILE (pcap; pcapng with --pcapng) instead of
+    /// printing them; "-" writes to standard output (for `| tcpscope read -r -`
+    /// or `| tshark -r -`). As root with -Z, the first file is created with
+    /// CAP_DAC_OVERRIDE kept, as tcpdump does, and belongs to the -Z user.
     #[arg(short = 'w', value_name = "FILE")]
     write: Option<PathBuf>,
+    /// With -w: print the packets as well as writing them, as tcpdump --print does.
+    #[arg(long)]
+    print: bool,
+    /// Do not put the interface into promiscuous mode. Accepted for tcpdump's
+    /// habit: tcpscope never sets promiscuous mode (it sees what the host
+    /// sends and receives, and what the interface passes up).
+    #[arg(short = 'p', long = "no-promiscuous-mode")]
+    no_promiscuous: bool,
     /// Write pcapng instead of pcap.
     #[arg(long)]
     pcapng: bool,
@@ -91,7 +104,7 @@ pub struct CaptureArgs {
     #[arg(long = "count")]
     count_only: bool,
     #[command(flatten)]
-    print: PrintArgs,
+    print_args: PrintArgs,
     /// Filter expression (pcap-filter syntax), as tcpdump takes it.
     #[arg(value_name = "EXPRESSION")]
     expression: Vec<String>,
@@ -149,13 +162,19 @@ fn report(captured: u64, st: LiveStats) {
     );
 }
 
-fn list_interfaces() -> ExitCode {
+fn list_interfaces(json: bool) -> ExitCode {
     let mut n = 0;
     let mut out = String::new();
     let ifs = live::interfaces();
     let mut line = |name: &str, extra: &str, flags: Vec<&str>| {
         n += 1;
-        out.push_str(&format!("{n}.{name}{extra} [{}]\n", flags.join(", ")));
+        if json {
+            let description = extra.trim().trim_start_matches('(').trim_end_matches(')');
+            let v = serde_json::json!({"type": "interface", "index": n, "name": name, "description": (!description.is_empty()).then_some(description), "flags": flags});
+            out.push_str(&format!("{v}\n"));
+        } else {
+            out.push_str(&format!("{n}.{name}{extra} [{}]\n", flags.join(", ")));
+        }
     };
     let status = |i: &live::Interface| {
         let mut f = Vec::new();
@@ -198,9 +217,36 @@ fn list_interfaces() -> ExitCode {
     ExitCode::SUCCESS
 }
 
+/// A usage error: the message, exit status 2.
+fn usage(msg: &str) -> ExitCode {
+    eprintln!("tcpscope capture: {msg}");
+    ExitCode::from(2)
+}
+
 pub fn capture(args: CaptureArgs) -> ExitCode {
     if args.list {
-        return list_interfaces();
+        if let Some(f) = args.print_args.view_flag().filter(|f| *f != "--json") {
+            return usage(&format!("-D lists interfaces; {f} does not apply"));
+        }
+        return list_interfaces(args.print_args.json());
+    }
+    let _ = args.no_promiscuous;
+    let to_stdout = args.write.as_deref().is_some_and(|w| w.as_os_str() == "-");
+    if args.write.is_some() && !args.print && !args.count_only {
+        if let Some(f) = args.print_args.view_flag() {
+            return usage(&format!(
+                "with -w the packets go to the file, so {f} would print nothing: add --print to print them as well"
+            ));
+        }
+    }
+    if args.print && args.write.is_none() {
+        return usage("--print goes with -w (without -w the packets are printed anyway)");
+    }
+    if to_stdout && args.print {
+        return usage("-w - writes the capture to standard output, so --print cannot print there too");
+    }
+    if to_stdout && (args.file_size.is_some() || args.rotate_seconds.is_some()) {
+        return usage("-C and -G rotate files; they do not apply to -w - (standard output)");
     }
     let expression = args.expression.join(" ");
     if let Err(code) = check_expression(&expression) {
@@ -225,7 +271,7 @@ pub fn capture(args: CaptureArgs) -> ExitCode {
     };
     // The filter runs in the kernel, or below on each frame: the pipeline
     // gets what passed.
-    let mut sink = match pipeline_or_usage(&args.print, args.count_only, "") {
+    let mut sink = match pipeline_or_usage(&args.print_args, args.count_only, "") {
         Ok(s) => s,
         Err(code) => return code,
     };
@@ -241,6 +287,10 @@ pub fn capture(args: CaptureArgs) -> ExitCode {
         None
     } else {
         match tcpscope_filter::Filter::new(&expression, linktype) {
+            Ok(f) if !args.dump_filter && crate::read::rejects_all(f.program()) => {
+                eprintln!("tcpscope: expression rejects all packets");
+                return ExitCode::from(1);
+            }
             Ok(f) => Some(f),
             Err(e) => {
                 eprintln!("tcpscope: bad filter expression: {e}");
@@ -285,7 +335,7 @@ pub fn capture(args: CaptureArgs) -> ExitCode {
             })
             .collect()
     });
-    let precision = if args.print.nano {
+    let precision = if args.print_args.nano {
         Precision::Nano
     } else {
         Precision::Micro
@@ -314,6 +364,10 @@ pub fn capture(args: CaptureArgs) -> ExitCode {
     // Privileges go before the first file is created, as tcpdump drops them:
     // every file of a rotation then belongs to the same user, who can reopen
     // it when a -W ring comes round.
+    // With -w, CAP_DAC_OVERRIDE is kept until the first file is open, as
+    // tcpdump (with libcap-ng) keeps it: `sudo tcpscope capture -w x.pcap`
+    // works in a directory only root can write.
+    let mut dropped_to: Option<String> = None;
     // SAFETY: plain syscall.
     if unsafe { libc::geteuid() } == 0 {
         let user = match &args.user {
@@ -322,10 +376,16 @@ pub fn capture(args: CaptureArgs) -> ExitCode {
             None => None,
         };
         if let Some(u) = user.filter(|u| u != "root") {
-            if let Err(e) = drop_privileges(&u) {
+            let dropped = if args.write.is_some() && !to_stdout {
+                drop_privileges_keeping_dac(&u)
+            } else {
+                drop_privileges(&u)
+            };
+            if let Err(e) = dropped {
                 eprintln!("tcpscope: {e}");
                 return ExitCode::from(1);
             }
+            dropped_to = Some(u);
         }
     } else if let Some(u) = &args.user {
         eprintln!("tcpscope: -Z {u} needs root (only root can change user)");
@@ -346,7 +406,9 @@ pub fn capture(args: CaptureArgs) -> ExitCode {
                 WriteFormat::Pcap
             };
             let path = file_name(base, 0, digits, t);
-            match Writer::create(&path, format, linktype, snaplen, precision, &iface) {
+            let created = Writer::create(&path, format, linktype, snaplen, precision, &iface);
+            drop_kept_capability();
+            match created {
                 Ok(writer) => Some(Rotation {
                     base: base.clone(),
                     writer,
@@ -367,14 +429,21 @@ pub fn capture(args: CaptureArgs) -> ExitCode {
                     children: Vec::new(),
                 }),
                 Err(e) => {
-                    eprintln!("tcpscope: {}: {e}", path.display());
+                    let hint = match (&dropped_to, e.kind()) {
+                        (Some(u), io::ErrorKind::PermissionDenied) => format!(
+                            " (as user {u}, after dropping root): run with -Z root, or write into a directory {u} can write"
+                        ),
+                        _ => String::new(),
+                    };
+                    eprintln!("tcpscope: {}: {e}{hint}", path.display());
                     return ExitCode::from(1);
                 }
             }
         }
     };
     // tcpdump's words: the "suppressed" line, or its name before "listening".
-    let prefix = if output.is_none() && args.print.verbose == 0 {
+    let printing = output.is_none() || args.print;
+    let prefix = if printing && args.print_args.verbose == 0 {
         eprintln!("tcpscope: verbose output suppressed, use -v[v]... for full protocol decode");
         ""
     } else {
@@ -443,7 +512,8 @@ pub fn capture(args: CaptureArgs) -> ExitCode {
                             break 'capture;
                         }
                     }
-                } else {
+                }
+                if printing {
                     sink.push_unfiltered(&frame);
                     let at_least = if line_buffered { 0 } else { 1 << 16 };
                     if sink.drain(&mut out, at_least).is_err() {

@@ -1,13 +1,15 @@
 //! `tcpscope read`: print a capture file with tcpdump's flags and output.
 
-use std::io;
+use std::io::{self, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Args;
-use tcpscope_capture::{linktype_name, FrameSource, Precision, ReadError, Reader};
+use tcpscope_capture::{
+    linktype_name, FrameSource, Precision, ReadError, Reader, WriteFormat, Writer,
+};
 
-use tcpscope_report::RunError;
+use tcpscope_report::{Output, Pipeline, RunError};
 
 use crate::sink::{check_expression, pipeline_or_usage, PrintArgs};
 
@@ -32,8 +34,19 @@ pub struct ReadArgs {
     /// Print the compiled filter program (classic BPF) and exit, as tcpdump -d does.
     #[arg(short = 'd')]
     dump_filter: bool,
+    /// Write the packets that pass the filter to FILE (pcap; pcapng with
+    /// --pcapng) instead of printing them, as `tcpdump -r IN -w OUT EXPR`
+    /// does; "-" is standard output.
+    #[arg(short = 'w', value_name = "FILE")]
+    write: Option<PathBuf>,
+    /// With -w: write pcapng instead of pcap.
+    #[arg(long, requires = "write")]
+    pcapng: bool,
+    /// With -w: print the packets as well.
+    #[arg(long, requires = "write")]
+    print: bool,
     #[command(flatten)]
-    print: PrintArgs,
+    print_args: PrintArgs,
     /// Filter expression (pcap-filter syntax), as tcpdump takes it.
     #[arg(value_name = "EXPRESSION")]
     expression: Vec<String>,
@@ -41,16 +54,28 @@ pub struct ReadArgs {
 
 pub fn run(args: ReadArgs) -> ExitCode {
     let name = args.file.display().to_string();
+    if args.write.is_some() && !args.print && !args.count_only {
+        if let Some(f) = args.print_args.view_flag() {
+            eprintln!(
+                "tcpscope read: with -w the packets go to the file, so {f} would print nothing: add --print to print them as well"
+            );
+            return ExitCode::from(2);
+        }
+    }
+    if args.file.is_dir() {
+        eprintln!("tcpscope: {name}: is a directory, not a capture file");
+        return ExitCode::from(1);
+    }
     let expression = args.expression.join(" ");
     // Parse once up front, so a bad expression is reported before any output.
     if let Err(code) = check_expression(&expression) {
         return code;
     }
-    let mut pipeline = match pipeline_or_usage(&args.print, args.count_only, &expression) {
+    let mut pipeline = match pipeline_or_usage(&args.print_args, args.count_only, &expression) {
         Ok(p) => p,
         Err(code) => return code,
     };
-    let precision = if args.print.nano {
+    let precision = if args.print_args.nano {
         Precision::Nano
     } else {
         Precision::Micro
@@ -93,9 +118,30 @@ pub fn run(args: ReadArgs) -> ExitCode {
             }
         };
     }
+    // An expression that no packet of this link type can pass ends here,
+    // as tcpdump's does.
+    if !expression.trim().is_empty() {
+        if let Some(lt) = reader.linktype() {
+            match tcpscope_filter::Filter::new(&expression, lt) {
+                Ok(f) if rejects_all(f.program()) => {
+                    eprintln!("tcpscope: expression rejects all packets");
+                    return ExitCode::from(1);
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    eprintln!("tcpscope: bad filter expression: {e}");
+                    return ExitCode::from(1);
+                }
+            }
+        }
+    }
+    let header = (reader.linktype(), reader.snaplen());
     let mut reader = FrameSource::new(reader);
     let stdout = io::stdout();
     let mut out = stdout.lock();
+    if let Some(path) = &args.write {
+        return write_subset(&args, path, header, &expression, &mut reader, &mut pipeline, &mut out);
+    }
     let run = pipeline.run(&mut reader, &mut out, args.count.unwrap_or(u64::MAX));
     if run.closed {
         return ExitCode::SUCCESS;
@@ -116,6 +162,152 @@ pub fn run(args: ReadArgs) -> ExitCode {
             );
             ExitCode::from(1)
         }
+        Some(e) => {
+            eprintln!("tcpscope: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// Whether every return a compiled filter can reach is `ret #0`, so that
+/// no packet can pass (tcpdump's optimizer reduces such a program to one
+/// `ret #0` and says "expression rejects all packets").
+pub(crate) fn rejects_all(prog: &[tcpscope_filter::Insn]) -> bool {
+    let mut seen = vec![false; prog.len()];
+    let mut todo = vec![0usize];
+    while let Some(pc) = todo.pop() {
+        let Some(i) = prog.get(pc) else {
+            return false;
+        };
+        if std::mem::replace(&mut seen[pc], true) {
+            continue;
+        }
+        match i.code & 0x07 {
+            // BPF_RET: a constant 0 drops; anything else may accept.
+            0x06 => {
+                if i.code != 0x06 || i.k != 0 {
+                    return false;
+                }
+            }
+            // BPF_JMP: BPF_JA goes to pc + 1 + k, the others to jt or jf.
+            0x05 if i.code == 0x05 => todo.push(pc + 1 + i.k as usize),
+            0x05 => {
+                todo.push(pc + 1 + i.jt as usize);
+                todo.push(pc + 1 + i.jf as usize);
+            }
+            _ => todo.push(pc + 1),
+        }
+    }
+    true
+}
+
+/// `read -r IN -w OUT [EXPRESSION]`: the records that pass, written as
+/// read (pcap records keep their bytes), and printed too with --print.
+fn write_subset(
+    args: &ReadArgs,
+    path: &std::path::Path,
+    (file_linktype, file_snaplen): (Option<u32>, Option<u32>),
+    expression: &str,
+    reader: &mut FrameSource,
+    pipeline: &mut Pipeline<Box<dyn Output>>,
+    out: &mut impl Write,
+) -> ExitCode {
+    let name = args.file.display().to_string();
+    let precision = if args.print_args.nano {
+        Precision::Nano
+    } else {
+        Precision::Micro
+    };
+    let format = if args.pcapng {
+        WriteFormat::Pcapng
+    } else {
+        WriteFormat::Pcap
+    };
+    let limit = args.count.unwrap_or(u64::MAX);
+    let mut writer: Option<(u32, Writer)> = None;
+    let mut filters: Vec<(u32, tcpscope_filter::Filter)> = Vec::new();
+    let mut taken = 0u64;
+    let mut failure: Option<String> = None;
+    while taken < limit {
+        let frame = match reader.next_frame() {
+            Ok(Some(f)) => f,
+            Ok(None) => break,
+            Err(e) => {
+                failure = Some(format!("{name}: {} (after {taken} packets written)", describe(&e)));
+                break;
+            }
+        };
+        if !expression.trim().is_empty() {
+            let i = match filters.iter().position(|(lt, _)| *lt == frame.linktype) {
+                Some(i) => i,
+                None => match tcpscope_filter::Filter::new(expression, frame.linktype) {
+                    Ok(f) => {
+                        filters.push((frame.linktype, f));
+                        filters.len() - 1
+                    }
+                    Err(e) => {
+                        failure = Some(format!("bad filter expression: {e}"));
+                        break;
+                    }
+                },
+            };
+            if !filters[i].1.matches(frame.data, frame.len) {
+                continue;
+            }
+        }
+        if writer.is_none() {
+            let snaplen = file_snaplen.unwrap_or(262_144);
+            match Writer::create(path, format, frame.linktype, snaplen, precision, "") {
+                Ok(w) => writer = Some((frame.linktype, w)),
+                Err(e) => {
+                    eprintln!("tcpscope: {}: {e}", path.display());
+                    return ExitCode::from(1);
+                }
+            }
+        }
+        let Some((lt, w)) = writer.as_mut() else { break };
+        if *lt != frame.linktype && !args.pcapng {
+            failure = Some(format!(
+                "{name}: packets of a second link type ({}) cannot go into one pcap file: use --pcapng",
+                frame.linktype
+            ));
+            break;
+        }
+        if let Err(e) = w.write(&frame) {
+            failure = Some(format!("{}: {e}", path.display()));
+            break;
+        }
+        taken += 1;
+        if args.print {
+            pipeline.push_unfiltered(&frame);
+            if pipeline.drain(out, 1 << 16).is_err() {
+                break;
+            }
+        }
+    }
+    // A file even when nothing passed, with the input's link type.
+    if writer.is_none() {
+        let lt = file_linktype.unwrap_or(1);
+        match Writer::create(path, format, lt, file_snaplen.unwrap_or(262_144), precision, "") {
+            Ok(w) => writer = Some((lt, w)),
+            Err(e) => {
+                eprintln!("tcpscope: {}: {e}", path.display());
+                return ExitCode::from(1);
+            }
+        }
+    }
+    if let Some((_, w)) = writer.as_mut() {
+        if let Err(e) = w.flush() {
+            failure.get_or_insert(format!("{}: {e}", path.display()));
+        }
+    }
+    if args.print {
+        let _ = pipeline.finish();
+        let _ = pipeline.drain(out, 0);
+        let _ = out.flush();
+    }
+    match failure {
+        None => ExitCode::SUCCESS,
         Some(e) => {
             eprintln!("tcpscope: {e}");
             ExitCode::from(1)

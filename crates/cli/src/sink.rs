@@ -73,6 +73,29 @@ pub struct PrintArgs {
     diagnose: bool,
 }
 
+impl PrintArgs {
+    /// The flag that chooses a view of the packets (`--explain`, `--simple`,
+    /// `--json`, `--diagnose`), if one was given.
+    pub fn view_flag(&self) -> Option<&'static str> {
+        if self.explain {
+            Some("--explain")
+        } else if self.simple {
+            Some("--simple")
+        } else if self.json {
+            Some("--json")
+        } else if self.diagnose {
+            Some("--diagnose")
+        } else {
+            None
+        }
+    }
+
+    /// Whether `--json` was given.
+    pub fn json(&self) -> bool {
+        self.json
+    }
+}
+
 /// Parse a filter expression up front, so a bad one is reported before any
 /// output: the message, the expression, and a caret under the offending token.
 pub fn check_expression(expression: &str) -> Result<(), ExitCode> {
