@@ -719,3 +719,61 @@ fn vlan_tags_the_kernel_took_out_are_put_back_as_tcpdump_does() {
     // And tcpscope's own reading of its file prints the same.
     same(&read_e(BIN, "ours.pcap"), &theirs, "tcpscope read");
 }
+
+#[test]
+fn capture_files_go_where_tcpdump_puts_them() {
+    if !privileged("capture_files_go_where_tcpdump_puts_them") {
+        return;
+    }
+    let lab = Lab::new("files");
+    // -w - into a pipe read by tcpscope and by tcpdump; -w with --print;
+    // a root-only directory written after dropping to nobody (-Z), as
+    // tcpdump keeps CAP_DAC_OVERRIDE for its first file.
+    lab.netns(
+        "mkdir -m 0700 rootonly; \
+         $T capture -i lo -w - -c 8 -U tcp port 9292 2> pipe.err | tee piped.pcap | $T read -r - -t -n > piped.txt 2> read.err & \
+         $T capture -i lo -w printed.pcap --print -t -c 8 tcp port 9292 > printed.txt 2> printed.err & \
+         $T capture -i lo -Z nobody -w rootonly/kept.pcap -c 8 tcp port 9292 2> kept.err & \
+         sleep 0.7; python3 traffic.py 2; wait; \
+         stat -c %U rootonly/kept.pcap > owner.txt; \
+         tcpdump -t -nn -r piped.pcap > theirs-piped.txt 2>/dev/null; \
+         tcpdump -t -nn -r printed.pcap > theirs-printed.txt 2>/dev/null",
+    );
+    let piped = lab.read("piped.txt");
+    assert_eq!(piped.lines().count(), 8, "{piped}{}", lab.read("pipe.err"));
+    same(&piped, &lab.read("theirs-piped.txt"), "-w - read back by tcpscope and tcpdump");
+    // --print: the lines on stdout are the file's packets.
+    same(&lab.read("printed.txt"), &lab.read("theirs-printed.txt"), "--print with -w");
+    assert_eq!(lab.read("owner.txt").trim(), "nobody", "{}", lab.read("kept.err"));
+    assert_eq!(counter(&lab.read("kept.err"), "packets captured"), 8);
+}
+
+#[test]
+fn a_directory_the_user_cannot_write_gets_a_hint_and_view_flags_need_print() {
+    if !privileged("a_directory_the_user_cannot_write_gets_a_hint_and_view_flags_need_print") {
+        return;
+    }
+    let lab = Lab::new("hint");
+    // Where even root may not create a file (sysfs), the failure says what
+    // to do; a view flag with -w is a usage error.
+    lab.netns(
+        "$T capture -i lo -Z nobody -w /sys/x.pcap -c 1 > /dev/null 2> nodir.err || echo $? > nodir.rc; \
+         $T capture -i lo -w x.pcap --explain -c 1 2> explain.err || echo $? > explain.rc; \
+         $T capture -D --json > list.json",
+    );
+    assert_eq!(lab.read("explain.rc").trim(), "2");
+    assert!(lab.read("explain.err").contains("add --print"), "{}", lab.read("explain.err"));
+    assert_eq!(lab.read("nodir.rc").trim(), "1");
+    assert!(
+        lab.read("nodir.err").ends_with("(as user nobody, after dropping root): run with -Z root, or write into a directory nobody can write\n"),
+        "{}",
+        lab.read("nodir.err")
+    );
+    let list: Vec<serde_json::Value> = lab
+        .read("list.json")
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(list.iter().any(|i| i["name"] == "lo" && i["type"] == "interface"), "{list:?}");
+    assert!(list.iter().any(|i| i["name"] == "any"));
+}
