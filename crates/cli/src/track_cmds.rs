@@ -9,7 +9,7 @@ use clap::{Args, ValueEnum};
 use tcpscope_capture::{FrameSource, Precision, Reader};
 use tcpscope_report::conns::{self, Conns};
 use tcpscope_report::diagnose::Diagnose;
-use tcpscope_report::ladder::{Ladder, Style};
+use tcpscope_report::ladder::{Ladder, Pick, Range, Style};
 use tcpscope_report::{Output, Pipeline, RunError};
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -44,17 +44,36 @@ pub struct ConnsArgs {
     /// JSON Lines (the same as --format json).
     #[arg(long)]
     json: bool,
+    /// Only packets matching this filter expression (tcpdump's syntax).
+    #[arg(value_name = "EXPRESSION", trailing_var_arg = true)]
+    expression: Vec<String>,
 }
 
 /// The sequence diagram of one connection.
 #[derive(Args, Debug)]
+#[command(after_help = "Choose the connection by the number `tcpscope conns -r FILE` (and \
+`read --explain`) gives it, or by its two endpoints as conns prints them: \
+`--conn 127.0.0.1:50139-127.0.0.1:9292` (either order; `[::1]:5000-[::1]:9292` for IPv6). \
+-c, --from and --to draw part of a long connection.")]
 pub struct LadderArgs {
     /// Capture file to read; "-" reads standard input.
     #[arg(short = 'r', value_name = "FILE")]
     file: PathBuf,
-    /// Connection number, as `conns` and `read --explain` number them (default: the first).
-    #[arg(long, value_name = "ID", default_value_t = 1)]
-    conn: u64,
+    /// The connection: its number (default 1), or its endpoints A-B.
+    #[arg(long, value_name = "ID|A-B", default_value = "1")]
+    conn: String,
+    /// Draw at most COUNT of its packets.
+    #[arg(short = 'c', value_name = "COUNT")]
+    count: Option<u64>,
+    /// Only its packets from SECS seconds after its first packet.
+    #[arg(long, value_name = "SECS")]
+    from: Option<f64>,
+    /// Only its packets up to SECS seconds after its first packet.
+    #[arg(long, value_name = "SECS")]
+    to: Option<f64>,
+    /// Only packets matching this filter expression (tcpdump's syntax).
+    #[arg(value_name = "EXPRESSION", trailing_var_arg = true)]
+    expression: Vec<String>,
     /// Write the diagram as an SVG document (to standard output) instead of text.
     #[arg(long, conflicts_with = "json")]
     svg: bool,
@@ -98,11 +117,6 @@ pub fn diagnose(args: DiagnoseArgs) -> ExitCode {
     run_filtered(&args.file, &expression, Diagnose::new(args.json, &name))
 }
 
-/// Read `file` through `output`, writing to standard output.
-fn run(file: &PathBuf, output: impl Output) -> ExitCode {
-    run_filtered(file, "", output)
-}
-
 /// Read the packets of `file` that match `expression` through `output`.
 fn run_filtered(file: &PathBuf, expression: &str, output: impl Output) -> ExitCode {
     let name = file.display().to_string();
@@ -144,7 +158,11 @@ pub fn conns(args: ConnsArgs) -> ExitCode {
         (_, Format::Zeek) => conns::Format::Zeek,
         (_, Format::Csv) => conns::Format::Csv,
     };
-    run(&args.file, Conns::new(format))
+    let expression = args.expression.join(" ");
+    if let Err(code) = crate::sink::check_expression(&expression) {
+        return code;
+    }
+    run_filtered(&args.file, &expression, Conns::new(format))
 }
 
 pub fn ladder(args: LadderArgs) -> ExitCode {
@@ -155,5 +173,21 @@ pub fn ladder(args: LadderArgs) -> ExitCode {
     } else {
         Style::Text
     };
-    run(&args.file, Ladder::new(args.conn, style))
+    let pick = match Pick::parse(&args.conn) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("tcpscope ladder: --conn {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let expression = args.expression.join(" ");
+    if let Err(code) = crate::sink::check_expression(&expression) {
+        return code;
+    }
+    let range = Range {
+        count: args.count,
+        from_s: args.from,
+        to_s: args.to,
+    };
+    run_filtered(&args.file, &expression, Ladder::pick(pick, range, style))
 }

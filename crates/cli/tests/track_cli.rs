@@ -360,3 +360,48 @@ fn explain_numbers_packets_as_read_does_when_it_skips_frames_without_tcp() {
         assert!(plain.lines().any(|p| p == line), "{line}");
     }
 }
+
+/// Two captures of different connections in one file (the second's records
+/// after the first's, under the first's header).
+fn two_connections() -> PathBuf {
+    let a = std::fs::read(capture("half-close.pcap")).unwrap();
+    let b = std::fs::read(capture("refused.pcap")).unwrap();
+    let path = std::env::temp_dir().join(format!("tcpscope-two-{}.pcap", std::process::id()));
+    std::fs::write(&path, [&a[..], &b[24..]].concat()).unwrap();
+    path
+}
+
+#[test]
+fn conns_ladder_and_explain_choose_connections_with_a_filter_or_endpoints() {
+    let two = two_connections();
+    let file = two.to_str().unwrap();
+    let all: Vec<serde_json::Value> = run(&["conns", "-r", file, "--json"])
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(all.len(), 2);
+    // A pcap-filter expression on conns, as on read.
+    let port = all[1]["client"].as_str().unwrap().rsplit(':').next().unwrap().to_string();
+    let one = run(&["conns", "-r", file, "--json", "port", &port]);
+    assert_eq!(one.lines().count(), 1, "{one}");
+    assert!(one.contains(all[1]["client"].as_str().unwrap()));
+    // The ladder of the second connection, by its endpoints in either order.
+    let (c, s) = (all[1]["client"].as_str().unwrap(), all[1]["server"].as_str().unwrap());
+    let by_id = run(&["ladder", "-r", file, "--conn", "2"]);
+    assert_eq!(run(&["ladder", "-r", file, "--conn", &format!("{c}-{s}")]), by_id);
+    assert_eq!(run(&["ladder", "-r", file, "--conn", &format!("{s}-{c}")]), by_id);
+    // -c draws the first packets only.
+    let first = run(&["ladder", "-r", file, "--conn", "1", "-c", "2"]);
+    assert_eq!(first.lines().filter(|l| l.contains('─')).count(), 2, "{first}");
+    // read --explain with an expression.
+    let explained = run(&["read", "-r", file, "--explain", "port", &port]);
+    assert!(!explained.contains(all[0]["client"].as_str().unwrap()), "{explained}");
+    // A connection that is not there says how to find one.
+    let out = Command::new(env!("CARGO_BIN_EXE_tcpscope"))
+        .args(["ladder", "-r", file, "--conn", "127.0.0.9:1-127.0.0.9:2"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("`tcpscope conns -r FILE` lists"));
+    std::fs::remove_file(&two).unwrap();
+}

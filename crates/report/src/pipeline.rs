@@ -53,8 +53,14 @@ pub trait Output {
 #[derive(Debug, thiserror::Error)]
 pub enum OutputError {
     /// The connection asked for is not in the capture.
-    #[error("no connection {0} (connections are numbered from 1 in order of their first packet)")]
+    #[error("no connection {0} (connections are numbered from 1 in order of their first packet; `tcpscope conns -r FILE` lists them with their numbers)")]
     NoSuchConnection(u64),
+    /// No connection between the endpoints asked for.
+    #[error("no connection between {0} and {1} (`tcpscope conns -r FILE` lists the connections and their endpoints)")]
+    NoSuchEndpoints(std::net::SocketAddr, std::net::SocketAddr),
+    /// The connection has no packet in the range asked for.
+    #[error("connection {0} has no packet in the time range asked for")]
+    NothingInRange(u64),
 }
 
 /// Why a run stopped early.

@@ -53,6 +53,18 @@ pub struct Endpoint {
     pub port: u16,
 }
 
+impl From<Endpoint> for std::net::SocketAddr {
+    fn from(e: Endpoint) -> std::net::SocketAddr {
+        let ip = if e.addr.v6 {
+            std::net::IpAddr::V6(std::net::Ipv6Addr::from(e.addr.bytes))
+        } else {
+            let b = e.addr.bytes;
+            std::net::IpAddr::V4(std::net::Ipv4Addr::new(b[0], b[1], b[2], b[3]))
+        };
+        std::net::SocketAddr::new(ip, e.port)
+    }
+}
+
 impl std::fmt::Display for Endpoint {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         if self.addr.v6 {

@@ -10,8 +10,10 @@ pub use json::JsonLadder;
 pub use svg::SvgLadder;
 pub use text::{arrow_label, TextLadder};
 
+use std::net::SocketAddr;
+
 use tcpscope_print::{Options, Printer};
-use tcpscope_track::Conn;
+use tcpscope_track::{Conn, Ts};
 
 use crate::pipeline::{Output, Packet};
 use crate::words;
@@ -35,9 +37,65 @@ enum Drawing {
     Json(JsonLadder),
 }
 
-/// The ladder of connection `conn`.
+/// Which connection a ladder draws.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pick {
+    /// By its number, as `conns` and `read --explain` number them.
+    Id(u64),
+    /// The first connection between these two endpoints (either order).
+    Endpoints(SocketAddr, SocketAddr),
+}
+
+impl Pick {
+    /// `7`, or `127.0.0.1:50139-127.0.0.1:9292` (`[::1]:5000-[::1]:9292`
+    /// for IPv6; a space or `,` also separates them).
+    pub fn parse(s: &str) -> Result<Pick, String> {
+        if let Ok(n) = s.trim().parse::<u64>() {
+            return Ok(Pick::Id(n));
+        }
+        let t = s.trim();
+        // Split at the separator between the two endpoints: a '-' (or ','
+        // or space) right after a port.
+        for (i, c) in t.char_indices() {
+            if matches!(c, '-' | ',' | ' ') {
+                if let (Ok(a), Ok(b)) = (t[..i].trim().parse::<SocketAddr>(), t[i + 1..].trim().parse::<SocketAddr>()) {
+                    return Ok(Pick::Endpoints(a, b));
+                }
+            }
+        }
+        Err(format!(
+            "'{s}' is neither a connection number nor two endpoints such as 127.0.0.1:50139-127.0.0.1:9292 \
+             (`tcpscope conns -r FILE` lists both)"
+        ))
+    }
+
+    fn matches(&self, id: u64, client: SocketAddr, server: SocketAddr) -> bool {
+        match *self {
+            Pick::Id(n) => n == id,
+            Pick::Endpoints(a, b) => (a == client && b == server) || (a == server && b == client),
+        }
+    }
+}
+
+/// Which of the chosen connection's packets are drawn.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Range {
+    /// At most this many.
+    pub count: Option<u64>,
+    /// From this many seconds after the connection's first packet.
+    pub from_s: Option<f64>,
+    /// To this many seconds after it.
+    pub to_s: Option<f64>,
+}
+
+/// The ladder of one connection.
 pub struct Ladder {
-    conn: u64,
+    pick: Pick,
+    range: Range,
+    /// The connection picked, once its first packet is seen.
+    conn: Option<u64>,
+    first: Option<Ts>,
+    drawn: u64,
     style: Style,
     drawing: Drawing,
     /// The hover text of an SVG arrow: the packet as `read --nano` prints it.
@@ -48,8 +106,17 @@ pub struct Ladder {
 impl Ladder {
     /// The ladder of connection number `conn` in this style.
     pub fn new(conn: u64, style: Style) -> Ladder {
+        Ladder::pick(Pick::Id(conn), Range::default(), style)
+    }
+
+    /// The ladder of the connection `pick` chooses, its packets in `range`.
+    pub fn pick(pick: Pick, range: Range, style: Style) -> Ladder {
         Ladder {
-            conn,
+            pick,
+            range,
+            conn: None,
+            first: None,
+            drawn: 0,
             style,
             drawing: Drawing::None,
             printer: Printer::new(Options {
@@ -70,18 +137,32 @@ impl Output for Ladder {
         let Some(t) = &p.tcp else {
             return;
         };
-        if t.obs.conn != self.conn {
-            return;
+        match self.conn {
+            Some(c) if c != t.obs.conn => return,
+            Some(_) => {}
+            None if self.pick.matches(t.obs.conn, t.conn.client.into(), t.conn.server.into()) => {
+                self.conn = Some(t.obs.conn);
+            }
+            None => return,
         }
         let (seg, obs) = (t.seg, t.obs);
+        let first = *self.first.get_or_insert(seg.ts);
+        let at = seg.ts.since(first);
+        if self.range.count.is_some_and(|n| self.drawn >= n)
+            || self.range.from_s.is_some_and(|f| at < f)
+            || self.range.to_s.is_some_and(|t| at > t)
+        {
+            return;
+        }
+        self.drawn += 1;
         if matches!(self.drawing, Drawing::None) {
             let (cs, ss) = Conn::initial_states(seg);
             let (client, server) = (t.conn.client.to_string(), t.conn.server.to_string());
             self.drawing = match self.style {
                 Style::Svg => Drawing::Svg(SvgLadder::new(&client, &server, cs, ss)),
-                Style::Json => {
-                    Drawing::Json(JsonLadder::new(self.conn, &client, &server, cs, ss, out))
-                }
+                Style::Json => Drawing::Json(JsonLadder::new(
+                    t.obs.conn, &client, &server, cs, ss, out,
+                )),
                 Style::Text => {
                     let (l, head) = TextLadder::header(&client, &server, cs, ss);
                     out.extend_from_slice(head.trim_end().as_bytes());
@@ -114,7 +195,13 @@ impl Output for Ladder {
 
     fn finish(&mut self, _: &[Conn], out: &mut Vec<u8>) -> Result<(), OutputError> {
         match std::mem::replace(&mut self.drawing, Drawing::None) {
-            Drawing::None => return Err(OutputError::NoSuchConnection(self.conn)),
+            Drawing::None => {
+                return Err(match (self.pick, self.conn) {
+                    (Pick::Id(n), None) => OutputError::NoSuchConnection(n),
+                    (Pick::Endpoints(a, b), None) => OutputError::NoSuchEndpoints(a, b),
+                    (_, Some(n)) => OutputError::NothingInRange(n),
+                })
+            }
             Drawing::Text(_) => {
                 out.extend_from_slice(TextLadder::footer().as_bytes());
                 out.push(b'\n');
