@@ -10,7 +10,7 @@
 # benchmarks run tcpdump itself. nftables drops chosen packets inside a
 # namespace, to hold handshakes half open.
 set -euo pipefail
-want=(iproute2 util-linux python3 tcpdump nftables)
+want=(iproute2 util-linux python3 tcpdump nftables man-db)
 missing=()
 for p in "${want[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -4,3 +4,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 cargo test --workspace --release -- --show-output
+# The README's install step, into a scratch prefix: the binary, completions
+# and man pages land where the shells and man look for them.
+prefix=$(mktemp -d)
+PREFIX="$prefix" bash scripts/install.sh
+"$prefix/bin/tcpscope" --version
+test -s "$prefix/share/bash-completion/completions/tcpscope"
+test -s "$prefix/share/zsh/site-functions/_tcpscope"
+test -s "$prefix/share/fish/vendor_completions.d/tcpscope.fish"
+MANPATH="$prefix/share/man" man -w tcpscope-ss
+rm -rf "$prefix"

@@ -49,6 +49,54 @@ enum Command {
     Server(peers::ServerArgs),
     /// Run a test client: connections with every TCP knob; reports what the application saw.
     Client(peers::ClientArgs),
+    /// Print a shell completion script: bash, zsh, fish, elvish or powershell.
+    Completions(CompletionsArgs),
+    /// Print the man page (roff), generated from the same flag definitions.
+    Man(ManArgs),
+}
+
+/// `tcpscope completions SHELL`.
+#[derive(clap::Args)]
+#[command(after_help = "bash: tcpscope completions bash > ~/.local/share/bash-completion/completions/tcpscope\n\
+zsh: tcpscope completions zsh > ~/.zfunc/_tcpscope (with fpath+=~/.zfunc)\n\
+fish: tcpscope completions fish > ~/.config/fish/completions/tcpscope.fish\n\
+scripts/install.sh installs them, and the man page, for you.")]
+struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    shell: clap_complete::Shell,
+}
+
+/// `tcpscope man`.
+#[derive(clap::Args)]
+#[command(after_help = "tcpscope man > tcpscope.1; man ./tcpscope.1. With --dir, one page per \
+subcommand as well (tcpscope-read.1 ...), as scripts/install.sh installs them.")]
+struct ManArgs {
+    /// Write tcpscope.1 and one page per subcommand into DIR instead of printing tcpscope.1.
+    #[arg(long, value_name = "DIR")]
+    dir: Option<std::path::PathBuf>,
+}
+
+/// The man pages: tcpscope.1 and tcpscope-SUB.1 for each subcommand.
+fn man(args: ManArgs) -> anyhow::Result<ExitCode> {
+    use clap::CommandFactory;
+    let cmd = Cli::command();
+    let Some(dir) = args.dir else {
+        clap_mangen::Man::new(cmd).render(&mut std::io::stdout().lock())?;
+        return Ok(ExitCode::SUCCESS);
+    };
+    std::fs::create_dir_all(&dir)?;
+    let mut page = Vec::new();
+    clap_mangen::Man::new(cmd.clone()).render(&mut page)?;
+    std::fs::write(dir.join("tcpscope.1"), &page)?;
+    for sub in cmd.get_subcommands() {
+        let name = format!("tcpscope-{}", sub.get_name());
+        let sub = sub.clone().name(&*Box::leak(name.clone().into_boxed_str()));
+        let mut page = Vec::new();
+        clap_mangen::Man::new(sub).render(&mut page)?;
+        std::fs::write(dir.join(format!("{name}.1")), &page)?;
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn main() -> ExitCode {
@@ -77,6 +125,12 @@ fn main() -> ExitCode {
         Command::Lab(args) => lab_cmd::lab(args),
         Command::Server(args) => Ok(peers::server(args)),
         Command::Client(args) => Ok(peers::client(args)),
+        Command::Completions(args) => {
+            use clap::CommandFactory;
+            clap_complete::generate(args.shell, &mut Cli::command(), "tcpscope", &mut std::io::stdout());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Man(args) => man(args),
     };
     match ran {
         Ok(code) => code,
