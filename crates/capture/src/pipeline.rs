@@ -90,6 +90,21 @@ impl FrameSource {
         }
     }
 
+    /// How far the reading has come: bytes of the file behind the frame
+    /// read last, and the file's size when it is a mapped file.
+    pub fn position(&self) -> (u64, Option<u64>) {
+        match self {
+            FrameSource::Direct(r) => (r.offset(), r.mapping().map(|m| m.len() as u64)),
+            FrameSource::Pipelined(p) => {
+                let at = p
+                    .current
+                    .get(p.next.saturating_sub(1))
+                    .map_or(p.released, |&(_, at)| at);
+                (at as u64, Some(p.map.len() as u64))
+            }
+        }
+    }
+
     /// Records cut to the snaplen so far (complete once reading has ended).
     pub fn records_over_snaplen(&self) -> u64 {
         match self {

@@ -99,7 +99,14 @@ pub fn lab(args: LabArgs) -> anyhow::Result<ExitCode> {
             "lab", "result", "checks", "seconds"
         );
     }
-    for lab in chosen {
+    let mut progress = crate::progress::Progress::new(
+        crate::progress::Kind::Labs,
+        Some(chosen.len() as u64),
+    );
+    for (done, lab) in chosen.into_iter().enumerate() {
+        if many {
+            progress.update(done as u64, || format!("running {}", lab.name()));
+        }
         let (_fd, path) = memory_file(lab.name())
             .map_err(|e| anyhow::anyhow!("lab: cannot make the capture file: {e}"))?;
         let outcome = match tcpscope_lab::run(lab, &path, true) {
@@ -131,7 +138,7 @@ pub fn lab(args: LabArgs) -> anyhow::Result<ExitCode> {
             keep("json", serde_json::to_string_pretty(&doc)?.as_bytes())?;
             keep("txt", text.as_bytes())?;
         }
-        let r = if args.json {
+        let r = progress.suspend(|| if args.json {
             serde_json::to_writer(&mut out, &doc)
                 .map_err(std::io::Error::from)
                 .and_then(|_| writeln!(out))
@@ -167,11 +174,12 @@ pub fn lab(args: LabArgs) -> anyhow::Result<ExitCode> {
             })
         } else {
             out.write_all(text.as_bytes())
-        };
-        if r.and_then(|_| out.flush()).is_err() {
+        }.and_then(|_| out.flush()));
+        if r.is_err() {
             return Ok(ExitCode::SUCCESS);
         }
     }
+    progress.finish();
     if many && !args.json {
         let _ = writeln!(out, "{failed} failed");
     }

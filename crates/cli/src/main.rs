@@ -4,6 +4,7 @@ mod capture_cmd;
 mod kernel_cmds;
 mod lab_cmd;
 mod peers;
+mod progress;
 mod read;
 mod sink;
 mod ss_cmd;

@@ -142,7 +142,22 @@ pub fn run(args: ReadArgs) -> ExitCode {
     if let Some(path) = &args.write {
         return write_subset(&args, path, header, &expression, &mut reader, &mut pipeline, &mut out);
     }
-    let run = pipeline.run(&mut reader, &mut out, args.count.unwrap_or(u64::MAX));
+    // Progress on stderr while printing to a file or a pipe (on a terminal
+    // the lines themselves show it).
+    let mut progress = crate::progress::Progress::new(crate::progress::Kind::Bytes, None);
+    let show = !io::IsTerminal::is_terminal(&io::stdout());
+    let run = pipeline.run_with_progress(
+        &mut reader,
+        &mut out,
+        args.count.unwrap_or(u64::MAX),
+        &mut |src, n| {
+            if show {
+                progress.set_total(src.position().1);
+                progress.update(src.position().0, || format!("{n} packets"));
+            }
+        },
+    );
+    progress.finish();
     if run.closed {
         return ExitCode::SUCCESS;
     }

@@ -133,7 +133,12 @@ fn run_filtered(file: &PathBuf, expression: &str, output: impl Output) -> ExitCo
         }
     };
     let mut pipeline = Pipeline::new(expression, output, true);
-    let run = pipeline.run(&mut source, &mut io::stdout().lock(), u64::MAX);
+    let mut progress = crate::progress::Progress::new(crate::progress::Kind::Bytes, None);
+    let run = pipeline.run_with_progress(&mut source, &mut io::stdout().lock(), u64::MAX, &mut |src, n| {
+        progress.set_total(src.position().1);
+        progress.update(src.position().0, || format!("{n} packets"));
+    });
+    progress.finish();
     match run.error {
         _ if run.closed => ExitCode::SUCCESS,
         None => ExitCode::SUCCESS,

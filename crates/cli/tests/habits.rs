@@ -49,3 +49,43 @@ fn man_pages_carry_the_flags_of_help() {
     assert!(out(&["man"]).starts_with(".ie"));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A capture of some 30,000 packets: one real connection's records again
+/// and again.
+fn big_capture(dir: &std::path::Path) -> std::path::PathBuf {
+    let one = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/captures/half-close.pcap")).unwrap();
+    let mut big = one.clone();
+    for _ in 0..3000 {
+        big.extend_from_slice(&one[24..]);
+    }
+    let path = dir.join("big.pcap");
+    std::fs::write(&path, big).unwrap();
+    path
+}
+
+#[test]
+fn progress_shows_on_a_terminal_only() {
+    let dir = std::env::temp_dir().join(format!("tcpscope-progress-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let big = big_capture(&dir);
+    // On a terminal (script(1) gives the command a pty), after no delay.
+    let on_tty = |extra: &str| -> String {
+        let cmd = format!("{extra} TCPSCOPE_PROGRESS_AFTER_MS=0 {BIN} conns -r {} > /dev/null", big.display());
+        let o = Command::new("script").args(["-qec", &cmd, "/dev/null"]).output().unwrap();
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    let shown = on_tty("");
+    assert!(shown.contains("packets") && shown.contains("MiB"), "{shown:?}");
+    // NO_COLOR: no colour sequence.
+    let plain = on_tty("NO_COLOR=1 TERM=xterm-256color");
+    assert!(plain.contains("packets") && !plain.contains("\x1b[3"), "{plain:?}");
+    // In a pipe: nothing on stderr.
+    let o = Command::new(BIN)
+        .args(["conns", "-r", big.to_str().unwrap()])
+        .env("TCPSCOPE_PROGRESS_AFTER_MS", "0")
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    assert_eq!(String::from_utf8_lossy(&o.stderr), "");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -220,8 +220,25 @@ impl<O: Output> Pipeline<O> {
     /// Read `source` to its end (or `limit` packets taken), writing to
     /// `out` as the buffer fills, then finish.
     pub fn run(&mut self, source: &mut FrameSource, out: &mut impl Write, limit: u64) -> Run {
+        self.run_with_progress(source, out, limit, &mut |_, _| {})
+    }
+
+    /// [`Pipeline::run`], calling `progress(source, frames read)` every few
+    /// thousand frames (a progress bar's hook).
+    pub fn run_with_progress(
+        &mut self,
+        source: &mut FrameSource,
+        out: &mut impl Write,
+        limit: u64,
+        progress: &mut dyn FnMut(&FrameSource, u64),
+    ) -> Run {
         let mut error = None;
+        let mut read = 0u64;
         while self.taken < limit {
+            read += 1;
+            if read % 4096 == 0 {
+                progress(source, read);
+            }
             match source.next_frame() {
                 Ok(Some(frame)) => {
                     if let Err(e) = self.push(&frame) {
