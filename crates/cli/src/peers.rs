@@ -145,9 +145,24 @@ pub struct ClientArgs {
     /// Send this many bytes on each connection.
     #[arg(long, value_name = "BYTES", conflicts_with = "message")]
     send: Option<usize>,
-    /// Send this text on each connection.
+    /// Send this text on each connection; \r, \n, \t, \\ and \xHH are
+    /// escapes (--message 'GET / HTTP/1.1\r\n\r\n').
     #[arg(long, value_name = "TEXT")]
     message: Option<String>,
+    /// Real HTTP/1.1: GET requests on each connection, kept alive, each
+    /// response read whole (Content-Length) before the next request.
+    #[arg(long, conflicts_with_all = ["message", "send", "recv"])]
+    http: bool,
+    /// With --http: requests per connection.
+    #[arg(long, value_name = "N", default_value_t = 1, requires = "http")]
+    requests: u32,
+    /// With --http: the path requested.
+    #[arg(long, value_name = "PATH", default_value = "/", requires = "http")]
+    path: String,
+    /// With --http: idle time between a response and the next request (to
+    /// meet the server's keep-alive timeout).
+    #[arg(long, value_name = "D", value_parser = parse_duration, requires = "http")]
+    gap: Option<Duration>,
     /// Read the reply (as many bytes as were sent, or to EOF).
     #[arg(long)]
     recv: bool,
@@ -171,16 +186,58 @@ pub struct ClientArgs {
 }
 
 fn resolve(s: &str, default_host: &str) -> Result<SocketAddr, String> {
+    resolve_all(s, default_host)?
+        .into_iter()
+        .next()
+        .ok_or_else(|| format!("'{s}' resolves to no address"))
+}
+
+/// Every address a name resolves to, in the resolver's order, each once.
+fn resolve_all(s: &str, default_host: &str) -> Result<Vec<SocketAddr>, String> {
     let with_host = if s.parse::<u16>().is_ok() {
         format!("{default_host}:{s}")
     } else {
         s.to_string()
     };
-    with_host
-        .to_socket_addrs()
-        .map_err(|e| format!("'{s}': {e}"))?
-        .next()
-        .ok_or_else(|| format!("'{s}' resolves to no address"))
+    let mut all: Vec<SocketAddr> = Vec::new();
+    for a in with_host.to_socket_addrs().map_err(|e| format!("'{s}': {e}"))? {
+        if !all.contains(&a) {
+            all.push(a);
+        }
+    }
+    if all.is_empty() {
+        return Err(format!("'{s}' resolves to no address"));
+    }
+    Ok(all)
+}
+
+/// `\r`, `\n`, `\t`, `\0`, `\\` and `\xHH` in a message.
+fn unescape(s: &str) -> Result<Vec<u8>, String> {
+    let mut out = Vec::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            let mut b = [0u8; 4];
+            out.extend_from_slice(c.encode_utf8(&mut b).as_bytes());
+            continue;
+        }
+        match chars.next() {
+            Some('r') => out.push(b'\r'),
+            Some('n') => out.push(b'\n'),
+            Some('t') => out.push(b'\t'),
+            Some('0') => out.push(0),
+            Some('\\') => out.push(b'\\'),
+            Some('x') => {
+                let hex: String = chars.by_ref().take(2).collect();
+                let v = u8::from_str_radix(&hex, 16)
+                    .map_err(|_| format!("'\\x{hex}' is not a byte in hex (\\x0a)"))?;
+                out.push(v);
+            }
+            Some(o) => return Err(format!("unknown escape '\\{o}' (\\r \\n \\t \\0 \\\\ \\xHH)")),
+            None => return Err("a trailing '\\'".into()),
+        }
+    }
+    Ok(out)
 }
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -319,8 +376,13 @@ pub fn server(args: ServerArgs) -> ExitCode {
 }
 
 pub fn client(args: ClientArgs) -> ExitCode {
-    let target = match resolve(&args.target, "127.0.0.1") {
-        Ok(a) => a,
+    // Every address the name resolves to, tried in order (localhost:
+    // 127.0.0.1 then ::1), as a browser or curl would.
+    let (target, fallbacks) = match resolve_all(&args.target, "127.0.0.1") {
+        Ok(mut all) => {
+            let first = all.remove(0);
+            (first, all)
+        }
         Err(e) => {
             eprintln!("tcpscope client: {e}");
             return ExitCode::from(2);
@@ -351,7 +413,13 @@ pub fn client(args: ClientArgs) -> ExitCode {
     };
     let (tx, mut rx) = mpsc::unbounded_channel();
     let message = match (&args.message, args.send) {
-        (Some(t), _) => Some(t.clone().into_bytes()),
+        (Some(t), _) => match unescape(t) {
+            Ok(m) => Some(m),
+            Err(e) => {
+                eprintln!("tcpscope client: --message: {e}");
+                return ExitCode::from(2);
+            }
+        },
         (None, Some(n)) => Some(vec![b'x'; n]),
         (None, None) => None,
     };
@@ -367,6 +435,13 @@ pub fn client(args: ClientArgs) -> ExitCode {
         connect_timeout: args.connect_timeout,
         bind,
         write_after_reset: args.write_after_reset,
+        fallbacks,
+        http: args.http.then(|| tcpscope_peers::client::HttpSpec {
+            requests: args.requests,
+            path: args.path.clone(),
+            host: args.target.clone(),
+            gap: args.gap.unwrap_or_default(),
+        }),
         opts: args.common.opts(),
         on_conn: Some(tx),
         ..ClientConfig::new(target)

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use socket2::SockRef;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
-use tokio::sync::{mpsc, watch, Notify, Semaphore};
+use tokio::sync::{mpsc, watch, Semaphore};
 use tokio::task::JoinSet;
 
 use crate::report::{ConnRecord, Report};
@@ -45,6 +45,11 @@ pub struct ClientConfig {
     /// After the exchange, write twice more with a pause: the first write
     /// after a peer's close draws its RST, the next fails with EPIPE.
     pub write_after_reset: bool,
+    /// Real HTTP/1.1 requests instead of a message.
+    pub http: Option<HttpSpec>,
+    /// Further addresses the name resolved to, tried in order when a
+    /// connect to the one before fails (`localhost`: 127.0.0.1, then ::1).
+    pub fallbacks: Vec<SocketAddr>,
     /// Options set on each connection.
     pub opts: SockOpts,
     /// Each finished connection's record, for `-v` and `--json`.
@@ -67,6 +72,8 @@ impl ClientConfig {
             connect_timeout: Duration::from_secs(5),
             bind: None,
             write_after_reset: false,
+            fallbacks: Vec::new(),
+            http: None,
             opts: SockOpts::default(),
             on_conn: None,
         }
@@ -87,7 +94,7 @@ pub async fn run(cfg: ClientConfig) -> Report {
     let open = Arc::new(AtomicU64::new(0));
     let peak = Arc::new(AtomicU64::new(0));
     let (_shutdown_tx, shutdown_rx) = watch::channel(false);
-    let exit = Arc::new(Notify::new());
+    let exit = Arc::new(crate::server::Exit::default());
     let mut tasks: JoinSet<ConnRecord> = JoinSet::new();
     let gap = cfg
         .rate
@@ -147,35 +154,46 @@ fn finish(
     }
 }
 
+/// Connect to the target, then to each fallback in turn while the one
+/// before fails (as a name's addresses are tried); the record keeps the
+/// last error and the address that answered.
 async fn connect(id: u64, cfg: &ClientConfig, rec: &mut ConnRecord) -> Option<TcpStream> {
-    let sock = match new_socket(cfg) {
-        Ok(s) => s,
-        Err((op, e)) => {
-            rec.fail(op, &e);
-            return None;
-        }
-    };
-    let t0 = Instant::now();
-    let stream = match tokio::time::timeout(cfg.connect_timeout, sock.connect(cfg.target)).await {
-        Ok(Ok(s)) => s,
-        Ok(Err(e)) => {
+    let _ = id;
+    let addrs: Vec<SocketAddr> = std::iter::once(cfg.target).chain(cfg.fallbacks.iter().copied()).collect();
+    for (i, &target) in addrs.iter().enumerate() {
+        let last = i + 1 == addrs.len();
+        let sock = match new_socket(cfg, target) {
+            Ok(s) => s,
+            Err((op, e)) => {
+                if last {
+                    rec.fail(op, &e);
+                    return None;
+                }
+                continue;
+            }
+        };
+        let t0 = Instant::now();
+        let e = match tokio::time::timeout(cfg.connect_timeout, sock.connect(target)).await {
+            Ok(Ok(stream)) => {
+                rec.connect_time = Some(t0.elapsed());
+                rec.local = stream.local_addr().ok();
+                rec.peer = Some(target);
+                return Some(stream);
+            }
+            Ok(Err(e)) => e,
+            Err(_) => io::Error::from_raw_os_error(libc::ETIMEDOUT),
+        };
+        if last {
             rec.fail("connect", &e);
             return None;
         }
-        Err(_) => {
-            rec.fail("connect", &io::Error::from_raw_os_error(libc::ETIMEDOUT));
-            return None;
-        }
-    };
-    rec.connect_time = Some(t0.elapsed());
-    rec.local = stream.local_addr().ok();
-    rec.peer = Some(cfg.target);
-    let _ = id;
-    Some(stream)
+        rec.tried.push((target, e.raw_os_error().unwrap_or(0)));
+    }
+    None
 }
 
-fn new_socket(cfg: &ClientConfig) -> Result<TcpSocket, (&'static str, io::Error)> {
-    let sock = if cfg.target.is_ipv4() {
+fn new_socket(cfg: &ClientConfig, target: SocketAddr) -> Result<TcpSocket, (&'static str, io::Error)> {
+    let sock = if target.is_ipv4() {
         TcpSocket::new_v4()
     } else {
         TcpSocket::new_v6()
@@ -205,7 +223,7 @@ async fn one(
     open: &AtomicU64,
     peak: &AtomicU64,
     mut shutdown: watch::Receiver<bool>,
-    exit: &Notify,
+    exit: &crate::server::Exit,
 ) -> ConnRecord {
     let mut rec = ConnRecord {
         id,
@@ -222,13 +240,18 @@ async fn one(
     let ok = exchange(&mut stream, cfg, &mut rec).await;
     if ok && cfg.write_after_reset {
         let msg = cfg.message.clone().unwrap_or_else(|| b"x".to_vec());
-        for _ in 0..3 {
+        // The first write after the peer's RST fails with ECONNRESET (the
+        // error the RST left); the next, on a closed socket, with EPIPE.
+        for _ in 0..4 {
             tokio::time::sleep(RESET_PAUSE).await;
             match stream.write_all(&msg).await {
                 Ok(()) => rec.sent += msg.len() as u64,
                 Err(e) => {
+                    let reset = e.raw_os_error() == Some(libc::ECONNRESET);
                     rec.fail("write", &e);
-                    break;
+                    if !reset {
+                        break;
+                    }
                 }
             }
         }
@@ -250,7 +273,84 @@ async fn one(
 }
 
 /// Send the message and read the reply; false once an error ended it.
+/// HTTP/1.1 requests on one kept-alive connection.
+#[derive(Clone, Debug)]
+pub struct HttpSpec {
+    /// Requests per connection.
+    pub requests: u32,
+    /// The path asked for.
+    pub path: String,
+    /// The Host header.
+    pub host: String,
+    /// Idle time between a response and the next request.
+    pub gap: Duration,
+}
+
+/// Send the requests one by one, each response read whole before the next.
+async fn http(stream: &mut TcpStream, spec: &HttpSpec, rec: &mut ConnRecord) -> bool {
+    let request = format!(
+        "GET {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: tcpscope\r\n\r\n",
+        spec.path, spec.host
+    );
+    let mut buf: Vec<u8> = Vec::with_capacity(16 * 1024);
+    let mut chunk = vec![0u8; 16 * 1024];
+    for i in 0..spec.requests {
+        if i > 0 && !spec.gap.is_zero() {
+            tokio::time::sleep(spec.gap).await;
+        }
+        if let Err(e) = stream.write_all(request.as_bytes()).await {
+            rec.fail("write", &e);
+            return false;
+        }
+        rec.sent += request.len() as u64;
+        // Read the head, then Content-Length bytes of body.
+        let mut need: Option<usize> = None;
+        loop {
+            if need.is_none() {
+                if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                    let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
+                    let len = head
+                        .lines()
+                        .find_map(|l| l.strip_prefix("content-length:"))
+                        .and_then(|v| v.trim().parse::<usize>().ok())
+                        .unwrap_or(0);
+                    need = Some(end + 4 + len);
+                }
+            }
+            if let Some(n) = need {
+                if buf.len() >= n {
+                    buf.drain(..n);
+                    rec.responses += 1;
+                    break;
+                }
+            }
+            match tokio::time::timeout(RECV_TIMEOUT, stream.read(&mut chunk)).await {
+                Ok(Ok(0)) => {
+                    rec.peer_closed = true;
+                    return true;
+                }
+                Ok(Ok(n)) => {
+                    rec.received += n as u64;
+                    buf.extend_from_slice(&chunk[..n]);
+                }
+                Ok(Err(e)) => {
+                    rec.fail("read", &e);
+                    return false;
+                }
+                Err(_) => {
+                    rec.fail("read", &io::Error::from_raw_os_error(libc::ETIMEDOUT));
+                    return false;
+                }
+            }
+        }
+    }
+    true
+}
+
 async fn exchange(stream: &mut TcpStream, cfg: &ClientConfig, rec: &mut ConnRecord) -> bool {
+    if let Some(spec) = &cfg.http {
+        return http(stream, spec, rec).await;
+    }
     if let Some(msg) = &cfg.message {
         if let Err(e) = stream.write_all(msg).await {
             rec.fail("write", &e);

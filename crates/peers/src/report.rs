@@ -39,6 +39,11 @@ pub struct ConnRecord {
     pub closed_by_us: Option<&'static str>,
     /// Every error, in order.
     pub errors: Vec<OpError>,
+    /// HTTP responses read whole (client --http).
+    pub responses: u64,
+    /// Addresses tried before the one connected (or failed) last, each with
+    /// the errno its connect() gave: a name's other addresses.
+    pub tried: Vec<(SocketAddr, i32)>,
 }
 
 impl ConnRecord {
@@ -57,6 +62,9 @@ impl ConnRecord {
             let _ = write!(s, " {l} -> {p}");
         }
         let mut parts = Vec::new();
+        for (a, e) in &self.tried {
+            parts.push(format!("{a} first: connect: {} ({})", errno::name(*e), errno::message(*e)));
+        }
         if let Some(t) = self.connect_time {
             parts.push(format!("connected in {}", ms(t)));
         }
@@ -64,6 +72,9 @@ impl ConnRecord {
             "sent {} B, received {} B",
             self.sent, self.received
         ));
+        if self.responses > 0 {
+            parts.push(format!("{} HTTP responses", self.responses));
+        }
         if self.peer_closed {
             parts.push("peer closed (EOF)".into());
         }
@@ -93,8 +104,12 @@ impl ConnRecord {
             "connect_time_ms": self.connect_time.map(|t| t.as_secs_f64() * 1e3),
             "sent": self.sent,
             "received": self.received,
+            "responses": self.responses,
             "peer_closed": self.peer_closed,
             "closed_by_us": self.closed_by_us,
+            "tried": self.tried.iter().map(|(a, e)| json!({
+                "address": a.to_string(), "errno": errno::name(*e), "errno_code": e,
+            })).collect::<Vec<_>>(),
             "errors": self.errors.iter().map(|e| json!({
                 "op": e.op, "errno": errno::name(e.errno), "errno_code": e.errno, "message": errno::message(e.errno)
             })).collect::<Vec<_>>(),

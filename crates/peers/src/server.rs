@@ -170,7 +170,7 @@ impl Server {
         let mut report = Report::new("server");
         let deadline = self.cfg.duration.map(|d| tokio::time::Instant::now() + d);
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
-        let exit = Arc::new(Notify::new());
+        let exit = Arc::new(Exit::default());
         let open = Arc::new(AtomicU64::new(0));
         let mut tasks: JoinSet<ConnRecord> = JoinSet::new();
         let mut accepting = self.cfg.accept != AcceptPolicy::Paused;
@@ -189,6 +189,9 @@ impl Server {
                 _ = &mut stop => break,
                 _ = sleep_until_opt(deadline) => break,
                 _ = exit.notified() => {
+                    for rec in exit.take() {
+                        self.finish(&mut report, rec);
+                    }
                     report.exit_requested = true;
                     break;
                 }
@@ -275,7 +278,7 @@ async fn serve(
     mut rec: ConnRecord,
     cfg: &ServerConfig,
     mut shutdown: watch::Receiver<bool>,
-    exit: Arc<Notify>,
+    exit: Arc<Exit>,
 ) -> ConnRecord {
     if let Err(e) = cfg.opts.apply(SockRef::from(&stream)) {
         rec.fail("setsockopt", &e);
@@ -443,6 +446,44 @@ fn find_subslice(h: &[u8], n: &[u8]) -> Option<usize> {
     h.windows(n.len()).position(|w| w == n)
 }
 
+/// Bytes waiting in a socket's receive queue (SIOCINQ).
+fn unread_bytes(stream: &TcpStream) -> i32 {
+    use std::os::fd::AsRawFd;
+    let mut n: libc::c_int = 0;
+    // SAFETY: FIONREAD writes one int to the pointer we pass.
+    let r = unsafe { libc::ioctl(stream.as_raw_fd(), libc::FIONREAD, &mut n) };
+    if r == 0 {
+        n
+    } else {
+        0
+    }
+}
+
+/// A connection's request that the process exit (`--close exit`), with
+/// its record, which the run reports before it ends.
+#[derive(Default)]
+pub(crate) struct Exit {
+    notify: Notify,
+    records: std::sync::Mutex<Vec<ConnRecord>>,
+}
+
+impl Exit {
+    fn leave(&self, rec: ConnRecord) {
+        if let Ok(mut v) = self.records.lock() {
+            v.push(rec);
+        }
+        self.notify.notify_one();
+    }
+
+    pub(crate) async fn notified(&self) {
+        self.notify.notified().await
+    }
+
+    pub(crate) fn take(&self) -> Vec<ConnRecord> {
+        self.records.lock().map(|mut v| std::mem::take(&mut *v)).unwrap_or_default()
+    }
+}
+
 /// End a connection the way `mode` says. Shared with the client.
 pub(crate) async fn close(
     mut stream: TcpStream,
@@ -450,7 +491,7 @@ pub(crate) async fn close(
     mode: CloseMode,
     linger: Option<Duration>,
     shutdown: &mut watch::Receiver<bool>,
-    exit: &Notify,
+    exit: &Exit,
 ) {
     if rec
         .errors
@@ -466,7 +507,15 @@ pub(crate) async fn close(
             if let Err(e) = prepare_close(SockRef::from(&stream), mode, linger) {
                 rec.fail("setsockopt", &e);
             }
-            rec.closed_by_us = Some(if mode == CloseMode::Rst { "rst" } else { "fin" });
+            // What close() will put on the wire: data still unread makes
+            // the kernel reset the connection (TCPAbortOnClose), whatever
+            // the close mode asked for.
+            let unread = unread_bytes(&stream);
+            rec.closed_by_us = Some(match (mode, unread) {
+                (_, n) if n > 0 => "rst: unread data",
+                (CloseMode::Rst, _) => "rst",
+                _ => "fin",
+            });
             if mode == CloseMode::Fin && linger.is_some() {
                 // close() blocks up to the linger time: not on the runtime thread.
                 if let Ok(std) = stream.into_std() {
@@ -496,7 +545,9 @@ pub(crate) async fn close(
         }
         CloseMode::Exit => {
             rec.closed_by_us = Some("exit");
-            exit.notify_one();
+            // The process exits before this task returns: hand the record
+            // over first, so it is reported.
+            exit.leave(rec.clone());
             // The process exits with this socket open; until then, hold it.
             // In-process (labs, tests) the run's end drops it: the kernel
             // closes it as it would at exit.
