@@ -8,9 +8,10 @@
 # tests compare with stored tcpdump output; the peers' privileged tests
 # capture with tcpdump in a network namespace (unshare, ip), and the
 # benchmarks run tcpdump itself. nftables drops chosen packets inside a
-# namespace, to hold handshakes half open.
+# namespace, to hold handshakes half open. tshark reads the annotated
+# pcapng files back (frame.comment); man-db checks the man pages.
 set -euo pipefail
-want=(iproute2 util-linux python3 tcpdump nftables man-db)
+want=(iproute2 util-linux python3 tcpdump nftables man-db tshark)
 missing=()
 for p in "${want[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

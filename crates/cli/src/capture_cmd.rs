@@ -42,6 +42,11 @@ pub struct CaptureArgs {
     /// With -w: print the packets as well as writing them, as tcpdump --print does.
     #[arg(long)]
     print: bool,
+    /// With -w: give each packet a pcapng comment with tcpscope's verdicts
+    /// (both sides' transitions, analysis flags, an RST's cause) for
+    /// Wireshark and `tshark -e frame.comment`. Writes pcapng.
+    #[arg(long, requires = "write")]
+    annotate: bool,
     /// Do not put the interface into promiscuous mode. Accepted for tcpdump's
     /// habit: tcpscope never sets promiscuous mode (it sees what the host
     /// sends and receives, and what the interface passes up).
@@ -400,7 +405,7 @@ pub fn capture(args: CaptureArgs) -> ExitCode {
                 _ => 0,
             };
             let t = args.rotate_seconds.map(|_| now);
-            let format = if args.pcapng {
+            let format = if args.pcapng || args.annotate {
                 WriteFormat::Pcapng
             } else {
                 WriteFormat::Pcap
@@ -443,6 +448,13 @@ pub fn capture(args: CaptureArgs) -> ExitCode {
     };
     // tcpdump's words: the "suppressed" line, or its name before "listening".
     let printing = output.is_none() || args.print;
+    let mut annotator = args.annotate.then(|| {
+        tcpscope_report::Pipeline::new(
+            "",
+            tcpscope_report::annotate::Annotator::default(),
+            args.print_args.nano,
+        )
+    });
     let prefix = if printing && args.print_args.verbose == 0 {
         eprintln!("tcpscope: verbose output suppressed, use -v[v]... for full protocol decode");
         ""
@@ -485,10 +497,15 @@ pub fn capture(args: CaptureArgs) -> ExitCode {
                 }
                 captured += 1;
                 if let Some(o) = output.as_mut() {
+                    let comment = annotator.as_mut().map(|a| {
+                        a.output_mut().clear();
+                        a.push_unfiltered(&frame);
+                        a.output().comment()
+                    });
                     let r = o.before_write(frame.ts_sec).and_then(|go| {
                         if go {
                             o.writer
-                                .write(&frame)
+                                .write_commented(&frame, comment)
                                 .map(|_| true)
                                 .map_err(|e| io::Error::new(e.kind(), o.named(&e)))
                         } else {

@@ -9,6 +9,7 @@ use tcpscope_capture::{
     linktype_name, FrameSource, Precision, ReadError, Reader, WriteFormat, Writer,
 };
 
+use tcpscope_report::annotate::Annotator;
 use tcpscope_report::{Output, Pipeline, RunError};
 
 use crate::sink::{check_expression, pipeline_or_usage, PrintArgs};
@@ -45,6 +46,11 @@ pub struct ReadArgs {
     /// With -w: print the packets as well.
     #[arg(long, requires = "write")]
     print: bool,
+    /// With -w: give each packet a pcapng comment with tcpscope's verdicts
+    /// (both sides' transitions, analysis flags, an RST's cause), which
+    /// Wireshark shows and `tshark -e frame.comment` prints. Writes pcapng.
+    #[arg(long, requires = "write")]
+    annotate: bool,
     #[command(flatten)]
     print_args: PrintArgs,
     /// Filter expression (pcap-filter syntax), as tcpdump takes it.
@@ -233,12 +239,15 @@ fn write_subset(
     } else {
         Precision::Micro
     };
-    let format = if args.pcapng {
+    let format = if args.pcapng || args.annotate {
         WriteFormat::Pcapng
     } else {
         WriteFormat::Pcap
     };
     let limit = args.count.unwrap_or(u64::MAX);
+    let mut annotator = args
+        .annotate
+        .then(|| Pipeline::new("", Annotator::default(), args.print_args.nano));
     let mut writer: Option<(u32, Writer)> = None;
     let mut filters: Vec<(u32, tcpscope_filter::Filter)> = Vec::new();
     let mut taken = 0u64;
@@ -281,14 +290,22 @@ fn write_subset(
             }
         }
         let Some((lt, w)) = writer.as_mut() else { break };
-        if *lt != frame.linktype && !args.pcapng {
+        if *lt != frame.linktype && format == WriteFormat::Pcap {
             failure = Some(format!(
                 "{name}: packets of a second link type ({}) cannot go into one pcap file: use --pcapng",
                 frame.linktype
             ));
             break;
         }
-        if let Err(e) = w.write(&frame) {
+        let written = match annotator.as_mut() {
+            Some(a) => {
+                a.output_mut().clear();
+                a.push_unfiltered(&frame);
+                w.write_commented(&frame, Some(a.output().comment()))
+            }
+            None => w.write(&frame),
+        };
+        if let Err(e) = written {
             failure = Some(format!("{}: {e}", path.display()));
             break;
         }

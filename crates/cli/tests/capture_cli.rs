@@ -777,3 +777,21 @@ fn a_directory_the_user_cannot_write_gets_a_hint_and_view_flags_need_print() {
     assert!(list.iter().any(|i| i["name"] == "lo" && i["type"] == "interface"), "{list:?}");
     assert!(list.iter().any(|i| i["name"] == "any"));
 }
+
+#[test]
+fn capture_annotate_writes_verdicts_wireshark_shows() {
+    if !privileged("capture_annotate_writes_verdicts_wireshark_shows") {
+        return;
+    }
+    let lab = Lab::new("annotate");
+    lab.netns(
+        "$T capture -i lo -w live.pcapng --annotate -c 6 tcp port 9292 2> cap.err & \
+         sleep 0.7; python3 traffic.py 1; wait; \
+         tshark -r live.pcapng -T fields -e frame.comment > comments.txt 2>/dev/null",
+    );
+    let comments = lab.read("comments.txt");
+    let lines: Vec<&str> = comments.lines().collect();
+    assert_eq!(lines.len(), 6, "{comments}{}", lab.read("cap.err"));
+    assert_eq!(lines[0], "tcpscope: conn 1, client → server: client CLOSED → SYN-SENT");
+    assert!(lines[1].starts_with("tcpscope: conn 1, server → client: server LISTEN → SYN-RECEIVED"), "{comments}");
+}

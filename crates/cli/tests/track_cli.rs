@@ -405,3 +405,33 @@ fn conns_ladder_and_explain_choose_connections_with_a_filter_or_endpoints() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("`tcpscope conns -r FILE` lists"));
     std::fs::remove_file(&two).unwrap();
 }
+
+#[test]
+fn annotated_pcapng_carries_the_explain_lines_for_wireshark() {
+    let src = capture("reset-by-peer.pcap");
+    let out = std::env::temp_dir().join(format!("tcpscope-annotated-{}.pcapng", std::process::id()));
+    run(&["read", "-r", src.to_str().unwrap(), "-w", out.to_str().unwrap(), "--annotate"]);
+    // tshark reads each packet's comment: the line read --explain prints under it.
+    let t = Command::new("tshark")
+        .args(["-r", out.to_str().unwrap(), "-T", "fields", "-e", "frame.comment"])
+        .output()
+        .unwrap();
+    assert!(t.status.success(), "{}", String::from_utf8_lossy(&t.stderr));
+    let comments: Vec<String> = String::from_utf8(t.stdout).unwrap().lines().map(String::from).collect();
+    let explain = run(&["read", "-r", src.to_str().unwrap(), "--explain"]);
+    let mut want = Vec::new();
+    for line in explain.lines() {
+        if let Some(v) = line.strip_prefix("    ") {
+            *want.last_mut().unwrap() = format!("tcpscope: {v}");
+        } else {
+            want.push(String::new());
+        }
+    }
+    assert_eq!(comments, want);
+    assert!(comments.iter().any(|c| c.contains("cause: abort on close")), "{comments:?}");
+    // The packets themselves are unchanged: tcpscope and tcpdump print the same lines.
+    let a = run(&["read", "-r", out.to_str().unwrap()]);
+    let b = run(&["read", "-r", src.to_str().unwrap()]);
+    assert_eq!(a, b);
+    std::fs::remove_file(&out).unwrap();
+}

@@ -31,6 +31,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod annotate;
 pub mod conns;
 pub mod diagnose;
 pub mod explain;

@@ -140,6 +140,11 @@ impl<O: Output> Pipeline<O> {
         &self.output
     }
 
+    /// The output, to change it between frames.
+    pub fn output_mut(&mut self) -> &mut O {
+        &mut self.output
+    }
+
     /// Output not yet written.
     pub fn buffer(&mut self) -> &mut Vec<u8> {
         &mut self.buf
