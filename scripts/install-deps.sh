@@ -9,9 +9,10 @@
 # capture with tcpdump in a network namespace (unshare, ip), and the
 # benchmarks run tcpdump itself. nftables drops chosen packets inside a
 # namespace, to hold handshakes half open. tshark reads the annotated
-# pcapng files back (frame.comment); man-db checks the man pages.
+# pcapng files back (frame.comment); man-db checks the man pages; headless
+# chromium renders `tcpscope report`'s page in the tests.
 set -euo pipefail
-want=(iproute2 util-linux python3 tcpdump nftables man-db tshark)
+want=(iproute2 util-linux python3 tcpdump nftables man-db tshark chromium)
 missing=()
 for p in "${want[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

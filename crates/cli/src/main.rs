@@ -36,6 +36,8 @@ enum Command {
     Ladder(track_cmds::LadderArgs),
     /// What went wrong in a capture: resets by cause, refusals, timeouts, stalls; evidence and the fix.
     Diagnose(track_cmds::DiagnoseArgs),
+    /// One self-contained HTML page: connection table, diagnosis, time-sequence graphs, throughput, RTT, ladders.
+    Report(track_cmds::ReportArgs),
     /// Sockets and listen queues (accept queue, SYN-RECV count, tcp_info, timers), with ss's options and filters.
     Ss(ss_cmd::SsArgs),
     /// TCP MIB counters (nstat, netstat -s) with their meaning, totals or deltas.
@@ -119,6 +121,7 @@ fn main() -> ExitCode {
         Command::Conns(args) => Ok(track_cmds::conns(args)),
         Command::Ladder(args) => Ok(track_cmds::ladder(args)),
         Command::Diagnose(args) => Ok(track_cmds::diagnose(args)),
+        Command::Report(args) => Ok(track_cmds::report(args)),
         Command::Ss(args) => ss_cmd::ss(args),
         Command::Counters(args) => kernel_cmds::counters(args),
         Command::Doctor(args) => kernel_cmds::doctor(args),

@@ -9,6 +9,7 @@ use clap::{Args, ValueEnum};
 use tcpscope_capture::{FrameSource, Precision, Reader};
 use tcpscope_report::conns::{self, Conns};
 use tcpscope_report::diagnose::Diagnose;
+use tcpscope_report::html::{Chosen2, HtmlReport};
 use tcpscope_report::ladder::{Ladder, Pick, Range, Style};
 use tcpscope_report::{Output, Pipeline, RunError};
 
@@ -108,6 +109,64 @@ pub struct DiagnoseArgs {
     expression: Vec<String>,
 }
 
+/// One self-contained HTML page: connections, diagnosis, ladders and graphs.
+#[derive(Args, Debug)]
+#[command(after_help = "The page needs no network to view: styles, script and SVG are inline. \
+It opens on the connection table (click a column to sort) and the diagnosis, then for each chosen \
+connection: a time-sequence graph in tcptrace's style (segments from first to last sequence number, \
+the ACK and receive-window lines, retransmissions in red, zero windows, both sides' state changes on \
+the time axis), throughput and goodput, RTT samples (Karn's rule) and bytes in flight against the \
+receive window, and its ladder. Size: graphs draw at most 5,000 segments each (every retransmission \
+and zero window kept, the rest sampled) and ladders the first 400 packets; the table has every \
+connection.")]
+pub struct ReportArgs {
+    /// Capture file to read; "-" reads standard input.
+    #[arg(short = 'r', value_name = "FILE")]
+    file: PathBuf,
+    /// Where to write the page.
+    #[arg(short = 'o', value_name = "FILE.html")]
+    output: PathBuf,
+    /// Graphs for these connections (their numbers in `conns`); repeatable.
+    #[arg(long, value_name = "ID")]
+    conn: Vec<u64>,
+    /// Without --conn: graphs for the first N connections.
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    graphs: usize,
+    /// Only packets matching this filter expression (tcpdump's syntax).
+    #[arg(value_name = "EXPRESSION", trailing_var_arg = true)]
+    expression: Vec<String>,
+}
+
+pub fn report(args: ReportArgs) -> ExitCode {
+    let expression = args.expression.join(" ");
+    if let Err(code) = crate::sink::check_expression(&expression) {
+        return code;
+    }
+    let pick = if args.conn.is_empty() {
+        Chosen2::First(args.graphs)
+    } else {
+        Chosen2::Ids(args.conn.clone())
+    };
+    let name = args.file.display().to_string();
+    let file = match std::fs::File::create(&args.output) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("tcpscope report: {}: {e}", args.output.display());
+            return ExitCode::from(1);
+        }
+    };
+    let mut out = io::BufWriter::new(file);
+    let code = run_into(&args.file, &expression, HtmlReport::new(&name, pick), &mut out);
+    if let Err(e) = io::Write::flush(&mut out) {
+        eprintln!("tcpscope report: {}: {e}", args.output.display());
+        return ExitCode::from(1);
+    }
+    if code == ExitCode::SUCCESS {
+        eprintln!("tcpscope report: wrote {}", args.output.display());
+    }
+    code
+}
+
 pub fn diagnose(args: DiagnoseArgs) -> ExitCode {
     let expression = args.expression.join(" ");
     if let Err(code) = crate::sink::check_expression(&expression) {
@@ -119,6 +178,11 @@ pub fn diagnose(args: DiagnoseArgs) -> ExitCode {
 
 /// Read the packets of `file` that match `expression` through `output`.
 fn run_filtered(file: &PathBuf, expression: &str, output: impl Output) -> ExitCode {
+    run_into(file, expression, output, &mut io::stdout().lock())
+}
+
+/// The same, writing to `dest`.
+fn run_into(file: &PathBuf, expression: &str, output: impl Output, dest: &mut impl io::Write) -> ExitCode {
     let name = file.display().to_string();
     let reader = if name == "-" {
         Reader::from_stream(Box::new(io::stdin()), Precision::Nano)
@@ -134,7 +198,7 @@ fn run_filtered(file: &PathBuf, expression: &str, output: impl Output) -> ExitCo
     };
     let mut pipeline = Pipeline::new(expression, output, true);
     let mut progress = crate::progress::Progress::new(crate::progress::Kind::Bytes, None);
-    let run = pipeline.run_with_progress(&mut source, &mut io::stdout().lock(), u64::MAX, &mut |src, n| {
+    let run = pipeline.run_with_progress(&mut source, dest, u64::MAX, &mut |src, n| {
         progress.set_total(src.position().1);
         progress.update(src.position().0, || format!("{n} packets"));
     });

@@ -35,6 +35,7 @@ pub mod annotate;
 pub mod conns;
 pub mod diagnose;
 pub mod explain;
+pub mod html;
 pub mod json;
 pub mod ladder;
 pub mod packet_json;

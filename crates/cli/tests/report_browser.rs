@@ -1,0 +1,91 @@
+//! `tcpscope report` rendered in a real browser: headless Chromium (Debian's
+//! package, installed by scripts/install-deps.sh) loads the page from a
+//! file, runs its script, and the tests read the DOM it ends with, its
+//! console, and a screenshot.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const BIN: &str = env!("CARGO_BIN_EXE_tcpscope");
+
+fn capture(name: &str) -> Vec<u8> {
+    std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/captures").join(name)).unwrap()
+}
+
+/// Three real connections in one file: a zero-window transfer with
+/// retransmissions, a half-close and a refusal.
+fn three(dir: &Path) -> PathBuf {
+    let (a, b, c) = (capture("zero-window.pcap"), capture("half-close.pcap"), capture("refused.pcap"));
+    let path = dir.join("three.pcap");
+    std::fs::write(&path, [&a[..], &b[24..], &c[24..]].concat()).unwrap();
+    path
+}
+
+/// Chromium headless on `url`: (the DOM after scripts ran, stderr).
+fn chromium(dir: &Path, url: &str, extra: &[&str]) -> (String, String) {
+    let out = Command::new("chromium")
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--enable-logging=stderr",
+            "--v=0",
+        ])
+        .arg(format!("--user-data-dir={}", dir.join("profile").display()))
+        .args(extra)
+        .arg(url)
+        .output()
+        .expect("chromium (scripts/install-deps.sh installs it)");
+    (String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+#[test]
+fn the_report_renders_in_chromium_with_its_table_graphs_and_marks() {
+    let dir = std::env::temp_dir().join(format!("tcpscope-report-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cap = three(&dir);
+    let page = dir.join("report.html");
+    let o = Command::new(BIN)
+        .args(["report", "-r", cap.to_str().unwrap(), "-o", page.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let html = std::fs::read_to_string(&page).unwrap();
+    // Self-contained: no stylesheet, script or image to fetch.
+    for outside in ["<link", "<script src", "<img", "src=\"http", "href=\"http", "url(http"] {
+        assert!(!html.contains(outside), "{outside}");
+    }
+    let url = format!("file://{}", page.display());
+    let (dom, log) = chromium(&dir, &url, &["--dump-dom"]);
+    assert!(dom.contains("<table class=\"sortable\" id=\"conns\">"), "{log}");
+    let rows = dom.split("<tbody>").nth(1).unwrap().split("</tbody>").next().unwrap();
+    assert_eq!(rows.matches("<tr>").count(), 3, "{rows}");
+    // One time-sequence graph (and the others) per connection, with the
+    // retransmissions and zero windows this capture has marked.
+    assert_eq!(dom.matches("<svg class=\"tsg\"").count(), 3);
+    assert_eq!(dom.matches("<svg class=\"rtt\"").count(), 3);
+    assert!(dom.contains("class=\"seg retrans\""));
+    assert!(dom.contains("class=\"zwin\""));
+    assert!(dom.contains("id=\"diagnosis\"") && dom.contains("zero"));
+    // No script error in the console.
+    assert!(!log.contains("Uncaught"), "{log}");
+    // Sorted by duration, longest first, from the address: the zero-window
+    // transfer (3 s) leads.
+    let (sorted, _) = chromium(&dir, &format!("{url}#sort=-3"), &["--dump-dom"]);
+    let first = sorted.split("<tbody>").nth(1).unwrap().split("</tr>").next().unwrap().to_string();
+    assert!(first.contains("#conn1"), "{first}");
+    let (asc, _) = chromium(&dir, &format!("{url}#sort=3"), &["--dump-dom"]);
+    let first = asc.split("<tbody>").nth(1).unwrap().split("</tr>").next().unwrap().to_string();
+    assert!(!first.contains("#conn1"), "{first}");
+    // A screenshot of the rendered page.
+    let shot = dir.join("report.png");
+    let _ = chromium(&dir, &url, &["--window-size=1100,2400", &format!("--screenshot={}", shot.display())]);
+    let png = std::fs::read(&shot).unwrap();
+    assert!(png.starts_with(b"\x89PNG") && png.len() > 50_000, "{}", png.len());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
