@@ -89,3 +89,29 @@ fn the_report_renders_in_chromium_with_its_table_graphs_and_marks() {
     assert!(png.starts_with(b"\x89PNG") && png.len() > 50_000, "{}", png.len());
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn a_long_capture_makes_a_page_of_bounded_size() {
+    // 60,000 packets of one connection's records again and again: every
+    // graph keeps at most 5,000 segments and two points per pixel column.
+    let dir = std::env::temp_dir().join(format!("tcpscope-report-big-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let one = capture("zero-window.pcap");
+    let mut big = one.clone();
+    for _ in 0..600 {
+        big.extend_from_slice(&one[24..]);
+    }
+    let cap = dir.join("big.pcap");
+    std::fs::write(&cap, &big).unwrap();
+    let page = dir.join("big.html");
+    let o = Command::new(BIN)
+        .args(["report", "-r", cap.to_str().unwrap(), "-o", page.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(html.len() < 2_000_000, "{} bytes", html.len());
+    let segs = html.matches("class=\"seg").count();
+    assert!((1000..=5000).contains(&segs), "{segs}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

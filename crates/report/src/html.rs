@@ -372,7 +372,10 @@ fn decimate(points: &[Point], max: usize) -> Vec<usize> {
     if points.len() <= max {
         return (0..points.len()).collect();
     }
-    let flagged: Vec<usize> = (0..points.len()).filter(|&i| points[i].retrans || points[i].zero_window).collect();
+    let mut flagged: Vec<usize> = (0..points.len()).filter(|&i| points[i].retrans || points[i].zero_window).collect();
+    if flagged.len() > max / 2 {
+        flagged = sample(&flagged, max / 2);
+    }
     let room = max.saturating_sub(flagged.len()).max(2);
     let step = points.len() as f64 / room as f64;
     let mut keep: Vec<usize> = (0..room).map(|k| ((k as f64 * step) as usize).min(points.len() - 1)).collect();
@@ -382,6 +385,56 @@ fn decimate(points: &[Point], max: usize) -> Vec<usize> {
     keep.dedup();
     keep
 }
+
+/// At most two points per pixel column (the lowest and the highest, in
+/// column order), so that a line of a million points draws as it looks.
+fn thin(f: &Frame, pts: &[(f64, f64)]) -> Vec<(f64, f64)> {
+    if pts.len() <= 4 * (f.w as usize) {
+        return pts.to_vec();
+    }
+    let cols = f.w as usize + 1;
+    let mut lo: Vec<Option<(f64, f64)>> = vec![None; cols];
+    let mut hi: Vec<Option<(f64, f64)>> = vec![None; cols];
+    for &p in pts {
+        let c = (f.x(p.0).max(0.0) as usize).min(cols - 1);
+        if lo[c].is_none_or(|q| p.1 < q.1) {
+            lo[c] = Some(p);
+        }
+        if hi[c].is_none_or(|q| p.1 > q.1) {
+            hi[c] = Some(p);
+        }
+    }
+    let mut out = Vec::with_capacity(2 * cols);
+    for (l, h) in lo.into_iter().zip(hi) {
+        if let (Some(l), Some(h)) = (l, h) {
+            let (a, b) = if l.0 <= h.0 { (l, h) } else { (h, l) };
+            out.push(a);
+            if b != a {
+                out.push(b);
+            }
+        }
+    }
+    out
+}
+
+fn polyline(f: &Frame, pts: &[(f64, f64)]) -> String {
+    let mut s = String::with_capacity(pts.len() * 12);
+    for (x, y) in thin(f, pts) {
+        let _ = write!(s, "{:.1},{:.1} ", f.x(x), f.y(y));
+    }
+    s
+}
+
+/// An even sample of `n` of `items`, the first and last among them.
+fn sample<T: Copy>(items: &[T], n: usize) -> Vec<T> {
+    if items.len() <= n || n < 2 {
+        return items.to_vec();
+    }
+    (0..n).map(|k| items[k * (items.len() - 1) / (n - 1)]).collect()
+}
+
+/// State changes drawn per graph at most.
+pub const MAX_STATES: usize = 400;
 
 /// The graphs of one connection.
 fn graphs(c: &Chosen, id: u64) -> String {
@@ -403,13 +456,9 @@ fn graphs(c: &Chosen, id: u64) -> String {
     // Time-sequence graph.
     let f = Frame::new(dur, top);
     s.push_str(&f.open("tsg", &format!("Time-sequence graph, {dir} (tcptrace style)"), "seconds since the first packet", "relative sequence number"));
-    let mut ackline = String::new();
-    let mut winline = String::new();
-    for p in &acks {
-        let a = p.ack.unwrap_or(0) as f64;
-        let _ = write!(ackline, "{:.1},{:.1} ", f.x(p.t), f.y(a));
-        let _ = write!(winline, "{:.1},{:.1} ", f.x(p.t), f.y(a + p.win as f64));
-    }
+    let ack_pts: Vec<(f64, f64)> = acks.iter().map(|p| (p.t, p.ack.unwrap_or(0) as f64)).collect();
+    let win_pts: Vec<(f64, f64)> = acks.iter().map(|p| (p.t, (p.ack.unwrap_or(0) + p.win) as f64)).collect();
+    let (ackline, winline) = (polyline(&f, &ack_pts), polyline(&f, &win_pts));
     let _ = write!(s, "<polyline class=\"ack\" fill=\"none\" stroke=\"#2a2\" points=\"{ackline}\"/>");
     let _ = write!(s, "<polyline class=\"rwnd\" fill=\"none\" stroke=\"#d90\" points=\"{winline}\"/>");
     let keep = decimate(&data, MAX_POINTS);
@@ -427,13 +476,21 @@ fn graphs(c: &Chosen, id: u64) -> String {
             p.end
         );
     }
-    for p in acks.iter().filter(|p| p.zero_window) {
+    let zw: Vec<&Point> = acks.iter().filter(|p| p.zero_window).collect();
+    for p in sample(&zw, MAX_POINTS / 5) {
         let _ = write!(s, "<text class=\"zwin\" x=\"{:.1}\" y=\"{:.1}\" fill=\"#d00\">Z</text>", f.x(p.t), f.y(p.ack.unwrap_or(0) as f64) - 3.0);
     }
     // Each state change: a dashed line with the state in its tooltip; the
     // label under the axis only where it does not run into the last one.
     let mut last_label = [f64::MIN; 2];
-    for (t, side, st) in &c.states {
+    if c.states.len() > MAX_STATES {
+        let _ = write!(
+            s,
+            "<text x=\"{ML}\" y=\"12\" fill=\"#447\">{} state changes; {MAX_STATES} drawn</text>",
+            c.states.len()
+        );
+    }
+    for (t, side, st) in sample(&c.states, MAX_STATES).iter() {
         let x = f.x(*t);
         let k = (*side == Side::Server) as usize;
         let y = f.h - MB + 26.0 + 12.0 * k as f64;
@@ -482,8 +539,14 @@ fn graphs(c: &Chosen, id: u64) -> String {
     let mut samples: Vec<(f64, f64)> = Vec::new();
     let mut ai = 0;
     let mut acked = 0u64;
-    for (i, p) in data.iter().enumerate() {
-        if p.end <= p.seq || p.retrans || data[..i].iter().any(|q| q.end == p.end && q.seq == p.seq) {
+    let mut sent_twice = std::collections::HashSet::new();
+    for p in &data {
+        if p.retrans {
+            sent_twice.insert(p.end);
+        }
+    }
+    for p in data.iter() {
+        if p.end <= p.seq || p.retrans || sent_twice.contains(&p.end) {
             continue;
         }
         while ai < acks.len() && acks[ai].t < p.t {
@@ -493,14 +556,19 @@ fn graphs(c: &Chosen, id: u64) -> String {
         if acked >= p.end {
             continue;
         }
-        if let Some(a) = acks[ai..].iter().find(|a| a.ack.unwrap_or(0) >= p.end) {
+        // The first ACK at or after the segment that covers it.
+        let mut j = ai;
+        while j < acks.len() && acks[j].ack.unwrap_or(0) < p.end {
+            j += 1;
+        }
+        if let Some(a) = acks.get(j) {
             samples.push((p.t, (a.t - p.t) * 1e3));
         }
     }
     let f3 = Frame::new(dur, samples.iter().map(|s| s.1).fold(0.0, f64::max) * 1.1);
     s.push_str(&f3.open("rtt", &format!("RTT samples ({} of them; Karn's rule: none from retransmitted segments)", samples.len()), "seconds", "RTT (ms)"));
-    for (t, v) in &samples {
-        let _ = write!(s, "<circle class=\"rtt\" cx=\"{:.1}\" cy=\"{:.1}\" r=\"2\" fill=\"#a3c\"/>", f3.x(*t), f3.y(*v));
+    for (t, v) in thin(&f3, &samples) {
+        let _ = write!(s, "<circle class=\"rtt\" cx=\"{:.1}\" cy=\"{:.1}\" r=\"2\" fill=\"#a3c\"/>", f3.x(t), f3.y(v));
     }
     s.push_str("</svg>");
     // Bytes in flight against the receive window.
@@ -518,12 +586,9 @@ fn graphs(c: &Chosen, id: u64) -> String {
     }
     let f4 = Frame::new(dur, inflight.iter().map(|v| v.1.max(v.2)).fold(0.0, f64::max));
     s.push_str(&f4.open("inflight", "Bytes in flight and the receive window", "seconds", "bytes"));
-    let mut a = String::new();
-    let mut b = String::new();
-    for (t, f, w) in &inflight {
-        let _ = write!(a, "{:.1},{:.1} ", f4.x(*t), f4.y(*f));
-        let _ = write!(b, "{:.1},{:.1} ", f4.x(*t), f4.y(*w));
-    }
+    let fl: Vec<(f64, f64)> = inflight.iter().map(|v| (v.0, v.1)).collect();
+    let wl: Vec<(f64, f64)> = inflight.iter().map(|v| (v.0, v.2)).collect();
+    let (a, b) = (polyline(&f4, &fl), polyline(&f4, &wl));
     let _ = write!(s, "<polyline fill=\"none\" stroke=\"#c33\" points=\"{a}\"/><polyline fill=\"none\" stroke=\"#d90\" points=\"{b}\"/></svg>");
     s.push_str(&legend(&[("#c33", "bytes in flight (highest sequence sent minus highest ACK)"), ("#d90", "receive window")]));
     let _ = id;
