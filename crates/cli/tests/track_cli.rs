@@ -435,3 +435,65 @@ fn annotated_pcapng_carries_the_explain_lines_for_wireshark() {
     assert_eq!(a, b);
     std::fs::remove_file(&out).unwrap();
 }
+
+#[test]
+fn the_svg_ladder_keeps_notes_with_their_arrows_labels_clear_and_pauses_visible() {
+    let f = capture("lost-window-update.pcap");
+    let svg = run(&["ladder", "--svg", "-r", f.to_str().unwrap()]);
+    let doc = roxmltree::Document::parse(&svg).unwrap();
+    let num = |n: roxmltree::Node, a: &str| -> f64 { n.attribute(a).unwrap().parse().unwrap() };
+    let pkts: Vec<_> = doc
+        .descendants()
+        .filter(|n| n.attribute("class").is_some_and(|c| c.starts_with("pkt ")))
+        .collect();
+    let mut notes = 0;
+    for (i, p) in pkts.iter().enumerate() {
+        let line = p.children().find(|c| c.has_tag_name("line")).unwrap();
+        let (y1, y2) = (num(line, "y1"), num(line, "y2"));
+        let label = p.children().find(|c| c.attribute("class") == Some("label")).unwrap();
+        // The label sits above the arrow: the sloped line never crosses it.
+        assert!(num(label, "y") < y1.min(y2), "packet {i}");
+        if let Some(note) = p.children().find(|c| c.attribute("class") == Some("note")) {
+            notes += 1;
+            let ny = num(note, "y");
+            // Under its own arrow's middle, and nearer it than the next
+            // packet's label.
+            assert!(ny > (y1 + y2) / 2.0, "packet {i}");
+            if let Some(next) = pkts.get(i + 1) {
+                let nl = next.children().find(|c| c.attribute("class") == Some("label")).unwrap();
+                assert!(ny - (y1 + y2) / 2.0 < num(nl, "y") - ny, "packet {i}: note at {ny}, next label at {}", num(nl, "y"));
+            }
+        }
+    }
+    assert!(notes >= 3);
+    // Pauses of 50 ms or more are marked with their length, and the times
+    // on the right agree with it.
+    let gaps: Vec<f64> = doc
+        .descendants()
+        .filter(|n| n.attribute("class") == Some("gap"))
+        .map(|g| {
+            let t = g.children().find(|c| c.has_tag_name("text")).unwrap().text().unwrap();
+            t.trim_end_matches(" s later").parse().unwrap()
+        })
+        .collect();
+    assert!(!gaps.is_empty());
+    assert!(gaps.iter().all(|g| *g >= 0.05), "{gaps:?}");
+    let times: Vec<f64> = doc
+        .descendants()
+        .filter(|n| n.attribute("class") == Some("time"))
+        .filter_map(|n| n.text()?.parse().ok())
+        .collect();
+    let big: Vec<f64> = times.windows(2).map(|w| w[1] - w[0]).filter(|d| *d >= 0.05).collect();
+    assert_eq!(big.len(), gaps.len());
+    for (a, b) in big.iter().zip(&gaps) {
+        assert!((a - b).abs() < 0.001, "{a} {b}");
+    }
+    // A legend for the colours and the star.
+    let legend: String = doc
+        .descendants()
+        .filter(|n| n.attribute("class") == Some("legend"))
+        .flat_map(|n| n.descendants().filter_map(|c| c.text()))
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(legend.contains("RST") && legend.contains("STATE* inferred"), "{legend}");
+}

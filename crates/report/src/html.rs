@@ -179,7 +179,9 @@ th{background:#eee;cursor:pointer;position:sticky;top:0}td.n{text-align:right}\
 pre{background:#f6f6f6;padding:.6em;overflow:auto;font-size:12px}\
 section.conn{margin-top:2em;border-top:2px solid #888}svg{background:#fff}\
 .legend span{display:inline-block;margin-right:1em}.legend i{display:inline-block;width:14px;height:4px;margin-right:4px;vertical-align:middle}\
-.ladder{max-height:700px;overflow:auto;border:1px solid #ccc}";
+.ladder{max-height:700px;overflow:auto;border:1px solid #ccc}\
+.lhead{position:sticky;top:0;background:#fff;border-bottom:1px solid #ccc;display:flex;width:960px;font:bold 13px monospace}\
+.lhead span{flex:1;text-align:center}";
 
 /// Click a column to sort (again to reverse); `#sort=N` (`#sort=-N`
 /// descending) in the address sorts by column N on load, so a sorted view
@@ -263,9 +265,17 @@ fn page(r: &HtmlReport, all: &[ConnSummary], ladders: &HashMap<u64, String>, out
         );
         h.push_str(&graphs(c, *id));
         if let Some(l) = ladders.get(id) {
+            // The endpoints stay in view while the ladder scrolls.
+            let head = summary.map_or(String::new(), |s| {
+                format!(
+                    "<div class=\"lhead\"><span>client {}</span><span>server {}</span></div>",
+                    esc(&s.client.to_string()),
+                    esc(&s.server.to_string())
+                )
+            });
             let _ = write!(
                 h,
-                "<h3>Ladder{}</h3><div class=\"ladder\">{l}</div>\n",
+                "<h3>Ladder{}</h3><div class=\"ladder\">{head}{l}</div>\n",
                 if c.arrows >= MAX_ARROWS { format!(" (first {MAX_ARROWS} packets)") } else { String::new() },
             );
         }

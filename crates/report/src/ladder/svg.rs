@@ -13,7 +13,10 @@ use tcpscope_wire::tcp::flags;
 pub struct SvgLadder {
     body: String,
     rows: usize,
+    /// Where the next arrow starts.
+    y: usize,
     start: Option<f64>,
+    last: Option<f64>,
     title: String,
 }
 
@@ -23,6 +26,13 @@ const RIGHT_X: usize = 690;
 const TOP: usize = 96;
 const ROW: usize = 44;
 const DROP: usize = 22;
+/// The extra height of a row with a note under its arrow, so that the note
+/// sits nearer its own arrow than the next packet's label.
+const NOTE_ROW: usize = 17;
+/// A pause at least this long (seconds) between two packets is drawn as a
+/// gap, with its length.
+pub const GAP_S: f64 = 0.05;
+const GAP_H: usize = 26;
 
 /// XML text escaping.
 fn esc(s: &str) -> String {
@@ -67,7 +77,9 @@ impl SvgLadder {
         SvgLadder {
             body,
             rows: 0,
+            y: TOP,
             start: None,
+            last: None,
             title: format!("{client} ↔ {server}"),
         }
     }
@@ -82,9 +94,28 @@ impl SvgLadder {
         notes: &[String],
         line: &str,
     ) {
-        let t0 = *self.start.get_or_insert(seg.ts.secs());
-        let y = TOP + self.rows * ROW;
+        let now = seg.ts.secs();
+        let t0 = *self.start.get_or_insert(now);
+        // A pause (a retransmission timeout, an idle connection) shows as a
+        // gap with its length, so that time is not lost between two rows.
+        if let Some(prev) = self.last.filter(|p| now - p >= GAP_S) {
+            let gy = self.y + 4;
+            let _ = write!(
+                self.body,
+                "<g class=\"gap\"><line x1=\"{}\" y1=\"{gy}\" x2=\"{}\" y2=\"{gy}\"/>\
+<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">{:.3} s later</text></g>",
+                LEFT_X - 40,
+                RIGHT_X + 40,
+                (LEFT_X + RIGHT_X) / 2,
+                gy + 14,
+                now - prev,
+            );
+            self.y += GAP_H;
+        }
+        self.last = Some(now);
+        let y = self.y;
         self.rows += 1;
+        self.y += ROW + if notes.is_empty() { 0 } else { NOTE_ROW };
         let (x1, x2) = if obs.from_client {
             (LEFT_X, RIGHT_X)
         } else {
@@ -107,14 +138,18 @@ impl SvgLadder {
 <text x=\"{mid}\" y=\"{}\" class=\"label\" text-anchor=\"middle\">{}</text>",
             esc(line),
             y + DROP,
-            y + DROP / 2 - 5,
+            // Above the arrow, which runs from y down to y + DROP: the
+            // sloped line never crosses the label.
+            y - 4,
             esc(label),
         );
         if !notes.is_empty() {
+            // Under the arrow's middle, and the row taller by NOTE_ROW:
+            // the note belongs to this arrow, not to the next.
             let _ = write!(
                 self.body,
                 "<text x=\"{mid}\" y=\"{}\" class=\"note\" text-anchor=\"middle\">{}</text>",
-                y + DROP + 11,
+                y + DROP / 2 + 19,
                 esc(&notes.join(" ")),
             );
         }
@@ -151,8 +186,8 @@ impl SvgLadder {
 
     /// The whole document.
     pub fn finish(self) -> String {
-        let bottom = TOP + self.rows * ROW;
-        let height = bottom + 40;
+        let bottom = self.y;
+        let height = bottom + 60;
         let mut s = String::with_capacity(self.body.len() + 2048);
         let _ = write!(
             s,
@@ -173,6 +208,9 @@ impl SvgLadder {
 .ctl line{{stroke:#1b7f3b}}\
 .rst line{{stroke:#b3261e}}\
 .warn line{{stroke:#d9822b}}\
+.gap line{{stroke:#999;stroke-dasharray:6,4}}\
+.gap text{{fill:#666;font-size:11px;font-style:italic}}\
+.legend{{font-size:11px;fill:#444}}\
 </style>\n\
 <defs>",
             esc(&self.title)
@@ -193,6 +231,29 @@ impl SvgLadder {
             "</defs>\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n\
 <line class=\"life\" x1=\"{LEFT_X}\" y1=\"56\" x2=\"{LEFT_X}\" y2=\"{bottom}\"/>\
 <line class=\"life\" x1=\"{RIGHT_X}\" y1=\"56\" x2=\"{RIGHT_X}\" y2=\"{bottom}\"/>\n"
+        );
+        // The legend, under the diagram: what the colours and the star mean.
+        let ly = bottom + 44;
+        let mut lx = 12;
+        for (class, colour, what) in [
+            ("data", "#333", "data or ACK"),
+            ("ctl", "#1b7f3b", "SYN or FIN"),
+            ("rst", "#b3261e", "RST"),
+            ("warn", "#d9822b", "analysis flag (note in red)"),
+        ] {
+            let _ = write!(
+                s,
+                "<g class=\"legend\"><line x1=\"{lx}\" y1=\"{ly}\" x2=\"{}\" y2=\"{ly}\" stroke=\"{colour}\" stroke-width=\"2\" data-class=\"{class}\"/><text x=\"{}\" y=\"{}\">{what}</text></g>",
+                lx + 18,
+                lx + 22,
+                ly + 4,
+            );
+            lx += 22 + 7 * what.len() + 14;
+        }
+        let _ = write!(
+            s,
+            "<g class=\"legend\"><text x=\"{lx}\" y=\"{}\">STATE* inferred</text></g>\n",
+            ly + 4
         );
         s.push_str(&self.body);
         let _ = writeln!(
