@@ -82,6 +82,10 @@ fn the_report_renders_in_chromium_with_its_table_graphs_and_marks() {
     let (asc, _) = chromium(&dir, &format!("{url}#sort=3"), &["--dump-dom"]);
     let first = asc.split("<tbody>").nth(1).unwrap().split("</tr>").next().unwrap().to_string();
     assert!(!first.contains("#conn1"), "{first}");
+    // Stevens' graph is one switch away (also from the address).
+    let (stevens, _) = chromium(&dir, &format!("{url}#stevens"), &["--dump-dom"]);
+    assert!(stevens.contains("<body class=\"stevens\">"), "{}", &stevens[..200.min(stevens.len())]);
+    assert!(dom.contains("<circle class=\"stevens\""));
     // A screenshot of the rendered page.
     let shot = dir.join("report.png");
     let _ = chromium(&dir, &url, &["--window-size=1100,2400", &format!("--screenshot={}", shot.display())]);

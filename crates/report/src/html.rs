@@ -38,6 +38,10 @@ struct Point {
     retrans: bool,
     zero_window: bool,
     len: u32,
+    /// SACK blocks this packet carries (relative, as read --explain shows
+    /// them), up to 4.
+    sack: [(u32, u32); 4],
+    nsack: u8,
 }
 
 /// What one chosen connection gathers.
@@ -141,6 +145,14 @@ impl Output for HtmlReport {
             retrans: obs.flags.retransmitted(),
             zero_window: obs.flags.has(Flags::ZERO_WINDOW),
             len: seg.len,
+            sack: {
+                let mut b = [(0, 0); 4];
+                for (d, x) in b.iter_mut().zip(obs.sack()) {
+                    *d = *x;
+                }
+                b
+            },
+            nsack: obs.sack().len() as u8,
         });
         for tr in obs.transitions() {
             c.states.push((at, tr.side, tr.to.name()));
@@ -181,11 +193,13 @@ section.conn{margin-top:2em;border-top:2px solid #888}svg{background:#fff}\
 .legend span{display:inline-block;margin-right:1em}.legend i{display:inline-block;width:14px;height:4px;margin-right:4px;vertical-align:middle}\
 .ladder{max-height:700px;overflow:auto;border:1px solid #ccc}\
 .lhead{position:sticky;top:0;background:#fff;border-bottom:1px solid #ccc;display:flex;width:960px;font:bold 13px monospace}\
-.lhead span{flex:1;text-align:center}";
+.lhead span{flex:1;text-align:center}\
+circle.stevens{display:none}body.stevens circle.stevens{display:inline}\
+body.stevens .tsg line.seg,body.stevens .tsg .ack,body.stevens .tsg .rwnd,body.stevens .tsg .sack{display:none}";
 
 /// Click a column to sort (again to reverse); `#sort=N` (`#sort=-N`
 /// descending) in the address sorts by column N on load, so a sorted view
-/// can be linked.
+/// can be linked; `#stevens` opens with Stevens' graphs.
 const SCRIPT: &str = "function sortBy(th,i,d){var t=th.closest('table'),b=t.tBodies[0],\
 r=Array.prototype.slice.call(b.rows);th.dataset.dir=d;\
 r.sort(function(a,c){var x=a.cells[i].textContent,y=c.cells[i].textContent,\
@@ -194,7 +208,8 @@ r.forEach(function(x){b.appendChild(x)})}\
 document.querySelectorAll('table.sortable th').forEach(function(th,i){\
 th.addEventListener('click',function(){sortBy(th,i,th.dataset.dir==='asc'?'desc':'asc')})});\
 var m=/sort=(-?)(\\d+)/.exec(location.hash);if(m){var h=document.querySelectorAll('table.sortable th')[+m[2]];\
-if(h){sortBy(h,+m[2],m[1]?'desc':'asc')}}";
+if(h){sortBy(h,+m[2],m[1]?'desc':'asc')}}\
+if(/stevens/.test(location.hash)){document.getElementById('stevens').checked=true;document.body.classList.add('stevens')}";
 
 fn page(r: &HtmlReport, all: &[ConnSummary], ladders: &HashMap<u64, String>, out: &mut Vec<u8>) {
     let mut h = String::with_capacity(1 << 16);
@@ -210,6 +225,8 @@ fn page(r: &HtmlReport, all: &[ConnSummary], ladders: &HashMap<u64, String>, out
         all.len(),
         r.chosen.len()
     );
+    h.push_str("<p><label><input type=\"checkbox\" id=\"stevens\" onchange=\"document.body.classList.toggle('stevens',this.checked)\"> \
+         Stevens' time-sequence graphs (each segment's starting sequence number over time) instead of tcptrace's</label></p>\n");
     h.push_str("<h2>What went wrong</h2>\n<pre id=\"diagnosis\">");
     h.push_str(&esc(&String::from_utf8_lossy(&r.diagnosis)));
     h.push_str("</pre>\n<h2>Connections</h2>\n<table class=\"sortable\" id=\"conns\"><thead><tr>");
@@ -471,6 +488,19 @@ fn graphs(c: &Chosen, id: u64) -> String {
     let (ackline, winline) = (polyline(&f, &ack_pts), polyline(&f, &win_pts));
     let _ = write!(s, "<polyline class=\"ack\" fill=\"none\" stroke=\"#2a2\" points=\"{ackline}\"/>");
     let _ = write!(s, "<polyline class=\"rwnd\" fill=\"none\" stroke=\"#d90\" points=\"{winline}\"/>");
+    // SACK blocks the receiver reported: what it holds above the ACK.
+    let sacks: Vec<&Point> = acks.iter().filter(|p| p.nsack > 0).collect();
+    for p in sample(&sacks, MAX_POINTS / 5) {
+        for &(l, r) in &p.sack[..p.nsack as usize] {
+            let x = f.x(p.t) + 2.0;
+            let _ = write!(
+                s,
+                "<line class=\"sack\" x1=\"{x:.1}\" y1=\"{:.1}\" x2=\"{x:.1}\" y2=\"{:.1}\" stroke=\"#a3c\" stroke-width=\"3\"/>",
+                f.y(l as f64),
+                f.y(r as f64)
+            );
+        }
+    }
     let keep = decimate(&data, MAX_POINTS);
     for &i in &keep {
         let p = &data[i];
@@ -479,7 +509,8 @@ fn graphs(c: &Chosen, id: u64) -> String {
         let (x, ya, yb) = (f.x(p.t), f.y(p.seq as f64), f.y(p.end as f64));
         let _ = write!(
             s,
-            "<line class=\"{class}\" x1=\"{x:.1}\" y1=\"{ya:.1}\" x2=\"{x:.1}\" y2=\"{:.1}\" stroke=\"{color}\" stroke-width=\"2\"><title>{:.6} s seq {}:{}</title></line>",
+            "<line class=\"{class}\" x1=\"{x:.1}\" y1=\"{ya:.1}\" x2=\"{x:.1}\" y2=\"{:.1}\" stroke=\"{color}\" stroke-width=\"2\"><title>{:.6} s seq {}:{}</title></line>\
+<circle class=\"stevens\" cx=\"{x:.1}\" cy=\"{ya:.1}\" r=\"1.8\" fill=\"{color}\"/>",
             yb.min(ya - 1.0),
             p.t,
             p.seq,
@@ -517,7 +548,7 @@ fn graphs(c: &Chosen, id: u64) -> String {
         }
     }
     s.push_str("</svg>");
-    s.push_str(&legend(&[("#000", "segment (first to last sequence number)"), ("#d00", "retransmission"), ("#2a2", "ACK"), ("#d90", "receive window (ACK + window)"), ("#99c", "a state change (client upper, server lower label)")]));
+    s.push_str(&legend(&[("#000", "segment (first to last sequence number)"), ("#d00", "retransmission"), ("#2a2", "ACK"), ("#d90", "receive window (ACK + window)"), ("#a3c", "SACK block"), ("#99c", "a state change (client upper, server lower label)")]));
     if acks.iter().any(|p| p.zero_window) {
         s.push_str("<p>Z: the receiver advertised a zero window.</p>");
     }
