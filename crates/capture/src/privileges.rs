@@ -59,7 +59,7 @@ fn capset(effective_and_permitted: u32) -> io::Result<()> {
     let mut data = [0u32; 6];
     data[0] = effective_and_permitted; // effective, caps 0..31
     data[1] = effective_and_permitted; // permitted
-    // SAFETY: capset reads the header and data arrays we pass.
+                                       // SAFETY: capset reads the header and data arrays we pass.
     let r = unsafe { libc::syscall(libc::SYS_capset, header.as_mut_ptr(), data.as_mut_ptr()) };
     if r == 0 {
         Ok(())

@@ -101,6 +101,13 @@ impl Writer {
 
     /// Append one frame.
     pub fn write(&mut self, f: &Frame<'_>) -> io::Result<()> {
+        self.write_commented(f, None)
+    }
+
+    /// Append one frame with a comment (pcapng's opt_comment, which
+    /// Wireshark shows and `tshark -e frame.comment` prints); in a pcap
+    /// file, which has no place for one, the comment is dropped.
+    pub fn write_commented(&mut self, f: &Frame<'_>, comment: Option<&str>) -> io::Result<()> {
         match self.format {
             WriteFormat::Pcap => {
                 let mut h = [0u8; 16];
@@ -120,8 +127,13 @@ impl Writer {
                 let ts = (f.ts_sec as u64)
                     .wrapping_mul(per_sec)
                     .wrapping_add(f.ts_frac as u64);
+                let c = comment
+                    .filter(|c| !c.is_empty())
+                    .map(|c| &c.as_bytes()[..c.len().min(u16::MAX as usize - 8)]);
                 let pad = (4 - f.data.len() % 4) % 4;
-                let len = (32 + f.data.len() + pad) as u32;
+                // opt_comment (code 1, padded to 4 bytes), then opt_endofopt.
+                let options = c.map_or(0, |c| 4 + c.len() + (4 - c.len() % 4) % 4 + 4);
+                let len = (32 + f.data.len() + pad + options) as u32;
                 let mut h = [0u8; 28];
                 h[0..4].copy_from_slice(&6u32.to_ne_bytes());
                 h[4..8].copy_from_slice(&len.to_ne_bytes());
@@ -133,50 +145,17 @@ impl Writer {
                 self.out.write_all(&h)?;
                 self.out.write_all(f.data)?;
                 self.out.write_all(&[0u8; 3][..pad])?;
+                if let Some(c) = c {
+                    self.out.write_all(&1u16.to_ne_bytes())?;
+                    self.out.write_all(&(c.len() as u16).to_ne_bytes())?;
+                    self.out.write_all(c)?;
+                    self.out.write_all(&[0u8; 3][..(4 - c.len() % 4) % 4])?;
+                    self.out.write_all(&[0u8; 4])?;
+                }
                 self.out.write_all(&len.to_ne_bytes())?;
                 self.written += len as u64;
             }
         }
-        Ok(())
-    }
-
-    /// Write one frame with a comment (pcapng's opt_comment, which
-    /// Wireshark shows and `tshark -e frame.comment` prints); in a pcap
-    /// file, which has no place for one, the comment is dropped.
-    pub fn write_commented(&mut self, f: &Frame<'_>, comment: Option<&str>) -> io::Result<()> {
-        let Some(c) = comment.filter(|c| !c.is_empty() && self.format == WriteFormat::Pcapng) else {
-            return self.write(f);
-        };
-        let per_sec: u64 = match self.precision {
-            Precision::Micro => 1_000_000,
-            Precision::Nano => 1_000_000_000,
-        };
-        let ts = (f.ts_sec as u64)
-            .wrapping_mul(per_sec)
-            .wrapping_add(f.ts_frac as u64);
-        let c = &c.as_bytes()[..c.len().min(u16::MAX as usize - 8)];
-        let pad = (4 - f.data.len() % 4) % 4;
-        let cpad = (4 - c.len() % 4) % 4;
-        let options = 4 + c.len() + cpad + 4;
-        let len = (32 + f.data.len() + pad + options) as u32;
-        let mut h = [0u8; 28];
-        h[0..4].copy_from_slice(&6u32.to_ne_bytes());
-        h[4..8].copy_from_slice(&len.to_ne_bytes());
-        h[12..16].copy_from_slice(&((ts >> 32) as u32).to_ne_bytes());
-        h[16..20].copy_from_slice(&(ts as u32).to_ne_bytes());
-        h[20..24].copy_from_slice(&(f.data.len() as u32).to_ne_bytes());
-        h[24..28].copy_from_slice(&f.len.to_ne_bytes());
-        self.out.write_all(&h)?;
-        self.out.write_all(f.data)?;
-        self.out.write_all(&[0u8; 3][..pad])?;
-        // opt_comment (1), then opt_endofopt.
-        self.out.write_all(&1u16.to_ne_bytes())?;
-        self.out.write_all(&(c.len() as u16).to_ne_bytes())?;
-        self.out.write_all(c)?;
-        self.out.write_all(&[0u8; 3][..cpad])?;
-        self.out.write_all(&[0u8; 4])?;
-        self.out.write_all(&len.to_ne_bytes())?;
-        self.written += len as u64;
         Ok(())
     }
 

@@ -248,7 +248,9 @@ pub fn capture(args: CaptureArgs) -> ExitCode {
         return usage("--print goes with -w (without -w the packets are printed anyway)");
     }
     if to_stdout && args.print {
-        return usage("-w - writes the capture to standard output, so --print cannot print there too");
+        return usage(
+            "-w - writes the capture to standard output, so --print cannot print there too",
+        );
     }
     if to_stdout && (args.file_size.is_some() || args.rotate_seconds.is_some()) {
         return usage("-C and -G rotate files; they do not apply to -w - (standard output)");

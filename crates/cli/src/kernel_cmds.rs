@@ -17,13 +17,15 @@ const SINCE: &str = "since boot, or since this network namespace was created";
 
 /// TCP MIB counters from /proc/net/netstat and /proc/net/snmp, explained.
 #[derive(Args, Debug)]
-#[command(after_help = "Counters are read in the current network namespace and named as nstat \
+#[command(
+    after_help = "Counters are read in the current network namespace and named as nstat \
 names them (TcpExtListenOverflows; TcpExt.ListenOverflows is accepted too). Values are totals since \
 the namespace was created (nstat -a's absolute values: tcpscope keeps no history file). A counter \
 this kernel does not have is shown as absent, not as zero.
 
 Examples: `tcpscope counters`, `tcpscope counters -az`, `tcpscope counters 'TcpExtListen*' \
-TcpExtTCPReqQFullDrop`, `tcpscope counters --watch 1 --count 10`.")]
+TcpExtTCPReqQFullDrop`, `tcpscope counters --watch 1 --count 10`."
+)]
 pub struct CountersArgs {
     /// Print the changes every SECS seconds instead of the totals.
     #[arg(long, value_name = "SECS")]
@@ -79,7 +81,9 @@ fn nstat_name(section: &str, name: &str) -> String {
 fn glob(pattern: &[u8], name: &[u8]) -> bool {
     match (pattern.first(), name.first()) {
         (None, None) => true,
-        (Some(b'*'), _) => glob(&pattern[1..], name) || (!name.is_empty() && glob(pattern, &name[1..])),
+        (Some(b'*'), _) => {
+            glob(&pattern[1..], name) || (!name.is_empty() && glob(pattern, &name[1..]))
+        }
         (Some(b'?'), Some(_)) => glob(&pattern[1..], &name[1..]),
         (Some(p), Some(n)) if p.eq_ignore_ascii_case(n) => glob(&pattern[1..], &name[1..]),
         _ => false,
@@ -131,7 +135,9 @@ pub fn counters(args: CountersArgs) -> anyhow::Result<ExitCode> {
     let first = snapshot("counters")?;
     for p in &names.0 {
         let one = Names(vec![p.clone()]);
-        if !first.values.keys().any(|(s, n)| one.wants(s, n)) && !KNOWN.iter().any(|k| one.wants(k.section, k.name)) {
+        if !first.values.keys().any(|(s, n)| one.wants(s, n))
+            && !KNOWN.iter().any(|k| one.wants(k.section, k.name))
+        {
             return Err(anyhow::anyhow!(
                 "counters: no counter is named like '{p}' (names as nstat writes them: TcpExtListenOverflows, TcpActiveOpens; `tcpscope counters -az` lists them all)"
             ));
@@ -162,7 +168,10 @@ pub fn counters(args: CountersArgs) -> anyhow::Result<ExitCode> {
                 continue;
             };
             let known = meaning(sec, name);
-            if *v != old && (args.all || known.is_some() || !names.0.is_empty()) && names.wants(sec, name) {
+            if *v != old
+                && (args.all || known.is_some() || !names.0.is_empty())
+                && names.wants(sec, name)
+            {
                 changed.push((sec.clone(), name.clone(), v - old, known.map(|k| k.meaning)));
             }
         }
@@ -197,7 +206,12 @@ pub fn counters(args: CountersArgs) -> anyhow::Result<ExitCode> {
     }
 }
 
-fn print_totals(out: &mut impl Write, s: &Snapshot, args: &CountersArgs, names: &Names) -> io::Result<()> {
+fn print_totals(
+    out: &mut impl Write,
+    s: &Snapshot,
+    args: &CountersArgs,
+    names: &Names,
+) -> io::Result<()> {
     let rows = selected(s, args, names);
     let mut group: Option<&str> = None;
     for (sec, name, v, known) in rows {
@@ -214,7 +228,12 @@ fn print_totals(out: &mut impl Write, s: &Snapshot, args: &CountersArgs, names: 
             group = Some(g);
         }
         let shown = v.map_or("absent".to_string(), |v| v.to_string());
-        let line = format!("  {:<32} {:>12}  {}", nstat_name(sec, name), shown, known.map_or("", |k| k.meaning));
+        let line = format!(
+            "  {:<32} {:>12}  {}",
+            nstat_name(sec, name),
+            shown,
+            known.map_or("", |k| k.meaning)
+        );
         writeln!(out, "{}", line.trim_end())?;
     }
     Ok(())
@@ -247,8 +266,9 @@ pub fn doctor(args: DoctorArgs) -> anyhow::Result<ExitCode> {
             };
         }
     }
-    let listeners = tcpscope_kernel::diag::tcp_sockets(1 << tcpscope_kernel::diag::tcp_state::LISTEN)
-        .context("doctor")?;
+    let listeners =
+        tcpscope_kernel::diag::tcp_sockets(1 << tcpscope_kernel::diag::tcp_state::LISTEN)
+            .context("doctor")?;
     let f = findings(&Evidence {
         counters: &c,
         sysctl: &sysctl::read,
@@ -274,7 +294,8 @@ pub fn doctor(args: DoctorArgs) -> anyhow::Result<ExitCode> {
     } else {
         writeln!(out, "findings (counters {SINCE}):").and_then(|_| {
             f.iter().try_for_each(|x| {
-                let numbers: Vec<String> = x.numbers.iter().map(|(k, v)| format!("{k} {v}")).collect();
+                let numbers: Vec<String> =
+                    x.numbers.iter().map(|(k, v)| format!("{k} {v}")).collect();
                 writeln!(
                     out,
                     "  - {}\n    numbers: {}\n    limit: {}\n    advice: {}\n    run: {}",

@@ -99,10 +99,8 @@ pub fn lab(args: LabArgs) -> anyhow::Result<ExitCode> {
             "lab", "result", "checks", "seconds"
         );
     }
-    let mut progress = crate::progress::Progress::new(
-        crate::progress::Kind::Labs,
-        Some(chosen.len() as u64),
-    );
+    let mut progress =
+        crate::progress::Progress::new(crate::progress::Kind::Labs, Some(chosen.len() as u64));
     for (done, lab) in chosen.into_iter().enumerate() {
         if many {
             progress.update(done as u64, || format!("running {}", lab.name()));
@@ -138,43 +136,46 @@ pub fn lab(args: LabArgs) -> anyhow::Result<ExitCode> {
             keep("json", serde_json::to_string_pretty(&doc)?.as_bytes())?;
             keep("txt", text.as_bytes())?;
         }
-        let r = progress.suspend(|| if args.json {
-            serde_json::to_writer(&mut out, &doc)
-                .map_err(std::io::Error::from)
-                .and_then(|_| writeln!(out))
-        } else if many {
-            let made = outcome.checks.iter().filter(|c| c.passed.is_some()).count();
-            let held = outcome
-                .checks
-                .iter()
-                .filter(|c| c.passed == Some(true))
-                .count();
-            writeln!(
-                out,
-                "{:<24} {:<6} {:>7} {:>9.1}",
-                lab.name(),
-                if outcome.passed() { "PASS" } else { "FAIL" },
-                format!("{held}/{made}"),
-                outcome.record.seconds
-            )
-            .and_then(|_| {
-                outcome
+        let r = progress.suspend(|| {
+            if args.json {
+                serde_json::to_writer(&mut out, &doc)
+                    .map_err(std::io::Error::from)
+                    .and_then(|_| writeln!(out))
+            } else if many {
+                let made = outcome.checks.iter().filter(|c| c.passed.is_some()).count();
+                let held = outcome
                     .checks
                     .iter()
-                    .filter(|c| c.passed == Some(false))
-                    .try_for_each(|c| {
-                        writeln!(
-                            out,
-                            "    failed [{}] {}: {}",
-                            c.source.name(),
-                            c.expect,
-                            c.saw
-                        )
-                    })
-            })
-        } else {
-            out.write_all(text.as_bytes())
-        }.and_then(|_| out.flush()));
+                    .filter(|c| c.passed == Some(true))
+                    .count();
+                writeln!(
+                    out,
+                    "{:<24} {:<6} {:>7} {:>9.1}",
+                    lab.name(),
+                    if outcome.passed() { "PASS" } else { "FAIL" },
+                    format!("{held}/{made}"),
+                    outcome.record.seconds
+                )
+                .and_then(|_| {
+                    outcome
+                        .checks
+                        .iter()
+                        .filter(|c| c.passed == Some(false))
+                        .try_for_each(|c| {
+                            writeln!(
+                                out,
+                                "    failed [{}] {}: {}",
+                                c.source.name(),
+                                c.expect,
+                                c.saw
+                            )
+                        })
+                })
+            } else {
+                out.write_all(text.as_bytes())
+            }
+            .and_then(|_| out.flush())
+        });
         if r.is_err() {
             return Ok(ExitCode::SUCCESS);
         }

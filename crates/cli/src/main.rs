@@ -60,10 +60,12 @@ enum Command {
 
 /// `tcpscope completions SHELL`.
 #[derive(clap::Args)]
-#[command(after_help = "bash: tcpscope completions bash > ~/.local/share/bash-completion/completions/tcpscope\n\
+#[command(
+    after_help = "bash: tcpscope completions bash > ~/.local/share/bash-completion/completions/tcpscope\n\
 zsh: tcpscope completions zsh > ~/.zfunc/_tcpscope (with fpath+=~/.zfunc)\n\
 fish: tcpscope completions fish > ~/.config/fish/completions/tcpscope.fish\n\
-scripts/install.sh installs them, and the man page, for you.")]
+scripts/install.sh installs them, and the man page, for you."
+)]
 struct CompletionsArgs {
     /// The shell.
     #[arg(value_enum)]
@@ -72,8 +74,10 @@ struct CompletionsArgs {
 
 /// `tcpscope man`.
 #[derive(clap::Args)]
-#[command(after_help = "tcpscope man > tcpscope.1; man ./tcpscope.1. With --dir, one page per \
-subcommand as well (tcpscope-read.1 ...), as scripts/install.sh installs them.")]
+#[command(
+    after_help = "tcpscope man > tcpscope.1; man ./tcpscope.1. With --dir, one page per \
+subcommand as well (tcpscope-read.1 ...), as scripts/install.sh installs them."
+)]
 struct ManArgs {
     /// Write tcpscope.1 and one page per subcommand into DIR instead of printing tcpscope.1.
     #[arg(long, value_name = "DIR")]
@@ -131,7 +135,12 @@ fn main() -> ExitCode {
         Command::Client(args) => Ok(peers::client(args)),
         Command::Completions(args) => {
             use clap::CommandFactory;
-            clap_complete::generate(args.shell, &mut Cli::command(), "tcpscope", &mut std::io::stdout());
+            clap_complete::generate(
+                args.shell,
+                &mut Cli::command(),
+                "tcpscope",
+                &mut std::io::stdout(),
+            );
             Ok(ExitCode::SUCCESS)
         }
         Command::Man(args) => man(args),

@@ -200,7 +200,10 @@ fn resolve_all(s: &str, default_host: &str) -> Result<Vec<SocketAddr>, String> {
         s.to_string()
     };
     let mut all: Vec<SocketAddr> = Vec::new();
-    for a in with_host.to_socket_addrs().map_err(|e| format!("'{s}': {e}"))? {
+    for a in with_host
+        .to_socket_addrs()
+        .map_err(|e| format!("'{s}': {e}"))?
+    {
         if !all.contains(&a) {
             all.push(a);
         }
@@ -233,7 +236,11 @@ fn unescape(s: &str) -> Result<Vec<u8>, String> {
                     .map_err(|_| format!("'\\x{hex}' is not a byte in hex (\\x0a)"))?;
                 out.push(v);
             }
-            Some(o) => return Err(format!("unknown escape '\\{o}' (\\r \\n \\t \\0 \\\\ \\xHH)")),
+            Some(o) => {
+                return Err(format!(
+                    "unknown escape '\\{o}' (\\r \\n \\t \\0 \\\\ \\xHH)"
+                ))
+            }
             None => return Err("a trailing '\\'".into()),
         }
     }

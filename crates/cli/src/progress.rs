@@ -47,12 +47,18 @@ impl Progress {
 
     fn style(&self) -> ProgressStyle {
         let color = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
-        let bar = if color { "{bar:30.cyan/blue}" } else { "{bar:30}" };
+        let bar = if color {
+            "{bar:30.cyan/blue}"
+        } else {
+            "{bar:30}"
+        };
         let template = match (self.kind, self.total.is_some()) {
             (Kind::Bytes, true) => format!(
                 "{bar} {{bytes}}/{{total_bytes}} {{binary_bytes_per_sec}}, {{msg}}, {{eta}} left"
             ),
-            (Kind::Bytes, false) => "{spinner} {bytes} read, {binary_bytes_per_sec}, {msg}".to_string(),
+            (Kind::Bytes, false) => {
+                "{spinner} {bytes} read, {binary_bytes_per_sec}, {msg}".to_string()
+            }
             (Kind::Labs, _) => format!("{bar} {{pos}}/{{len}} labs, {{elapsed}} ({{msg}})"),
         };
         ProgressStyle::with_template(&template).unwrap_or_else(|_| ProgressStyle::default_bar())
@@ -75,7 +81,9 @@ impl Progress {
                 return;
             }
             let bar = match self.total {
-                Some(t) => ProgressBar::with_draw_target(Some(t), ProgressDrawTarget::stderr_with_hz(8)),
+                Some(t) => {
+                    ProgressBar::with_draw_target(Some(t), ProgressDrawTarget::stderr_with_hz(8))
+                }
                 None => ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr_with_hz(8)),
             };
             bar.set_style(self.style());

@@ -146,7 +146,15 @@ pub fn run(args: ReadArgs) -> ExitCode {
     let stdout = io::stdout();
     let mut out = stdout.lock();
     if let Some(path) = &args.write {
-        return write_subset(&args, path, header, &expression, &mut reader, &mut pipeline, &mut out);
+        return write_subset(
+            &args,
+            path,
+            header,
+            &expression,
+            &mut reader,
+            &mut pipeline,
+            &mut out,
+        );
     }
     // Progress on stderr while printing to a file or a pipe (on a terminal
     // the lines themselves show it).
@@ -257,7 +265,10 @@ fn write_subset(
             Ok(Some(f)) => f,
             Ok(None) => break,
             Err(e) => {
-                failure = Some(format!("{name}: {} (after {taken} packets written)", describe(&e)));
+                failure = Some(format!(
+                    "{name}: {} (after {taken} packets written)",
+                    describe(&e)
+                ));
                 break;
             }
         };
@@ -289,7 +300,9 @@ fn write_subset(
                 }
             }
         }
-        let Some((lt, w)) = writer.as_mut() else { break };
+        let Some((lt, w)) = writer.as_mut() else {
+            break;
+        };
         if *lt != frame.linktype && format == WriteFormat::Pcap {
             failure = Some(format!(
                 "{name}: packets of a second link type ({}) cannot go into one pcap file: use --pcapng",
@@ -320,7 +333,14 @@ fn write_subset(
     // A file even when nothing passed, with the input's link type.
     if writer.is_none() {
         let lt = file_linktype.unwrap_or(1);
-        match Writer::create(path, format, lt, file_snaplen.unwrap_or(262_144), precision, "") {
+        match Writer::create(
+            path,
+            format,
+            lt,
+            file_snaplen.unwrap_or(262_144),
+            precision,
+            "",
+        ) {
             Ok(w) => writer = Some((lt, w)),
             Err(e) => {
                 eprintln!("tcpscope: {}: {e}", path.display());

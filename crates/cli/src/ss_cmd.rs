@@ -18,7 +18,8 @@ use crate::ss_filter::{self, Filter};
 
 /// Sockets and listen queues from the kernel (sock_diag), with ss's options and filters.
 #[derive(Args, Debug, Default)]
-#[command(after_help = "Options combine and may come before or after the filter, as with ss: \
+#[command(
+    after_help = "Options combine and may come before or after the filter, as with ss: \
 `tcpscope ss -ltn`, `ss -tan state time-wait`, `ss -tnip dport = :443`, \
 `ss -tn state established '( sport = :9292 or dport = :9292 )'`.
 
@@ -33,7 +34,8 @@ The table uses ss's state names (ESTAB, SYN-RECV, UNCONN); `--json` gives the RF
 
 For a listener, Recv-Q is the accept queue's length and Send-Q its limit, min(listen() backlog, \
 net.core.somaxconn); the queue holds Send-Q + 1 connections. `syn-recv:N` counts the half-open \
-handshakes waiting in the listener's SYN queue.")]
+handshakes waiting in the listener's SYN queue."
+)]
 pub struct SsArgs {
     /// TCP sockets (the default; with -u, both).
     #[arg(short = 't', long)]
@@ -81,7 +83,11 @@ pub struct SsArgs {
     #[arg(long)]
     json: bool,
     /// Filter words (see below); options may be mixed in.
-    #[arg(value_name = "FILTER", trailing_var_arg = true, allow_hyphen_values = true)]
+    #[arg(
+        value_name = "FILTER",
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
     filter: Vec<String>,
 }
 
@@ -422,7 +428,15 @@ pub fn ss(mut args: SsArgs) -> anyhow::Result<ExitCode> {
     } else {
         // As ss: no State column when the filter leaves a single state.
         let state_col = mask.count_ones() != 1;
-        table(&mut out, &socks, &half_open, &owners, &args, tcp && udp, state_col)
+        table(
+            &mut out,
+            &socks,
+            &half_open,
+            &owners,
+            &args,
+            tcp && udp,
+            state_col,
+        )
     };
     if r.and_then(|_| out.flush()).is_err() {
         return Ok(ExitCode::SUCCESS);
@@ -431,7 +445,8 @@ pub fn ss(mut args: SsArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn is_listener(s: &Socket) -> bool {
-    s.state == tcp_state::LISTEN || (s.protocol == libc::IPPROTO_UDP as u8 && s.state == tcp_state::CLOSE)
+    s.state == tcp_state::LISTEN
+        || (s.protocol == libc::IPPROTO_UDP as u8 && s.state == tcp_state::CLOSE)
 }
 
 fn users_text(users: &[(String, u32, u32)]) -> String {
@@ -452,7 +467,11 @@ fn json_record(
     let users = owners.get(&s.inode).cloned().unwrap_or_default();
     SocketJson {
         kind: "socket",
-        netid: if s.protocol == libc::IPPROTO_UDP as u8 { "udp" } else { "tcp" },
+        netid: if s.protocol == libc::IPPROTO_UDP as u8 {
+            "udp"
+        } else {
+            "tcp"
+        },
         state: state_name(s.state),
         ss_state: ss_state(s),
         recv_q: s.recv_q,
@@ -478,7 +497,11 @@ fn json_record(
         } else {
             None
         },
-        skmem: if args.memory { s.skmem.map(SkmemJson::from) } else { None },
+        skmem: if args.memory {
+            s.skmem.map(SkmemJson::from)
+        } else {
+            None
+        },
     }
 }
 
@@ -497,7 +520,14 @@ fn table(
         let listen = s.state == tcp_state::LISTEN;
         let mut cols = Vec::new();
         if netid {
-            cols.push(if s.protocol == libc::IPPROTO_UDP as u8 { "udp" } else { "tcp" }.to_string());
+            cols.push(
+                if s.protocol == libc::IPPROTO_UDP as u8 {
+                    "udp"
+                } else {
+                    "tcp"
+                }
+                .to_string(),
+            );
         }
         if state_col {
             cols.push(ss_state(s).to_string());
@@ -562,7 +592,12 @@ fn table(
     if state_col {
         header.push("State");
     }
-    header.extend(["Recv-Q", "Send-Q", "Local Address:Port", "Peer Address:Port"]);
+    header.extend([
+        "Recv-Q",
+        "Send-Q",
+        "Local Address:Port",
+        "Peer Address:Port",
+    ]);
     let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
     for (cols, _, _) in &rows {
         for (w, c) in widths.iter_mut().zip(cols) {
@@ -585,7 +620,11 @@ fn table(
     };
     if !args.no_header {
         let h: Vec<String> = header.iter().map(|h| h.to_string()).collect();
-        writeln!(out, "{}", line(&h, if args.processes { "Process" } else { "" }))?;
+        writeln!(
+            out,
+            "{}",
+            line(&h, if args.processes { "Process" } else { "" })
+        )?;
     }
     for (cols, words, more) in &rows {
         writeln!(out, "{}", line(cols, words))?;
@@ -644,7 +683,8 @@ fn summary(args: &SsArgs) -> anyhow::Result<ExitCode> {
             .map_err(io::Error::from)
             .and_then(|_| writeln!(out))
     } else {
-        let row = |name: &str, v4: i64, v6: i64| format!("{name}\t  {:<9} {:<9} {:<9}", v4 + v6, v4, v6);
+        let row =
+            |name: &str, v4: i64, v6: i64| format!("{name}\t  {:<9} {:<9} {:<9}", v4 + v6, v4, v6);
         let (raw4, raw6) = (st.get("RAW", "inuse"), st.get("RAW6", "inuse"));
         let (udp4, udp6) = (st.get("UDP", "inuse"), st.get("UDP6", "inuse"));
         let states: Vec<String> = by_state.iter().map(|(n, c)| format!("{n} {c}")).collect();
@@ -662,7 +702,11 @@ fn summary(args: &SsArgs) -> anyhow::Result<ExitCode> {
             row("TCP", tcp4, tcp6),
             row("INET", raw4 + udp4 + tcp4, raw6 + udp6 + tcp6),
             row("FRAG", st.get("FRAG", "inuse"), st.get("FRAG6", "inuse")),
-            if states.is_empty() { "none".to_string() } else { states.join(", ") }
+            if states.is_empty() {
+                "none".to_string()
+            } else {
+                states.join(", ")
+            }
         )
     };
     let _ = r.and_then(|_| out.flush());
@@ -685,7 +729,9 @@ mod tests {
     #[test]
     fn options_after_the_filter_are_options() {
         let mut a = SsArgs {
-            filter: ["state", "time-wait", "-tn", "-o"].map(String::from).to_vec(),
+            filter: ["state", "time-wait", "-tn", "-o"]
+                .map(String::from)
+                .to_vec(),
             ..SsArgs::default()
         };
         a.merge_late_options().unwrap();

@@ -102,9 +102,8 @@ pub fn parse(words: &[String]) -> Result<Filter, String> {
                 let name = toks
                     .get(i + 1)
                     .ok_or_else(|| format!("'{kw}' wants a state name ({STATE_NAMES})"))?;
-                let m = state_mask(name).ok_or_else(|| {
-                    format!("unknown state '{name}' (one of {STATE_NAMES})")
-                })?;
+                let m = state_mask(name)
+                    .ok_or_else(|| format!("unknown state '{name}' (one of {STATE_NAMES})"))?;
                 if kw == "state" {
                     *f.states.get_or_insert(0) |= m;
                 } else {
@@ -116,7 +115,10 @@ pub fn parse(words: &[String]) -> Result<Filter, String> {
         }
     }
     if i < toks.len() {
-        let mut p = Parser { toks: &toks[i..], at: 0 };
+        let mut p = Parser {
+            toks: &toks[i..],
+            at: 0,
+        };
         let e = p.or()?;
         if let Some(t) = p.toks.get(p.at) {
             return Err(format!("unexpected '{t}' in the filter"));
@@ -226,12 +228,22 @@ impl Parser<'_> {
                     return Err(format!("'{kw}' takes '=' or '!=' only"));
                 }
                 let v = self.next().ok_or_else(|| {
-                    format!("'{kw}' wants an address, as in '{kw} 10.0.0.1:80' or '{kw} 10.0.0.0/8'")
+                    format!(
+                        "'{kw}' wants an address, as in '{kw} 10.0.0.1:80' or '{kw} 10.0.0.0/8'"
+                    )
                 })?;
                 let c = parse_host(v)
                     .ok_or_else(|| format!("'{v}' after '{kw}' is not an address[/len][:port]"))?;
-                let e = if kw == "src" { Expr::Src(c) } else { Expr::Dst(c) };
-                Ok(if op == Op::Ne { Expr::Not(Box::new(e)) } else { e })
+                let e = if kw == "src" {
+                    Expr::Src(c)
+                } else {
+                    Expr::Dst(c)
+                };
+                Ok(if op == Op::Ne {
+                    Expr::Not(Box::new(e))
+                } else {
+                    e
+                })
             }
             Some(t) => Err(format!(
                 "unknown word '{t}' in the filter (sport, dport, src, dst, port, and, or, not, \
@@ -351,12 +363,19 @@ mod tests {
     }
 
     fn sock(local: &str, peer: &str) -> Socket {
-        Socket::tcp(st::ESTABLISHED, local.parse().unwrap(), peer.parse().unwrap())
+        Socket::tcp(
+            st::ESTABLISHED,
+            local.parse().unwrap(),
+            peer.parse().unwrap(),
+        )
     }
 
     #[test]
     fn states_and_expressions_as_ss_writes_them() {
-        let f = parse(&words("state time-wait exclude syn-recv sport = :22 or dport = :80")).unwrap();
+        let f = parse(&words(
+            "state time-wait exclude syn-recv sport = :22 or dport = :80",
+        ))
+        .unwrap();
         assert_eq!(f.states, Some(1 << st::TIME_WAIT));
         assert_eq!(f.excluded, 1 << st::SYN_RECV);
         let e = f.expr.unwrap();
@@ -364,11 +383,17 @@ mod tests {
         assert!(e.matches(&sock("10.0.0.1:5000", "10.0.0.2:80")));
         assert!(!e.matches(&sock("10.0.0.1:5000", "10.0.0.2:81")));
         // Operators glued to their words, words for operators, parentheses.
-        let e = parse(&words("( sport>=:1024 and not dst 127.0.0.0/8 )")).unwrap().expr.unwrap();
+        let e = parse(&words("( sport>=:1024 and not dst 127.0.0.0/8 )"))
+            .unwrap()
+            .expr
+            .unwrap();
         assert!(e.matches(&sock("10.0.0.1:5000", "10.0.0.2:80")));
         assert!(!e.matches(&sock("10.0.0.1:5000", "127.0.0.5:80")));
         assert!(!e.matches(&sock("10.0.0.1:80", "10.0.0.2:80")));
-        let e = parse(&words("src [::1]:9292 dport ne 80")).unwrap().expr.unwrap();
+        let e = parse(&words("src [::1]:9292 dport ne 80"))
+            .unwrap()
+            .expr
+            .unwrap();
         assert!(e.matches(&sock("[::1]:9292", "[::1]:5000")));
         assert!(!e.matches(&sock("[::1]:9292", "[::1]:80")));
         let e = parse(&words("dst *:9292")).unwrap().expr.unwrap();
@@ -377,10 +402,20 @@ mod tests {
 
     #[test]
     fn mistakes_name_the_word() {
-        assert!(parse(&words("state timewait")).unwrap_err().contains("unknown state 'timewait'"));
-        assert!(parse(&words("sport = :http")).unwrap_err().contains("':http'"));
-        assert!(parse(&words("sport = :22 )")).unwrap_err().contains("unexpected ')'"));
-        assert!(parse(&words("( sport = :22")).unwrap_err().contains("not closed"));
-        assert!(parse(&words("dev eth0")).unwrap_err().contains("unknown word 'dev'"));
+        assert!(parse(&words("state timewait"))
+            .unwrap_err()
+            .contains("unknown state 'timewait'"));
+        assert!(parse(&words("sport = :http"))
+            .unwrap_err()
+            .contains("':http'"));
+        assert!(parse(&words("sport = :22 )"))
+            .unwrap_err()
+            .contains("unexpected ')'"));
+        assert!(parse(&words("( sport = :22"))
+            .unwrap_err()
+            .contains("not closed"));
+        assert!(parse(&words("dev eth0"))
+            .unwrap_err()
+            .contains("unknown word 'dev'"));
     }
 }

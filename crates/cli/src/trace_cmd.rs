@@ -21,7 +21,8 @@ use tcpscope_peers::parse_duration;
 /// plus one lifetime line per closed connection (like bcc's tcpstates,
 /// tcpretrans and tcplife).
 #[derive(Args, Debug)]
-#[command(after_help = "Needs root (tracepoints through perf_event_open, and a small BPF \
+#[command(
+    after_help = "Needs root (tracepoints through perf_event_open, and a small BPF \
 program per tracepoint that reads each event's network namespace). Shows the network namespace \
 it runs in (`ip netns exec NAME tcpscope trace`, or inside `unshare -n`); -A shows every namespace \
 with a column naming it.
@@ -34,16 +35,27 @@ those. Reset reasons are named from the tracepoint's own format. Events are prin
 about 0.2 s after they happen.
 
 bcc's tcpstates habits: -T (time of day), -L PORTS (local ports), -D PORTS (remote ports), \
--4/-6, -p PID (owner).")]
+-4/-6, -p PID (owner)."
+)]
 pub struct TraceArgs {
     /// Only connections with this local or remote port.
     #[arg(long, value_name = "PORT")]
     port: Option<u16>,
     /// Only these local ports (comma-separated), as tcpstates -L.
-    #[arg(short = 'L', long = "localport", value_name = "PORTS", value_delimiter = ',')]
+    #[arg(
+        short = 'L',
+        long = "localport",
+        value_name = "PORTS",
+        value_delimiter = ','
+    )]
     localport: Vec<u16>,
     /// Only these remote ports (comma-separated), as tcpstates -D.
-    #[arg(short = 'D', long = "remoteport", value_name = "PORTS", value_delimiter = ',')]
+    #[arg(
+        short = 'D',
+        long = "remoteport",
+        value_name = "PORTS",
+        value_delimiter = ','
+    )]
     remoteport: Vec<u16>,
     /// Only sockets this process owns.
     #[arg(short = 'p', long, value_name = "PID")]
@@ -128,10 +140,19 @@ fn namespace_names() -> HashMap<u32, String> {
 /// labs rst-refused, reset-by-peer and broken-pipe).
 fn rst_errno(state: Option<u8>) -> Option<(&'static str, &'static str)> {
     match state? {
-        tcp_state::SYN_SENT => Some(("ECONNREFUSED", "connect() fails with ECONNREFUSED (connection refused)")),
-        tcp_state::CLOSE_WAIT => Some(("EPIPE", "the peer had closed; the next write fails with EPIPE")),
+        tcp_state::SYN_SENT => Some((
+            "ECONNREFUSED",
+            "connect() fails with ECONNREFUSED (connection refused)",
+        )),
+        tcp_state::CLOSE_WAIT => Some((
+            "EPIPE",
+            "the peer had closed; the next write fails with EPIPE",
+        )),
         tcp_state::CLOSE | tcp_state::LISTEN => None,
-        _ => Some(("ECONNRESET", "the next read or write fails with ECONNRESET (connection reset by peer)")),
+        _ => Some((
+            "ECONNRESET",
+            "the next read or write fails with ECONNRESET (connection reset by peer)",
+        )),
     }
 }
 
@@ -163,11 +184,19 @@ pub fn trace(args: TraceArgs) -> anyhow::Result<ExitCode> {
         let _ = writeln!(
             out,
             "{}{:>11} {:>7} {:<16}{} {:<18} {:<47} detail",
-            if args.time_of_day { format!("{:<15} ", "time") } else { String::new() },
+            if args.time_of_day {
+                format!("{:<15} ", "time")
+            } else {
+                String::new()
+            },
             "time (s)",
             "pid",
             "command",
-            if args.all_namespaces { format!(" {:<12}", "netns") } else { String::new() },
+            if args.all_namespaces {
+                format!(" {:<12}", "netns")
+            } else {
+                String::new()
+            },
             "event",
             "local > remote"
         );
@@ -190,7 +219,9 @@ pub fn trace(args: TraceArgs) -> anyhow::Result<ExitCode> {
             if !stopping && t + hold_ns > now {
                 break;
             }
-            let Some((_, e)) = pending.pop_first() else { break };
+            let Some((_, e)) = pending.pop_first() else {
+                break;
+            };
             let info = tracer.namespace(&e);
             let netns = info.as_ref().map(|i| i.netns);
             if !args.all_namespaces && netns != Some(ours) {
@@ -200,7 +231,9 @@ pub fn trace(args: TraceArgs) -> anyhow::Result<ExitCode> {
                 continue;
             }
             let (local, remote) = (e.local, e.peer);
-            if args.port.is_some_and(|p| local.port() != p && remote.port() != p)
+            if args
+                .port
+                .is_some_and(|p| local.port() != p && remote.port() != p)
                 || (!args.localport.is_empty() && !args.localport.contains(&local.port()))
                 || (!args.remoteport.is_empty() && !args.remoteport.contains(&remote.port()))
                 || (args.ipv4 && !local.is_ipv4())
@@ -213,7 +246,10 @@ pub fn trace(args: TraceArgs) -> anyhow::Result<ExitCode> {
             if let Some(o) = &owner {
                 first_owner.entry(e.addr).or_insert_with(|| o.clone());
             }
-            if args.pid.is_some_and(|p| owner.as_ref().map(|o| o.0) != Some(p)) {
+            if args
+                .pid
+                .is_some_and(|p| owner.as_ref().map(|o| o.0) != Some(p))
+            {
                 continue;
             }
             let base = *t0.get_or_insert(e.time_ns);
@@ -249,7 +285,10 @@ pub fn trace(args: TraceArgs) -> anyhow::Result<ExitCode> {
                     duration_ms: l.ms(e.time_ns),
                     states: Some(l.path_text()),
                     bytes_acked: info.as_ref().filter(|_| !listener).map(|i| i.bytes_acked),
-                    bytes_received: info.as_ref().filter(|_| !listener).map(|i| i.bytes_received),
+                    bytes_received: info
+                        .as_ref()
+                        .filter(|_| !listener)
+                        .map(|i| i.bytes_received),
                     ..Event::default()
                 };
                 life.detail = format!(
@@ -283,7 +322,10 @@ pub fn trace(args: TraceArgs) -> anyhow::Result<ExitCode> {
 
 /// CLOCK_MONOTONIC now, in nanoseconds (the tracepoints' clock).
 fn monotonic_ns() -> u64 {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
     // SAFETY: clock_gettime fills the struct we pass.
     unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
     ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
@@ -299,7 +341,13 @@ fn time_of_day(event_ns: u64, now_mono: u64) -> String {
     // SAFETY: localtime_r fills the struct we pass.
     let mut tm: libc::tm = unsafe { std::mem::zeroed() };
     unsafe { libc::localtime_r(&secs, &mut tm) };
-    format!("{:02}:{:02}:{:02}.{:06}", tm.tm_hour, tm.tm_min, tm.tm_sec, at.subsec_micros())
+    format!(
+        "{:02}:{:02}:{:02}.{:06}",
+        tm.tm_hour,
+        tm.tm_min,
+        tm.tm_sec,
+        at.subsec_micros()
+    )
 }
 
 fn write_event(out: &mut impl Write, args: &TraceArgs, ev: &Event) -> io::Result<()> {
@@ -320,7 +368,9 @@ fn write_event(out: &mut impl Write, args: &TraceArgs, ev: &Event) -> io::Result
     writeln!(
         out,
         "{}{:>11.6} {:>7} {:<16}{ns} {:<18} {:<47} {}",
-        ev.time.as_ref().map_or(String::new(), |t| format!("{t:<15} ")),
+        ev.time
+            .as_ref()
+            .map_or(String::new(), |t| format!("{t:<15} ")),
         ev.elapsed_s,
         ev.pid.map_or("-".to_string(), |p| p.to_string()),
         ev.command.as_deref().unwrap_or("-"),
@@ -341,7 +391,12 @@ fn describe(e: &TcpEvent, lives: &mut Lives) -> (Event, Option<tcpscope_kernel::
             let change = lives.change(sk, old, new, e.time_ns);
             ev.event = "state";
             ev.detail = match change.ms_in_old {
-                Some(ms) => format!("{} -> {} (after {ms:.3} ms in {})", state_name(old), state_name(new), state_name(old)),
+                Some(ms) => format!(
+                    "{} -> {} (after {ms:.3} ms in {})",
+                    state_name(old),
+                    state_name(new),
+                    state_name(old)
+                ),
                 None if tcpscope_kernel::lifetime::is_birth(old, new) => format!(
                     "{} -> {} (a new connection of the listener)",
                     state_name(old),

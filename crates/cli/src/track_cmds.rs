@@ -52,10 +52,12 @@ pub struct ConnsArgs {
 
 /// The sequence diagram of one connection.
 #[derive(Args, Debug)]
-#[command(after_help = "Choose the connection by the number `tcpscope conns -r FILE` (and \
+#[command(
+    after_help = "Choose the connection by the number `tcpscope conns -r FILE` (and \
 `read --explain`) gives it, or by its two endpoints as conns prints them: \
 `--conn 127.0.0.1:50139-127.0.0.1:9292` (either order; `[::1]:5000-[::1]:9292` for IPv6). \
--c, --from and --to draw part of a long connection.")]
+-c, --from and --to draw part of a long connection."
+)]
 pub struct LadderArgs {
     /// Capture file to read; "-" reads standard input.
     #[arg(short = 'r', value_name = "FILE")]
@@ -111,14 +113,16 @@ pub struct DiagnoseArgs {
 
 /// One self-contained HTML page: connections, diagnosis, ladders and graphs.
 #[derive(Args, Debug)]
-#[command(after_help = "The page needs no network to view: styles, script and SVG are inline. \
+#[command(
+    after_help = "The page needs no network to view: styles, script and SVG are inline. \
 It opens on the connection table (click a column to sort) and the diagnosis, then for each chosen \
 connection: a time-sequence graph in tcptrace's style (segments from first to last sequence number, \
 the ACK and receive-window lines, retransmissions in red, zero windows, both sides' state changes on \
 the time axis), throughput and goodput, RTT samples (Karn's rule) and bytes in flight against the \
 receive window, and its ladder. Size: graphs draw at most 5,000 segments each (every retransmission \
 and zero window kept, the rest sampled) and ladders the first 400 packets; the table has every \
-connection.")]
+connection."
+)]
 pub struct ReportArgs {
     /// Capture file to read; "-" reads standard input.
     #[arg(short = 'r', value_name = "FILE")]
@@ -156,7 +160,12 @@ pub fn report(args: ReportArgs) -> ExitCode {
         }
     };
     let mut out = io::BufWriter::new(file);
-    let code = run_into(&args.file, &expression, HtmlReport::new(&name, pick), &mut out);
+    let code = run_into(
+        &args.file,
+        &expression,
+        HtmlReport::new(&name, pick),
+        &mut out,
+    );
     if let Err(e) = io::Write::flush(&mut out) {
         eprintln!("tcpscope report: {}: {e}", args.output.display());
         return ExitCode::from(1);
@@ -182,7 +191,12 @@ fn run_filtered(file: &PathBuf, expression: &str, output: impl Output) -> ExitCo
 }
 
 /// The same, writing to `dest`.
-fn run_into(file: &PathBuf, expression: &str, output: impl Output, dest: &mut impl io::Write) -> ExitCode {
+fn run_into(
+    file: &PathBuf,
+    expression: &str,
+    output: impl Output,
+    dest: &mut impl io::Write,
+) -> ExitCode {
     let name = file.display().to_string();
     let reader = if name == "-" {
         Reader::from_stream(Box::new(io::stdin()), Precision::Nano)

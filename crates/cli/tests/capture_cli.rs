@@ -741,10 +741,23 @@ fn capture_files_go_where_tcpdump_puts_them() {
     );
     let piped = lab.read("piped.txt");
     assert_eq!(piped.lines().count(), 8, "{piped}{}", lab.read("pipe.err"));
-    same(&piped, &lab.read("theirs-piped.txt"), "-w - read back by tcpscope and tcpdump");
+    same(
+        &piped,
+        &lab.read("theirs-piped.txt"),
+        "-w - read back by tcpscope and tcpdump",
+    );
     // --print: the lines on stdout are the file's packets.
-    same(&lab.read("printed.txt"), &lab.read("theirs-printed.txt"), "--print with -w");
-    assert_eq!(lab.read("owner.txt").trim(), "nobody", "{}", lab.read("kept.err"));
+    same(
+        &lab.read("printed.txt"),
+        &lab.read("theirs-printed.txt"),
+        "--print with -w",
+    );
+    assert_eq!(
+        lab.read("owner.txt").trim(),
+        "nobody",
+        "{}",
+        lab.read("kept.err")
+    );
     assert_eq!(counter(&lab.read("kept.err"), "packets captured"), 8);
 }
 
@@ -762,7 +775,11 @@ fn a_directory_the_user_cannot_write_gets_a_hint_and_view_flags_need_print() {
          $T capture -D --json > list.json",
     );
     assert_eq!(lab.read("explain.rc").trim(), "2");
-    assert!(lab.read("explain.err").contains("add --print"), "{}", lab.read("explain.err"));
+    assert!(
+        lab.read("explain.err").contains("add --print"),
+        "{}",
+        lab.read("explain.err")
+    );
     assert_eq!(lab.read("nodir.rc").trim(), "1");
     assert!(
         lab.read("nodir.err").ends_with("(as user nobody, after dropping root): run with -Z root, or write into a directory nobody can write\n"),
@@ -774,7 +791,11 @@ fn a_directory_the_user_cannot_write_gets_a_hint_and_view_flags_need_print() {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    assert!(list.iter().any(|i| i["name"] == "lo" && i["type"] == "interface"), "{list:?}");
+    assert!(
+        list.iter()
+            .any(|i| i["name"] == "lo" && i["type"] == "interface"),
+        "{list:?}"
+    );
     assert!(list.iter().any(|i| i["name"] == "any"));
 }
 
@@ -792,6 +813,12 @@ fn capture_annotate_writes_verdicts_wireshark_shows() {
     let comments = lab.read("comments.txt");
     let lines: Vec<&str> = comments.lines().collect();
     assert_eq!(lines.len(), 6, "{comments}{}", lab.read("cap.err"));
-    assert_eq!(lines[0], "tcpscope: conn 1, client → server: client CLOSED → SYN-SENT");
-    assert!(lines[1].starts_with("tcpscope: conn 1, server → client: server LISTEN → SYN-RECEIVED"), "{comments}");
+    assert_eq!(
+        lines[0],
+        "tcpscope: conn 1, client → server: client CLOSED → SYN-SENT"
+    );
+    assert!(
+        lines[1].starts_with("tcpscope: conn 1, server → client: server LISTEN → SYN-RECEIVED"),
+        "{comments}"
+    );
 }

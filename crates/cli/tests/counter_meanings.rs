@@ -20,7 +20,11 @@ fn in_new_netns(name: &str, script: &str) -> std::path::PathBuf {
         .current_dir(&dir)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{script}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{script}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     dir
 }
 
@@ -77,20 +81,44 @@ fn aborts_name_the_close_that_made_them() {
         ));
     }
     let dir = in_new_netns("aborts", &script);
-    let d = |c: &str| deltas(&dir, &format!("before-{c}.json"), &format!("after-{c}.json"));
+    let d = |c: &str| {
+        deltas(
+            &dir,
+            &format!("before-{c}.json"),
+            &format!("after-{c}.json"),
+        )
+    };
     // SO_LINGER 0 with nothing unread: TCPAbortOnData, not TCPAbortOnLinger;
     // both ends leave ESTABLISHED for CLOSED.
     let l0 = d("linger0");
-    assert_eq!((l0("TcpExtTCPAbortOnData"), l0("TcpExtTCPAbortOnLinger"), l0("TcpExtTCPAbortOnClose")), (1, 0, 0));
+    assert_eq!(
+        (
+            l0("TcpExtTCPAbortOnData"),
+            l0("TcpExtTCPAbortOnLinger"),
+            l0("TcpExtTCPAbortOnClose")
+        ),
+        (1, 0, 0)
+    );
     assert_eq!((l0("TcpEstabResets"), l0("TcpOutRsts")), (2, 1));
     // Unread data decides, with or without SO_LINGER 0: TCPAbortOnClose.
     for c in ["linger0-unread", "unread"] {
         let x = d(c);
-        assert_eq!((x("TcpExtTCPAbortOnClose"), x("TcpExtTCPAbortOnData")), (1, 0), "{c}");
+        assert_eq!(
+            (x("TcpExtTCPAbortOnClose"), x("TcpExtTCPAbortOnData")),
+            (1, 0),
+            "{c}"
+        );
     }
     // TCPAbortOnLinger: close() in FIN-WAIT-2 with TCP_LINGER2 negative.
     let l2 = d("linger2");
-    assert_eq!((l2("TcpExtTCPAbortOnLinger"), l2("TcpExtTCPAbortOnData"), l2("TcpOutRsts")), (1, 0, 1));
+    assert_eq!(
+        (
+            l2("TcpExtTCPAbortOnLinger"),
+            l2("TcpExtTCPAbortOnData"),
+            l2("TcpOutRsts")
+        ),
+        (1, 0, 1)
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -113,12 +141,18 @@ fn listen_overflows_count_dropped_syns() {
     let d = deltas(&dir, "before.json", "after.json");
     let syns = 1 + d("TcpExtTCPSynRetrans");
     assert!(syns >= 2, "the third client re-sent its SYN: {syns}");
-    assert_eq!(d("TcpExtListenOverflows"), syns, "each SYN dropped counts once");
+    assert_eq!(
+        d("TcpExtListenOverflows"),
+        syns,
+        "each SYN dropped counts once"
+    );
     assert_eq!(d("TcpExtListenDrops"), syns);
     assert_eq!(d("TcpPassiveOpens"), 0, "no handshake completed");
     // The application gave up (its own connect timeout, then close() in
     // SYN-SENT): the kernel counts no failed attempt for that.
-    assert!(std::fs::read_to_string(dir.join("third.txt")).unwrap().contains("timed out"));
+    assert!(std::fs::read_to_string(dir.join("third.txt"))
+        .unwrap()
+        .contains("timed out"));
     assert_eq!(d("TcpAttemptFails"), 0);
     std::fs::remove_dir_all(&dir).unwrap();
 }

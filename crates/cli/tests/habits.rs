@@ -27,9 +27,15 @@ fn bash_completes_subcommands_and_flags() {
         String::from_utf8(o.stdout).unwrap()
     };
     let subs = complete("tcpscope s", 1);
-    assert!(subs.split_whitespace().any(|w| w == "ss") && subs.contains("server"), "{subs}");
+    assert!(
+        subs.split_whitespace().any(|w| w == "ss") && subs.contains("server"),
+        "{subs}"
+    );
     let flags = complete("tcpscope ss --", 2);
-    assert!(flags.contains("--listening") && flags.contains("--summary"), "{flags}");
+    assert!(
+        flags.contains("--listening") && flags.contains("--summary"),
+        "{flags}"
+    );
     for shell in ["zsh", "fish"] {
         assert!(out(&["completions", shell]).contains("tcpscope"));
     }
@@ -42,10 +48,20 @@ fn man_pages_carry_the_flags_of_help() {
     out(&["man", "--dir", dir.to_str().unwrap()]);
     let page = std::fs::read_to_string(dir.join("tcpscope-capture.1")).unwrap();
     // The same flags and words as --help.
-    assert!(page.contains("\\-w") && page.contains("CAP_DAC_OVERRIDE"), "{page}");
-    let rendered = Command::new("man").args(["-l", dir.join("tcpscope-ss.1").to_str().unwrap()]).env("MANWIDTH", "100").output().unwrap();
+    assert!(
+        page.contains("\\-w") && page.contains("CAP_DAC_OVERRIDE"),
+        "{page}"
+    );
+    let rendered = Command::new("man")
+        .args(["-l", dir.join("tcpscope-ss.1").to_str().unwrap()])
+        .env("MANWIDTH", "100")
+        .output()
+        .unwrap();
     let text = String::from_utf8_lossy(&rendered.stdout);
-    assert!(text.contains("--listening") && text.contains("state time-wait"), "{text}");
+    assert!(
+        text.contains("--listening") && text.contains("state time-wait"),
+        "{text}"
+    );
     assert!(out(&["man"]).starts_with(".ie"));
     std::fs::remove_dir_all(&dir).unwrap();
 }
@@ -53,7 +69,11 @@ fn man_pages_carry_the_flags_of_help() {
 /// A capture of some 30,000 packets: one real connection's records again
 /// and again.
 fn big_capture(dir: &std::path::Path) -> std::path::PathBuf {
-    let one = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/captures/half-close.pcap")).unwrap();
+    let one = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/captures/half-close.pcap"
+    ))
+    .unwrap();
     let mut big = one.clone();
     for _ in 0..3000 {
         big.extend_from_slice(&one[24..]);
@@ -70,15 +90,27 @@ fn progress_shows_on_a_terminal_only() {
     let big = big_capture(&dir);
     // On a terminal (script(1) gives the command a pty), after no delay.
     let on_tty = |extra: &str| -> String {
-        let cmd = format!("{extra} TCPSCOPE_PROGRESS_AFTER_MS=0 {BIN} conns -r {} > /dev/null", big.display());
-        let o = Command::new("script").args(["-qec", &cmd, "/dev/null"]).output().unwrap();
+        let cmd = format!(
+            "{extra} TCPSCOPE_PROGRESS_AFTER_MS=0 {BIN} conns -r {} > /dev/null",
+            big.display()
+        );
+        let o = Command::new("script")
+            .args(["-qec", &cmd, "/dev/null"])
+            .output()
+            .unwrap();
         String::from_utf8_lossy(&o.stdout).into_owned()
     };
     let shown = on_tty("");
-    assert!(shown.contains("packets") && shown.contains("MiB"), "{shown:?}");
+    assert!(
+        shown.contains("packets") && shown.contains("MiB"),
+        "{shown:?}"
+    );
     // NO_COLOR: no colour sequence.
     let plain = on_tty("NO_COLOR=1 TERM=xterm-256color");
-    assert!(plain.contains("packets") && !plain.contains("\x1b[3"), "{plain:?}");
+    assert!(
+        plain.contains("packets") && !plain.contains("\x1b[3"),
+        "{plain:?}"
+    );
     // In a pipe: nothing on stderr.
     let o = Command::new(BIN)
         .args(["conns", "-r", big.to_str().unwrap()])

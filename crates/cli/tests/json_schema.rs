@@ -102,9 +102,25 @@ const SCHEMA: &[(&str, &[&str])] = &[
     (
         "socket",
         &[
-            "netid", "state", "ss_state", "recv_q", "send_q", "syn_recv", "local", "peer", "uid",
-            "inode", "cookie", "timer", "timer_ms", "timer_retrans", "process", "users", "note",
-            "info", "skmem",
+            "netid",
+            "state",
+            "ss_state",
+            "recv_q",
+            "send_q",
+            "syn_recv",
+            "local",
+            "peer",
+            "uid",
+            "inode",
+            "cookie",
+            "timer",
+            "timer_ms",
+            "timer_retrans",
+            "process",
+            "users",
+            "note",
+            "info",
+            "skmem",
         ],
     ),
     (
@@ -122,7 +138,10 @@ const SCHEMA: &[(&str, &[&str])] = &[
             "confirm",
         ],
     ),
-    ("counter", &["group", "section", "name", "nstat", "value", "meaning"]),
+    (
+        "counter",
+        &["group", "section", "name", "nstat", "value", "meaning"],
+    ),
     (
         "counter_delta",
         &[
@@ -138,7 +157,10 @@ const SCHEMA: &[(&str, &[&str])] = &[
         ],
     ),
     ("setting", &["group", "name", "value", "default", "what"]),
-    ("finding", &["kind", "limit", "numbers", "text", "advice", "command"]),
+    (
+        "finding",
+        &["kind", "limit", "numbers", "text", "advice", "command"],
+    ),
     (
         "kernel_event",
         &[

@@ -488,26 +488,52 @@ fn ss_options_and_filters_agree_with_iproute2_in_a_private_namespace() {
     let dir = in_new_netns("ss-words", &script);
     let read = |f: &str| std::fs::read_to_string(dir.join(f)).unwrap();
     for (name, args) in pairs {
-        let (ours, theirs) = (read(&format!("ours-{name}.txt")), read(&format!("theirs-{name}.txt")));
-        assert_eq!(ss_rows(&ours), ss_rows(&theirs), "ss {args}\nours:\n{ours}\ntheirs:\n{theirs}");
+        let (ours, theirs) = (
+            read(&format!("ours-{name}.txt")),
+            read(&format!("theirs-{name}.txt")),
+        );
+        assert_eq!(
+            ss_rows(&ours),
+            ss_rows(&theirs),
+            "ss {args}\nours:\n{ours}\ntheirs:\n{theirs}"
+        );
     }
     // The sockets the comparison rests on are there.
     let tan = read("ours-tan.txt");
-    for want in ["LISTEN 2 1 127.0.0.1:9601 0.0.0.0:*", "TIME-WAIT 0 0 [::1]:", "ESTAB 0 0 [::1]:9602"] {
-        assert!(ss_rows(&tan).iter().any(|r| r.starts_with(want)), "{want} in\n{tan}");
+    for want in [
+        "LISTEN 2 1 127.0.0.1:9601 0.0.0.0:*",
+        "TIME-WAIT 0 0 [::1]:",
+        "ESTAB 0 0 [::1]:9602",
+    ] {
+        assert!(
+            ss_rows(&tan).iter().any(|r| r.starts_with(want)),
+            "{want} in\n{tan}"
+        );
     }
-    assert_eq!(ss_rows(&read("ours-udp.txt")), ["UNCONN 0 0 127.0.0.1:9603 0.0.0.0:*"]);
+    assert_eq!(
+        ss_rows(&read("ours-udp.txt")),
+        ["UNCONN 0 0 127.0.0.1:9603 0.0.0.0:*"]
+    );
     // -o: the TIME-WAIT timer with the same name and about the same time left.
     let timer = |t: &str| -> (String, String) {
-        let w = t.split_whitespace().find(|w| w.starts_with("timer:(")).unwrap_or_else(|| panic!("{t}"));
+        let w = t
+            .split_whitespace()
+            .find(|w| w.starts_with("timer:("))
+            .unwrap_or_else(|| panic!("{t}"));
         let inner = &w["timer:(".len()..w.len() - 1];
         let parts: Vec<&str> = inner.split(',').collect();
         (parts[0].to_string(), parts[1].to_string())
     };
-    let (ours_t, theirs_t) = (timer(&read("ours-timer.txt")), timer(&read("theirs-timer.txt")));
+    let (ours_t, theirs_t) = (
+        timer(&read("ours-timer.txt")),
+        timer(&read("theirs-timer.txt")),
+    );
     assert_eq!(ours_t.0, "timewait");
     assert_eq!(ours_t.0, theirs_t.0);
-    assert!(ours_t.1.ends_with("sec") && theirs_t.1.ends_with("sec"), "{ours_t:?} {theirs_t:?}");
+    assert!(
+        ours_t.1.ends_with("sec") && theirs_t.1.ends_with("sec"),
+        "{ours_t:?} {theirs_t:?}"
+    );
     // -s: ss's own lines, the same numbers.
     let (ours_s, theirs_s) = (read("ours-s.txt"), read("theirs-s.txt"));
     let lines = |t: &str| -> Vec<String> {
@@ -516,7 +542,11 @@ fn ss_options_and_filters_agree_with_iproute2_in_a_private_namespace() {
             .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
             .collect()
     };
-    assert_eq!(lines(&ours_s), lines(&theirs_s), "ours:\n{ours_s}\ntheirs:\n{theirs_s}");
+    assert_eq!(
+        lines(&ours_s),
+        lines(&theirs_s),
+        "ours:\n{ours_s}\ntheirs:\n{theirs_s}"
+    );
     assert!(ours_s.contains("timewait 1)"), "{ours_s}");
     let s = json_lines(&read("ours-s.json"));
     assert_eq!(s[0]["type"], "socket_summary");
@@ -528,14 +558,23 @@ fn ss_options_and_filters_agree_with_iproute2_in_a_private_namespace() {
 fn ss_typos_are_usage_errors_that_name_the_word() {
     for (args, want) in [
         (&["ss", "-ltnz"][..], "unknown option"),
-        (&["ss", "-tan", "state", "timewait"][..], "unknown state 'timewait'"),
-        (&["ss", "-tan", "sport", "=", ":http"][..], "':http' after 'sport' is not a port number"),
+        (
+            &["ss", "-tan", "state", "timewait"][..],
+            "unknown state 'timewait'",
+        ),
+        (
+            &["ss", "-tan", "sport", "=", ":http"][..],
+            "':http' after 'sport' is not a port number",
+        ),
         (&["ss", "-tan", "dev", "lo"][..], "unknown word 'dev'"),
     ] {
         let out = Command::new(BIN).args(args).output().unwrap();
         assert_eq!(out.status.code(), Some(2), "{args:?}");
         let err = String::from_utf8_lossy(&out.stderr);
-        assert!(err.starts_with("tcpscope ss: ") && err.contains(want), "{args:?}: {err}");
+        assert!(
+            err.starts_with("tcpscope ss: ") && err.contains(want),
+            "{args:?}: {err}"
+        );
     }
 }
 
@@ -579,10 +618,17 @@ fn counters_agree_with_nstat_in_a_private_namespace() {
     for (name, v) in tcp {
         assert_eq!(ours.get(name), Some(v), "{name}");
     }
-    assert!(theirs.iter().any(|(n, v)| n == "TcpExtListenOverflows" && *v >= 1));
+    assert!(theirs
+        .iter()
+        .any(|(n, v)| n == "TcpExtListenOverflows" && *v >= 1));
     // The table shows nstat's names too, and a pattern picks the same ones.
     let ours_text = read("ours.txt");
-    assert!(ours_text.lines().any(|l| l.trim_start().starts_with("TcpExtListenOverflows ")), "{ours_text}");
+    assert!(
+        ours_text
+            .lines()
+            .any(|l| l.trim_start().starts_with("TcpExtListenOverflows ")),
+        "{ours_text}"
+    );
     let names = |t: &str| -> Vec<String> {
         let mut v: Vec<String> = t
             .lines()
@@ -592,7 +638,10 @@ fn counters_agree_with_nstat_in_a_private_namespace() {
         v.sort();
         v
     };
-    let mut want: Vec<String> = nstat(&read("theirs-pat.txt")).into_iter().map(|(n, _)| n).collect();
+    let mut want: Vec<String> = nstat(&read("theirs-pat.txt"))
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect();
     want.sort();
     assert_eq!(names(&read("ours-pat.txt")), want);
     std::fs::remove_dir_all(&dir).unwrap();
@@ -600,10 +649,17 @@ fn counters_agree_with_nstat_in_a_private_namespace() {
 
 #[test]
 fn counters_name_an_unknown_pattern_and_count_wants_watch() {
-    let out = Command::new(BIN).args(["counters", "TcpExtNoSuchThing"]).output().unwrap();
+    let out = Command::new(BIN)
+        .args(["counters", "TcpExtNoSuchThing"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("no counter is named like 'TcpExtNoSuchThing'"));
-    let out = Command::new(BIN).args(["counters", "--count", "2"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr)
+        .contains("no counter is named like 'TcpExtNoSuchThing'"));
+    let out = Command::new(BIN)
+        .args(["counters", "--count", "2"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--watch"));
 }
@@ -638,10 +694,21 @@ fn trace_in_a_namespace_shows_that_namespace_only() {
     let read = |f: &str| std::fs::read_to_string(dir.join(f)).unwrap();
     let ours = json_lines(&read("ours.json"));
     let all = json_lines(&read("all.json"));
-    let ns: u64 = read("netns.txt").trim().trim_start_matches("net:[").trim_end_matches(']').parse().unwrap();
+    let ns: u64 = read("netns.txt")
+        .trim()
+        .trim_start_matches("net:[")
+        .trim_end_matches(']')
+        .parse()
+        .unwrap();
     let client_lives = |ev: &[serde_json::Value]| {
         ev.iter()
-            .filter(|e| e["event"] == "lifetime" && e["states"].as_str().unwrap().starts_with("CLOSED -> SYN-SENT -> ESTABLISHED"))
+            .filter(|e| {
+                e["event"] == "lifetime"
+                    && e["states"]
+                        .as_str()
+                        .unwrap()
+                        .starts_with("CLOSED -> SYN-SENT -> ESTABLISHED")
+            })
             .count()
     };
     // Only namespace A's two connections, each event from namespace A.
@@ -651,7 +718,9 @@ fn trace_in_a_namespace_shows_that_namespace_only() {
     // naming its namespace.
     assert!(client_lives(&all) >= 7, "{all:?}");
     assert!(all.iter().all(|e| !e["netns"].is_null()), "{all:?}");
-    assert!(all.iter().any(|e| e["netns"] != ns && !e["netns"].is_null()));
+    assert!(all
+        .iter()
+        .any(|e| e["netns"] != ns && !e["netns"].is_null()));
     // The listener was up 1.5 s; its pid is the server's, confirmed.
     let down = ours
         .iter()
@@ -666,26 +735,54 @@ fn trace_in_a_namespace_shows_that_namespace_only() {
     // the client's connect() and close() name the client; every pid shown is
     // one of the three processes; the listener's new connections, made in
     // softirq, name none.
-    for e in ours.iter().filter(|e| e["event"] == "lifetime" && e["states"].as_str().unwrap().starts_with("CLOSED -> SYN-SENT -> ESTABLISHED")) {
+    for e in ours.iter().filter(|e| {
+        e["event"] == "lifetime"
+            && e["states"]
+                .as_str()
+                .unwrap()
+                .starts_with("CLOSED -> SYN-SENT -> ESTABLISHED")
+    }) {
         assert_eq!(e["pid"].as_u64(), Some(pid("client.pid")), "{e}");
     }
     let known = [pid("server.pid"), pid("client.pid"), pid("refused.pid")];
-    assert!(ours.iter().all(|e| e["pid"].as_u64().is_none_or(|p| known.contains(&p))), "{ours:?}");
-    assert!(ours.iter().any(|e| e["new"] == "SYN-RECEIVED" && e["pid"].is_null()));
+    assert!(
+        ours.iter()
+            .all(|e| e["pid"].as_u64().is_none_or(|p| known.contains(&p))),
+        "{ours:?}"
+    );
+    assert!(ours
+        .iter()
+        .any(|e| e["new"] == "SYN-RECEIVED" && e["pid"].is_null()));
     // A client's lifetime: tcplife's bytes (5 sent and echoed; the SYN and
     // FIN count in bytes_acked, the FIN in bytes_received).
     let life = ours
         .iter()
-        .find(|e| e["event"] == "lifetime" && e["states"].as_str().unwrap().starts_with("CLOSED -> SYN-SENT -> ESTABLISHED"))
+        .find(|e| {
+            e["event"] == "lifetime"
+                && e["states"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("CLOSED -> SYN-SENT -> ESTABLISHED")
+        })
         .unwrap();
-    assert_eq!((life["bytes_acked"].as_u64(), life["bytes_received"].as_u64()), (Some(7), Some(6)), "{life}");
+    assert_eq!(
+        (
+            life["bytes_acked"].as_u64(),
+            life["bytes_received"].as_u64()
+        ),
+        (Some(7), Some(6)),
+        "{life}"
+    );
     // The refused connection: its RST in words, with the errno the
     // application got.
     let rst = ours.iter().find(|e| e["event"] == "receive RST").unwrap();
     assert_eq!(rst["state"], "SYN-SENT");
     assert_eq!(rst["errno"], "ECONNREFUSED");
     // In time order.
-    let times: Vec<f64> = ours.iter().map(|e| e["elapsed_s"].as_f64().unwrap()).collect();
+    let times: Vec<f64> = ours
+        .iter()
+        .map(|e| e["elapsed_s"].as_f64().unwrap())
+        .collect();
     assert!(times.windows(2).all(|w| w[0] <= w[1]), "{times:?}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
@@ -706,14 +803,21 @@ fn doctor_names_the_binding_limit_and_finds_nothing_in_a_quiet_namespace() {
     );
     let dir = in_new_netns("doctor", &script);
     let read = |f: &str| std::fs::read_to_string(dir.join(f)).unwrap();
-    assert!(read("quiet.txt").contains("findings: none"), "{}", read("quiet.txt"));
+    assert!(
+        read("quiet.txt").contains("findings: none"),
+        "{}",
+        read("quiet.txt")
+    );
     assert!(!read("quiet.json").contains("\"finding\""));
     let full = json_lines(&read("full.json"));
     let f: Vec<_> = full.iter().filter(|l| l["type"] == "finding").collect();
     assert_eq!(f.len(), 1, "{f:?}");
     assert_eq!(f[0]["kind"], "accept_queue_full");
     assert_eq!(f[0]["limit"], "listen() backlog");
-    assert_eq!(f[0]["numbers"]["listener 127.0.0.1:9500"], "Recv-Q 3 Send-Q 2");
+    assert_eq!(
+        f[0]["numbers"]["listener 127.0.0.1:9500"],
+        "Recv-Q 3 Send-Q 2"
+    );
     assert_eq!(f[0]["numbers"]["net.core.somaxconn"], "4096");
     assert_eq!(f[0]["command"], "tcpscope ss -ltn 'sport = :9500'");
     assert!(!f[0]["advice"].as_str().unwrap().contains("sysctl -w"));

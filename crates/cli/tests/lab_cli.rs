@@ -243,12 +243,47 @@ fn every_lab_passes_as_root_and_the_host_is_left_as_it_was() {
 /// lab's namespaces give none.
 fn doctor_finds_each_labs_condition_and_nothing_else(docs: &[serde_json::Value]) {
     const EXPECTED: &[(&str, &[(&str, &str, &str)])] = &[
-        ("accept-queue-overflow", &[("server", "accept_queue_full", "listen() backlog")]),
-        ("accept-queue-abort", &[("server", "accept_queue_full", "listen() backlog or net.core.somaxconn")]),
-        ("backlog", &[("server", "accept_queue_full", "listen() backlog"), ("server", "syncookies_answered", "listen() backlog")]),
-        ("syn-queue-overflow", &[("server", "syn_queue_drops", "net.ipv4.tcp_syncookies"), ("server", "accept_queue_full", "listen() backlog")]),
-        ("syn-flood", &[("server", "syn_queue_drops", "listen() backlog"), ("server", "syncookies_answered", "listen() backlog")]),
-        ("time-wait", &[("client", "time_wait_overflow", "net.ipv4.tcp_max_tw_buckets")]),
+        (
+            "accept-queue-overflow",
+            &[("server", "accept_queue_full", "listen() backlog")],
+        ),
+        (
+            "accept-queue-abort",
+            &[(
+                "server",
+                "accept_queue_full",
+                "listen() backlog or net.core.somaxconn",
+            )],
+        ),
+        (
+            "backlog",
+            &[
+                ("server", "accept_queue_full", "listen() backlog"),
+                ("server", "syncookies_answered", "listen() backlog"),
+            ],
+        ),
+        (
+            "syn-queue-overflow",
+            &[
+                ("server", "syn_queue_drops", "net.ipv4.tcp_syncookies"),
+                ("server", "accept_queue_full", "listen() backlog"),
+            ],
+        ),
+        (
+            "syn-flood",
+            &[
+                ("server", "syn_queue_drops", "listen() backlog"),
+                ("server", "syncookies_answered", "listen() backlog"),
+            ],
+        ),
+        (
+            "time-wait",
+            &[(
+                "client",
+                "time_wait_overflow",
+                "net.ipv4.tcp_max_tw_buckets",
+            )],
+        ),
     ];
     for d in docs {
         let name = d["name"].as_str().unwrap();
@@ -257,8 +292,16 @@ fn doctor_finds_each_labs_condition_and_nothing_else(docs: &[serde_json::Value])
             .unwrap()
             .iter()
             .map(|f| {
-                assert!(!f["numbers"].as_object().unwrap().is_empty() && !f["command"].as_str().unwrap().is_empty(), "{f}");
-                (f["host"].as_str().unwrap().into(), f["kind"].as_str().unwrap().into(), f["limit"].as_str().unwrap().into())
+                assert!(
+                    !f["numbers"].as_object().unwrap().is_empty()
+                        && !f["command"].as_str().unwrap().is_empty(),
+                    "{f}"
+                );
+                (
+                    f["host"].as_str().unwrap().into(),
+                    f["kind"].as_str().unwrap().into(),
+                    f["limit"].as_str().unwrap().into(),
+                )
             })
             .collect();
         let want: Vec<(String, String, String)> = EXPECTED
@@ -306,7 +349,10 @@ fn every_counter_meaning_was_seen_in_its_labs(docs: &[serde_json::Value]) {
                 e.at_least,
                 e.at_most
             );
-            println!("counter {nstat:<30} lab {:<22} {:<6} {delta:+}", e.lab, e.host);
+            println!(
+                "counter {nstat:<30} lab {:<22} {:<6} {delta:+}",
+                e.lab, e.host
+            );
         }
     }
 }

@@ -251,14 +251,24 @@ fn close_modes_on_the_wire() {
 }
 
 fn json_lines(text: &str) -> Vec<serde_json::Value> {
-    text.lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+    text.lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
 }
 
 #[test]
 fn the_close_reported_is_the_one_the_kernel_made() {
     // Data left unread: close() sends an RST whatever the close mode, and
     // the server says so; the client meets it as ECONNRESET.
-    let (srv, addr) = server(&["--unread", "--close-after", "0", "--max-conns", "1", "-v", "--json"]);
+    let (srv, addr) = server(&[
+        "--unread",
+        "--close-after",
+        "0",
+        "--max-conns",
+        "1",
+        "-v",
+        "--json",
+    ]);
     let (_, out) = client(&addr, &["--message", "hello", "--recv", "--json", "-v"]);
     let c = json_lines(&out);
     assert_eq!(c[0]["errors"][0]["errno"], "ECONNRESET", "{out}");
@@ -271,7 +281,10 @@ fn the_close_reported_is_the_one_the_kernel_made() {
     assert!(out.contains("received 1"), "{out}");
     let s = json_lines(&finish(srv));
     assert_eq!(s[0]["type"], "peer_connection", "{s:?}");
-    assert_eq!((s[0]["sent"].as_u64(), s[0]["received"].as_u64()), (Some(1), Some(1)));
+    assert_eq!(
+        (s[0]["sent"].as_u64(), s[0]["received"].as_u64()),
+        (Some(1), Some(1))
+    );
     assert_eq!(s[0]["closed_by_us"], "exit");
     assert_eq!(s[1]["type"], "peer_summary");
 }
@@ -281,9 +294,17 @@ fn write_after_reset_meets_both_errors_in_order() {
     // The server resets while the connection is open: the first write after
     // the RST fails with ECONNRESET, the next with EPIPE.
     let (srv, addr) = server(&["--close", "rst", "--close-after", "1", "--max-conns", "1"]);
-    let (_, out) = client(&addr, &["--message", "x", "--write-after-reset", "--json", "-v"]);
+    let (_, out) = client(
+        &addr,
+        &["--message", "x", "--write-after-reset", "--json", "-v"],
+    );
     let c = json_lines(&out);
-    let errs: Vec<&str> = c[0]["errors"].as_array().unwrap().iter().map(|e| e["errno"].as_str().unwrap()).collect();
+    let errs: Vec<&str> = c[0]["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["errno"].as_str().unwrap())
+        .collect();
     assert_eq!(errs, ["ECONNRESET", "EPIPE"], "{out}");
     finish(srv);
 }
@@ -291,12 +312,25 @@ fn write_after_reset_meets_both_errors_in_order() {
 #[test]
 fn http_requests_and_message_escapes() {
     let (srv, addr) = server(&["--mode", "http", "--bytes", "100", "--max-conns", "2"]);
-    let (code, out) = client(&addr, &["--http", "--requests", "3", "--path", "/x", "--json", "-v"]);
+    let (code, out) = client(
+        &addr,
+        &["--http", "--requests", "3", "--path", "/x", "--json", "-v"],
+    );
     assert_eq!(code, 0, "{out}");
     let c = json_lines(&out);
     assert_eq!(c[0]["responses"], 3, "{out}");
     // --message understands \r\n: a request the http server answers.
-    let (code, out) = client(&addr, &["--message", "GET / HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n", "--json", "-v", "--hold", "200ms"]);
+    let (code, out) = client(
+        &addr,
+        &[
+            "--message",
+            "GET / HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n",
+            "--json",
+            "-v",
+            "--hold",
+            "200ms",
+        ],
+    );
     assert_eq!(code, 0, "{out}");
     assert_eq!(json_lines(&out)[0]["sent"], 27);
     finish(srv);
@@ -320,19 +354,30 @@ fn a_name_with_two_addresses_is_tried_in_order() {
          done",
         d = dir.display()
     );
-    let st = Command::new("unshare").args(["-mn", "sh", "-c", &script]).status().unwrap();
+    let st = Command::new("unshare")
+        .args(["-mn", "sh", "-c", &script])
+        .status()
+        .unwrap();
     assert!(st.success());
-    let recs: Vec<serde_json::Value> = json_lines(&std::fs::read_to_string(dir.join("out.json")).unwrap())
-        .into_iter()
-        .filter(|v| v["type"] == "peer_connection")
-        .collect();
+    let recs: Vec<serde_json::Value> =
+        json_lines(&std::fs::read_to_string(dir.join("out.json")).unwrap())
+            .into_iter()
+            .filter(|v| v["type"] == "peer_connection")
+            .collect();
     assert_eq!(recs.len(), 2);
     // Both runs connected, each to the address that listened; whichever
     // address the resolver put first, one run tried it first and says so.
     assert_eq!(recs[0]["peer"], "127.0.0.1:9292", "{recs:?}");
     assert_eq!(recs[1]["peer"], "[::1]:9292", "{recs:?}");
-    assert!(recs.iter().all(|r| r["errors"].as_array().unwrap().is_empty()), "{recs:?}");
-    let tried: Vec<&serde_json::Value> = recs.iter().flat_map(|r| r["tried"].as_array().unwrap()).collect();
+    assert!(
+        recs.iter()
+            .all(|r| r["errors"].as_array().unwrap().is_empty()),
+        "{recs:?}"
+    );
+    let tried: Vec<&serde_json::Value> = recs
+        .iter()
+        .flat_map(|r| r["tried"].as_array().unwrap())
+        .collect();
     assert_eq!(tried.len(), 1, "{recs:?}");
     assert_eq!(tried[0]["errno"], "ECONNREFUSED");
     std::fs::remove_dir_all(&dir).unwrap();

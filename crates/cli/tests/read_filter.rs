@@ -130,30 +130,63 @@ fn dash_d_prints_the_program() {
 fn read_w_cuts_the_same_subset_as_tcpdump_r_w() {
     let dir = std::env::temp_dir().join(format!("tcpscope-readw-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let cap = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/captures/half-close.pcap");
-    for (i, expr) in ["", "tcp[tcpflags] & tcp-fin != 0", "dst port 9300", "ip6"].iter().enumerate() {
-        let (ours, theirs) = (dir.join(format!("ours{i}.pcap")), dir.join(format!("theirs{i}.pcap")));
+    let cap = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/captures/half-close.pcap"
+    );
+    for (i, expr) in ["", "tcp[tcpflags] & tcp-fin != 0", "dst port 9300", "ip6"]
+        .iter()
+        .enumerate()
+    {
+        let (ours, theirs) = (
+            dir.join(format!("ours{i}.pcap")),
+            dir.join(format!("theirs{i}.pcap")),
+        );
         let mut a = vec!["read", "-r", cap, "-w", ours.to_str().unwrap()];
         let mut b = vec!["-r", cap, "-w", theirs.to_str().unwrap()];
         if !expr.is_empty() {
             a.push(expr);
             b.push(expr);
         }
-        let o = std::process::Command::new(env!("CARGO_BIN_EXE_tcpscope")).args(&a).output().unwrap();
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_tcpscope"))
+            .args(&a)
+            .output()
+            .unwrap();
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        let t = std::process::Command::new("tcpdump").args(&b).output().unwrap();
+        let t = std::process::Command::new("tcpdump")
+            .args(&b)
+            .output()
+            .unwrap();
         assert!(t.status.success());
-        assert_eq!(std::fs::read(&ours).unwrap(), std::fs::read(&theirs).unwrap(), "'{expr}'");
+        assert_eq!(
+            std::fs::read(&ours).unwrap(),
+            std::fs::read(&theirs).unwrap(),
+            "'{expr}'"
+        );
     }
     // pcapng on request, which tcpscope and tcpdump read back the same.
     let ng = dir.join("ours.pcapng");
     let o = std::process::Command::new(env!("CARGO_BIN_EXE_tcpscope"))
-        .args(["read", "-r", cap, "-w", ng.to_str().unwrap(), "--pcapng", "tcp"])
+        .args([
+            "read",
+            "-r",
+            cap,
+            "-w",
+            ng.to_str().unwrap(),
+            "--pcapng",
+            "tcp",
+        ])
         .output()
         .unwrap();
     assert!(o.status.success());
-    let back = std::process::Command::new("tcpdump").args(["-t", "-nn", "-r", ng.to_str().unwrap()]).output().unwrap();
-    let orig = std::process::Command::new("tcpdump").args(["-t", "-nn", "-r", cap, "tcp"]).output().unwrap();
+    let back = std::process::Command::new("tcpdump")
+        .args(["-t", "-nn", "-r", ng.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let orig = std::process::Command::new("tcpdump")
+        .args(["-t", "-nn", "-r", cap, "tcp"])
+        .output()
+        .unwrap();
     assert_eq!(back.stdout, orig.stdout);
     std::fs::remove_dir_all(&dir).unwrap();
 }
@@ -174,16 +207,34 @@ fn an_expression_no_packet_can_pass_and_a_directory_end_as_tcpdump_ends() {
         h.extend_from_slice(&v.to_le_bytes());
     }
     std::fs::write(&raw6, &h).unwrap();
-    let ours = std::process::Command::new(env!("CARGO_BIN_EXE_tcpscope")).args(["read", "-r", raw6.to_str().unwrap(), "ip"]).output().unwrap();
-    let theirs = std::process::Command::new("tcpdump").args(["-r", raw6.to_str().unwrap(), "ip"]).output().unwrap();
+    let ours = std::process::Command::new(env!("CARGO_BIN_EXE_tcpscope"))
+        .args(["read", "-r", raw6.to_str().unwrap(), "ip"])
+        .output()
+        .unwrap();
+    let theirs = std::process::Command::new("tcpdump")
+        .args(["-r", raw6.to_str().unwrap(), "ip"])
+        .output()
+        .unwrap();
     assert_eq!(ours.status.code(), Some(1));
     assert_eq!(theirs.status.code(), Some(1));
-    let tail = |o: &std::process::Output| String::from_utf8_lossy(&o.stderr).lines().last().unwrap_or("").replace("tcpdump", "tcpscope");
+    let tail = |o: &std::process::Output| {
+        String::from_utf8_lossy(&o.stderr)
+            .lines()
+            .last()
+            .unwrap_or("")
+            .replace("tcpdump", "tcpscope")
+    };
     assert_eq!(tail(&ours), tail(&theirs));
     // `ip6` on it is fine.
-    let ok = std::process::Command::new(env!("CARGO_BIN_EXE_tcpscope")).args(["read", "-r", raw6.to_str().unwrap(), "ip6"]).output().unwrap();
+    let ok = std::process::Command::new(env!("CARGO_BIN_EXE_tcpscope"))
+        .args(["read", "-r", raw6.to_str().unwrap(), "ip6"])
+        .output()
+        .unwrap();
     assert!(ok.status.success());
-    let d = std::process::Command::new(env!("CARGO_BIN_EXE_tcpscope")).args(["read", "-r", dir.to_str().unwrap()]).output().unwrap();
+    let d = std::process::Command::new(env!("CARGO_BIN_EXE_tcpscope"))
+        .args(["read", "-r", dir.to_str().unwrap()])
+        .output()
+        .unwrap();
     assert_eq!(d.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&d.stderr).contains("is a directory"));
     std::fs::remove_dir_all(&dir).unwrap();

@@ -9,13 +9,22 @@ use std::process::Command;
 const BIN: &str = env!("CARGO_BIN_EXE_tcpscope");
 
 fn capture(name: &str) -> Vec<u8> {
-    std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/captures").join(name)).unwrap()
+    std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../tests/captures")
+            .join(name),
+    )
+    .unwrap()
 }
 
 /// Three real connections in one file: a zero-window transfer with
 /// retransmissions, a half-close and a refusal.
 fn three(dir: &Path) -> PathBuf {
-    let (a, b, c) = (capture("zero-window.pcap"), capture("half-close.pcap"), capture("refused.pcap"));
+    let (a, b, c) = (
+        capture("zero-window.pcap"),
+        capture("half-close.pcap"),
+        capture("refused.pcap"),
+    );
     let path = dir.join("three.pcap");
     std::fs::write(&path, [&a[..], &b[24..], &c[24..]].concat()).unwrap();
     path
@@ -41,7 +50,10 @@ fn chromium(dir: &Path, url: &str, extra: &[&str]) -> (String, String) {
         .arg(url)
         .output()
         .expect("chromium (scripts/install-deps.sh installs it)");
-    (String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 #[test]
@@ -51,19 +63,41 @@ fn the_report_renders_in_chromium_with_its_table_graphs_and_marks() {
     let cap = three(&dir);
     let page = dir.join("report.html");
     let o = Command::new(BIN)
-        .args(["report", "-r", cap.to_str().unwrap(), "-o", page.to_str().unwrap()])
+        .args([
+            "report",
+            "-r",
+            cap.to_str().unwrap(),
+            "-o",
+            page.to_str().unwrap(),
+        ])
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let html = std::fs::read_to_string(&page).unwrap();
     // Self-contained: no stylesheet, script or image to fetch.
-    for outside in ["<link", "<script src", "<img", "src=\"http", "href=\"http", "url(http"] {
+    for outside in [
+        "<link",
+        "<script src",
+        "<img",
+        "src=\"http",
+        "href=\"http",
+        "url(http",
+    ] {
         assert!(!html.contains(outside), "{outside}");
     }
     let url = format!("file://{}", page.display());
     let (dom, log) = chromium(&dir, &url, &["--dump-dom"]);
-    assert!(dom.contains("<table class=\"sortable\" id=\"conns\">"), "{log}");
-    let rows = dom.split("<tbody>").nth(1).unwrap().split("</tbody>").next().unwrap();
+    assert!(
+        dom.contains("<table class=\"sortable\" id=\"conns\">"),
+        "{log}"
+    );
+    let rows = dom
+        .split("<tbody>")
+        .nth(1)
+        .unwrap()
+        .split("</tbody>")
+        .next()
+        .unwrap();
     assert_eq!(rows.matches("<tr>").count(), 3, "{rows}");
     // One time-sequence graph (and the others) per connection, with the
     // retransmissions and zero windows this capture has marked.
@@ -77,20 +111,49 @@ fn the_report_renders_in_chromium_with_its_table_graphs_and_marks() {
     // Sorted by duration, longest first, from the address: the zero-window
     // transfer (3 s) leads.
     let (sorted, _) = chromium(&dir, &format!("{url}#sort=-3"), &["--dump-dom"]);
-    let first = sorted.split("<tbody>").nth(1).unwrap().split("</tr>").next().unwrap().to_string();
+    let first = sorted
+        .split("<tbody>")
+        .nth(1)
+        .unwrap()
+        .split("</tr>")
+        .next()
+        .unwrap()
+        .to_string();
     assert!(first.contains("#conn1"), "{first}");
     let (asc, _) = chromium(&dir, &format!("{url}#sort=3"), &["--dump-dom"]);
-    let first = asc.split("<tbody>").nth(1).unwrap().split("</tr>").next().unwrap().to_string();
+    let first = asc
+        .split("<tbody>")
+        .nth(1)
+        .unwrap()
+        .split("</tr>")
+        .next()
+        .unwrap()
+        .to_string();
     assert!(!first.contains("#conn1"), "{first}");
     // Stevens' graph is one switch away (also from the address).
     let (stevens, _) = chromium(&dir, &format!("{url}#stevens"), &["--dump-dom"]);
-    assert!(stevens.contains("<body class=\"stevens\">"), "{}", &stevens[..200.min(stevens.len())]);
+    assert!(
+        stevens.contains("<body class=\"stevens\">"),
+        "{}",
+        &stevens[..200.min(stevens.len())]
+    );
     assert!(dom.contains("<circle class=\"stevens\""));
     // A screenshot of the rendered page.
     let shot = dir.join("report.png");
-    let _ = chromium(&dir, &url, &["--window-size=1100,2400", &format!("--screenshot={}", shot.display())]);
+    let _ = chromium(
+        &dir,
+        &url,
+        &[
+            "--window-size=1100,2400",
+            &format!("--screenshot={}", shot.display()),
+        ],
+    );
     let png = std::fs::read(&shot).unwrap();
-    assert!(png.starts_with(b"\x89PNG") && png.len() > 50_000, "{}", png.len());
+    assert!(
+        png.starts_with(b"\x89PNG") && png.len() > 50_000,
+        "{}",
+        png.len()
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -109,7 +172,13 @@ fn a_long_capture_makes_a_page_of_bounded_size() {
     std::fs::write(&cap, &big).unwrap();
     let page = dir.join("big.html");
     let o = Command::new(BIN)
-        .args(["report", "-r", cap.to_str().unwrap(), "-o", page.to_str().unwrap()])
+        .args([
+            "report",
+            "-r",
+            cap.to_str().unwrap(),
+            "-o",
+            page.to_str().unwrap(),
+        ])
         .output()
         .unwrap();
     assert!(o.status.success());

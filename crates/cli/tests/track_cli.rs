@@ -381,21 +381,43 @@ fn conns_ladder_and_explain_choose_connections_with_a_filter_or_endpoints() {
         .collect();
     assert_eq!(all.len(), 2);
     // A pcap-filter expression on conns, as on read.
-    let port = all[1]["client"].as_str().unwrap().rsplit(':').next().unwrap().to_string();
+    let port = all[1]["client"]
+        .as_str()
+        .unwrap()
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .to_string();
     let one = run(&["conns", "-r", file, "--json", "port", &port]);
     assert_eq!(one.lines().count(), 1, "{one}");
     assert!(one.contains(all[1]["client"].as_str().unwrap()));
     // The ladder of the second connection, by its endpoints in either order.
-    let (c, s) = (all[1]["client"].as_str().unwrap(), all[1]["server"].as_str().unwrap());
+    let (c, s) = (
+        all[1]["client"].as_str().unwrap(),
+        all[1]["server"].as_str().unwrap(),
+    );
     let by_id = run(&["ladder", "-r", file, "--conn", "2"]);
-    assert_eq!(run(&["ladder", "-r", file, "--conn", &format!("{c}-{s}")]), by_id);
-    assert_eq!(run(&["ladder", "-r", file, "--conn", &format!("{s}-{c}")]), by_id);
+    assert_eq!(
+        run(&["ladder", "-r", file, "--conn", &format!("{c}-{s}")]),
+        by_id
+    );
+    assert_eq!(
+        run(&["ladder", "-r", file, "--conn", &format!("{s}-{c}")]),
+        by_id
+    );
     // -c draws the first packets only.
     let first = run(&["ladder", "-r", file, "--conn", "1", "-c", "2"]);
-    assert_eq!(first.lines().filter(|l| l.contains('─')).count(), 2, "{first}");
+    assert_eq!(
+        first.lines().filter(|l| l.contains('─')).count(),
+        2,
+        "{first}"
+    );
     // read --explain with an expression.
     let explained = run(&["read", "-r", file, "--explain", "port", &port]);
-    assert!(!explained.contains(all[0]["client"].as_str().unwrap()), "{explained}");
+    assert!(
+        !explained.contains(all[0]["client"].as_str().unwrap()),
+        "{explained}"
+    );
     // A connection that is not there says how to find one.
     let out = Command::new(env!("CARGO_BIN_EXE_tcpscope"))
         .args(["ladder", "-r", file, "--conn", "127.0.0.9:1-127.0.0.9:2"])
@@ -409,15 +431,34 @@ fn conns_ladder_and_explain_choose_connections_with_a_filter_or_endpoints() {
 #[test]
 fn annotated_pcapng_carries_the_explain_lines_for_wireshark() {
     let src = capture("reset-by-peer.pcap");
-    let out = std::env::temp_dir().join(format!("tcpscope-annotated-{}.pcapng", std::process::id()));
-    run(&["read", "-r", src.to_str().unwrap(), "-w", out.to_str().unwrap(), "--annotate"]);
+    let out =
+        std::env::temp_dir().join(format!("tcpscope-annotated-{}.pcapng", std::process::id()));
+    run(&[
+        "read",
+        "-r",
+        src.to_str().unwrap(),
+        "-w",
+        out.to_str().unwrap(),
+        "--annotate",
+    ]);
     // tshark reads each packet's comment: the line read --explain prints under it.
     let t = Command::new("tshark")
-        .args(["-r", out.to_str().unwrap(), "-T", "fields", "-e", "frame.comment"])
+        .args([
+            "-r",
+            out.to_str().unwrap(),
+            "-T",
+            "fields",
+            "-e",
+            "frame.comment",
+        ])
         .output()
         .unwrap();
     assert!(t.status.success(), "{}", String::from_utf8_lossy(&t.stderr));
-    let comments: Vec<String> = String::from_utf8(t.stdout).unwrap().lines().map(String::from).collect();
+    let comments: Vec<String> = String::from_utf8(t.stdout)
+        .unwrap()
+        .lines()
+        .map(String::from)
+        .collect();
     let explain = run(&["read", "-r", src.to_str().unwrap(), "--explain"]);
     let mut want = Vec::new();
     for line in explain.lines() {
@@ -428,7 +469,10 @@ fn annotated_pcapng_carries_the_explain_lines_for_wireshark() {
         }
     }
     assert_eq!(comments, want);
-    assert!(comments.iter().any(|c| c.contains("cause: abort on close")), "{comments:?}");
+    assert!(
+        comments.iter().any(|c| c.contains("cause: abort on close")),
+        "{comments:?}"
+    );
     // The packets themselves are unchanged: tcpscope and tcpdump print the same lines.
     let a = run(&["read", "-r", out.to_str().unwrap()]);
     let b = run(&["read", "-r", src.to_str().unwrap()]);
@@ -450,7 +494,10 @@ fn the_svg_ladder_keeps_notes_with_their_arrows_labels_clear_and_pauses_visible(
     for (i, p) in pkts.iter().enumerate() {
         let line = p.children().find(|c| c.has_tag_name("line")).unwrap();
         let (y1, y2) = (num(line, "y1"), num(line, "y2"));
-        let label = p.children().find(|c| c.attribute("class") == Some("label")).unwrap();
+        let label = p
+            .children()
+            .find(|c| c.attribute("class") == Some("label"))
+            .unwrap();
         // The label sits above the arrow: the sloped line never crosses it.
         assert!(num(label, "y") < y1.min(y2), "packet {i}");
         if let Some(note) = p.children().find(|c| c.attribute("class") == Some("note")) {
@@ -460,8 +507,15 @@ fn the_svg_ladder_keeps_notes_with_their_arrows_labels_clear_and_pauses_visible(
             // packet's label.
             assert!(ny > (y1 + y2) / 2.0, "packet {i}");
             if let Some(next) = pkts.get(i + 1) {
-                let nl = next.children().find(|c| c.attribute("class") == Some("label")).unwrap();
-                assert!(ny - (y1 + y2) / 2.0 < num(nl, "y") - ny, "packet {i}: note at {ny}, next label at {}", num(nl, "y"));
+                let nl = next
+                    .children()
+                    .find(|c| c.attribute("class") == Some("label"))
+                    .unwrap();
+                assert!(
+                    ny - (y1 + y2) / 2.0 < num(nl, "y") - ny,
+                    "packet {i}: note at {ny}, next label at {}",
+                    num(nl, "y")
+                );
             }
         }
     }
@@ -472,7 +526,12 @@ fn the_svg_ladder_keeps_notes_with_their_arrows_labels_clear_and_pauses_visible(
         .descendants()
         .filter(|n| n.attribute("class") == Some("gap"))
         .map(|g| {
-            let t = g.children().find(|c| c.has_tag_name("text")).unwrap().text().unwrap();
+            let t = g
+                .children()
+                .find(|c| c.has_tag_name("text"))
+                .unwrap()
+                .text()
+                .unwrap();
             t.trim_end_matches(" s later").parse().unwrap()
         })
         .collect();
@@ -483,7 +542,11 @@ fn the_svg_ladder_keeps_notes_with_their_arrows_labels_clear_and_pauses_visible(
         .filter(|n| n.attribute("class") == Some("time"))
         .filter_map(|n| n.text()?.parse().ok())
         .collect();
-    let big: Vec<f64> = times.windows(2).map(|w| w[1] - w[0]).filter(|d| *d >= 0.05).collect();
+    let big: Vec<f64> = times
+        .windows(2)
+        .map(|w| w[1] - w[0])
+        .filter(|d| *d >= 0.05)
+        .collect();
     assert_eq!(big.len(), gaps.len());
     for (a, b) in big.iter().zip(&gaps) {
         assert!((a - b).abs() < 0.001, "{a} {b}");
@@ -495,5 +558,8 @@ fn the_svg_ladder_keeps_notes_with_their_arrows_labels_clear_and_pauses_visible(
         .flat_map(|n| n.descendants().filter_map(|c| c.text()))
         .collect::<Vec<_>>()
         .join(" ");
-    assert!(legend.contains("RST") && legend.contains("STATE* inferred"), "{legend}");
+    assert!(
+        legend.contains("RST") && legend.contains("STATE* inferred"),
+        "{legend}"
+    );
 }

@@ -96,20 +96,40 @@ impl Ring {
         // offset 0, then the producer page and the data mapped twice,
         // read-only, at offset one page.
         let consumer = unsafe {
-            libc::mmap(std::ptr::null_mut(), page, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_SHARED, fd.0, 0)
+            libc::mmap(
+                std::ptr::null_mut(),
+                page,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED,
+                fd.0,
+                0,
+            )
         };
         if consumer == libc::MAP_FAILED {
             return Err(io::Error::last_os_error());
         }
         let producer = unsafe {
-            libc::mmap(std::ptr::null_mut(), page + 2 * size, libc::PROT_READ, libc::MAP_SHARED, fd.0, page as i64)
+            libc::mmap(
+                std::ptr::null_mut(),
+                page + 2 * size,
+                libc::PROT_READ,
+                libc::MAP_SHARED,
+                fd.0,
+                page as i64,
+            )
         };
         if producer == libc::MAP_FAILED {
             let e = io::Error::last_os_error();
             unsafe { libc::munmap(consumer, page) };
             return Err(e);
         }
-        Ok(Ring { fd, consumer: consumer as *mut u64, producer: producer as *const u8, size, page })
+        Ok(Ring {
+            fd,
+            consumer: consumer as *mut u64,
+            producer: producer as *const u8,
+            size,
+            page,
+        })
     }
 
     /// Every record written since the last call.
@@ -132,8 +152,10 @@ impl Ring {
                 let len = (hdr & !(3 << 30)) as usize;
                 if hdr & (1 << 30) == 0 && len >= RECORD {
                     let rec = std::slice::from_raw_parts(at.add(8), RECORD);
-                    let u64_at = |o: usize| u64::from_le_bytes(rec[o..o + 8].try_into().unwrap_or([0; 8]));
-                    let u32_at = |o: usize| u32::from_le_bytes(rec[o..o + 4].try_into().unwrap_or([0; 4]));
+                    let u64_at =
+                        |o: usize| u64::from_le_bytes(rec[o..o + 8].try_into().unwrap_or([0; 8]));
+                    let u32_at =
+                        |o: usize| u32::from_le_bytes(rec[o..o + 4].try_into().unwrap_or([0; 4]));
                     let comm = &rec[40..56];
                     let end = comm.iter().position(|&c| c == 0).unwrap_or(comm.len());
                     out.push(SockInfo {
@@ -142,8 +164,12 @@ impl Ring {
                         netns: u32_at(16),
                         bytes_acked: u64_at(24),
                         bytes_received: u64_at(32),
-                        owner: (u32_at(56) != 0)
-                            .then(|| (u32_at(20), String::from_utf8_lossy(&comm[..end]).into_owned())),
+                        owner: (u32_at(56) != 0).then(|| {
+                            (
+                                u32_at(20),
+                                String::from_utf8_lossy(&comm[..end]).into_owned(),
+                            )
+                        }),
                     });
                 }
                 cons += ((len + 8 + 7) & !7) as u64;
@@ -159,7 +185,10 @@ impl Drop for Ring {
         // SAFETY: unmapping what create() mapped.
         unsafe {
             libc::munmap(self.consumer as *mut libc::c_void, self.page);
-            libc::munmap(self.producer as *mut libc::c_void, self.page + 2 * self.size);
+            libc::munmap(
+                self.producer as *mut libc::c_void,
+                self.page + 2 * self.size,
+            );
         }
     }
 }
@@ -420,7 +449,10 @@ fn load_with(insns: &[u64], log_level: u32) -> io::Result<Fd> {
             let last: Vec<&str> = text.lines().rev().take(6).collect();
             Err(io::Error::new(
                 e.kind(),
-                format!("{e}; verifier: {}", last.into_iter().rev().collect::<Vec<_>>().join(" | ")),
+                format!(
+                    "{e}; verifier: {}",
+                    last.into_iter().rev().collect::<Vec<_>>().join(" | ")
+                ),
             ))
         }
     }

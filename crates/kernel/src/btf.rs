@@ -56,7 +56,12 @@ impl Btf {
             String::from_utf8_lossy(&s[..end]).into_owned()
         };
         // Type id 0 is void.
-        let mut types = vec![Type { kind: 0, name: String::new(), refers: 0, members: Vec::new() }];
+        let mut types = vec![Type {
+            kind: 0,
+            name: String::new(),
+            refers: 0,
+            members: Vec::new(),
+        }];
         let mut structs = HashMap::new();
         let mut at = 0;
         while at + 12 <= types_raw.len() {
@@ -67,7 +72,12 @@ impl Btf {
             let kind = (info >> 24) & 0x1f;
             let kind_flag = info >> 31 == 1;
             at += 12;
-            let mut t = Type { kind, name: name(name_off), refers: size_or_type, members: Vec::new() };
+            let mut t = Type {
+                kind,
+                name: name(name_off),
+                refers: size_or_type,
+                members: Vec::new(),
+            };
             let extra = match kind {
                 1 | 14 | 17 => 4,
                 3 => 12,
@@ -76,7 +86,11 @@ impl Btf {
                         let m = at + 12 * i;
                         let off = u32_at(types_raw, m + 8)?;
                         let bits = if kind_flag { off & 0xff_ffff } else { off };
-                        t.members.push((name(u32_at(types_raw, m)?), u32_at(types_raw, m + 4)?, bits));
+                        t.members.push((
+                            name(u32_at(types_raw, m)?),
+                            u32_at(types_raw, m + 4)?,
+                            bits,
+                        ));
                     }
                     12 * vlen
                 }
@@ -98,7 +112,9 @@ impl Btf {
         for _ in 0..32 {
             let t = self.types.get(id as usize)?;
             match t.kind {
-                KIND_TYPEDEF | KIND_VOLATILE | KIND_CONST | KIND_RESTRICT | KIND_TYPE_TAG => id = t.refers,
+                KIND_TYPEDEF | KIND_VOLATILE | KIND_CONST | KIND_RESTRICT | KIND_TYPE_TAG => {
+                    id = t.refers
+                }
                 _ => return Some(t),
             }
         }

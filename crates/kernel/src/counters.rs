@@ -41,11 +41,21 @@ pub struct Evidence {
 }
 
 const fn moved(lab: &'static str, host: &'static str) -> Evidence {
-    Evidence { lab, host, at_least: 1, at_most: i64::MAX }
+    Evidence {
+        lab,
+        host,
+        at_least: 1,
+        at_most: i64::MAX,
+    }
 }
 
 const fn exactly(lab: &'static str, host: &'static str, n: i64) -> Evidence {
-    Evidence { lab, host, at_least: n, at_most: n }
+    Evidence {
+        lab,
+        host,
+        at_least: n,
+        at_most: n,
+    }
 }
 
 /// A counter tcpscope explains, with the meaning measured on the kernel.
@@ -73,7 +83,14 @@ const fn k(
     labs: &'static [Evidence],
     test: Option<&'static str>,
 ) -> Known {
-    Known { section, name, group, meaning, labs, test }
+    Known {
+        section,
+        name,
+        group,
+        meaning,
+        labs,
+        test,
+    }
 }
 
 use Group::{Handshake as H, Teardown as T, Transfer as X};
@@ -178,15 +195,16 @@ impl Snapshot {
 
 /// The meaning of a counter, if tcpscope knows it.
 pub fn meaning(section: &str, name: &str) -> Option<&'static Known> {
-    KNOWN.iter().find(|k| k.section == section && k.name == name)
+    KNOWN
+        .iter()
+        .find(|k| k.section == section && k.name == name)
 }
 
 /// The docs' table of counters (docs/counters.md): name as nstat writes
 /// it, meaning, and where it was seen moving.
 pub fn markdown_table() -> String {
-    let mut s = String::from(
-        "| counter | group | meaning | seen in |\n| --- | --- | --- | --- |\n",
-    );
+    let mut s =
+        String::from("| counter | group | meaning | seen in |\n| --- | --- | --- | --- |\n");
     for k in KNOWN {
         let mut seen: Vec<String> = k
             .labs

@@ -290,10 +290,9 @@ pub fn tcp_sockets(states: u32) -> Result<Vec<Socket>, crate::KernelError> {
 /// Every socket of one protocol (`IPPROTO_TCP`, `IPPROTO_UDP`) of both
 /// families in the given states.
 pub fn sockets(protocol: u8, states: u32) -> Result<Vec<Socket>, crate::KernelError> {
-    let mut v = dump(libc::AF_INET as u8, protocol, states).map_err(crate::KernelError::SockDiag)?;
-    v.extend(
-        dump(libc::AF_INET6 as u8, protocol, states).map_err(crate::KernelError::SockDiag)?,
-    );
+    let mut v =
+        dump(libc::AF_INET as u8, protocol, states).map_err(crate::KernelError::SockDiag)?;
+    v.extend(dump(libc::AF_INET6 as u8, protocol, states).map_err(crate::KernelError::SockDiag)?);
     Ok(v)
 }
 

@@ -104,7 +104,10 @@ pub fn findings(e: &Evidence) -> Vec<Finding> {
         let somaxconn = num((e.sysctl)("net.core.somaxconn")).unwrap_or(4096);
         let mut numbers = vec![
             ("TcpExtListenOverflows".to_string(), overflows.to_string()),
-            ("TcpExtListenDrops".to_string(), c("ListenDrops").to_string()),
+            (
+                "TcpExtListenDrops".to_string(),
+                c("ListenDrops").to_string(),
+            ),
             ("net.core.somaxconn".to_string(), somaxconn.to_string()),
         ];
         // The listeners that overflowed now, or else every listener.
@@ -250,15 +253,27 @@ mod tests {
         let mut c = Snapshot::default();
         c.parse("TcpExt: ListenOverflows ListenDrops\nTcpExt: 6 6\n");
         let l = [listener(9000, 2, 1)];
-        let f = findings(&Evidence { counters: &c, sysctl: &settings, listeners: &l });
+        let f = findings(&Evidence {
+            counters: &c,
+            sysctl: &settings,
+            listeners: &l,
+        });
         assert_eq!(f.len(), 1);
         assert_eq!(f[0].kind, "accept_queue_full");
         assert_eq!(f[0].limit, "listen() backlog");
-        assert!(f[0].advice.contains("Send-Q 1 is below somaxconn (4096)"), "{}", f[0].advice);
+        assert!(
+            f[0].advice.contains("Send-Q 1 is below somaxconn (4096)"),
+            "{}",
+            f[0].advice
+        );
         assert!(!f[0].command.contains("somaxconn"), "{}", f[0].command);
         // A listener at somaxconn: then somaxconn binds.
         let l = [listener(9000, 4097, 4096)];
-        let f = findings(&Evidence { counters: &c, sysctl: &settings, listeners: &l });
+        let f = findings(&Evidence {
+            counters: &c,
+            sysctl: &settings,
+            listeners: &l,
+        });
         assert_eq!(f[0].limit, "net.core.somaxconn");
         assert_eq!(f[0].command, "sysctl -w net.core.somaxconn=8192");
     }
@@ -267,11 +282,20 @@ mod tests {
     fn syn_drops_without_cookies_and_a_quiet_namespace() {
         let mut c = Snapshot::default();
         c.parse("TcpExt: TCPReqQFullDrop ListenDrops TCPSynRetrans\nTcpExt: 14 31 24\n");
-        let f = findings(&Evidence { counters: &c, sysctl: &settings, listeners: &[] });
+        let f = findings(&Evidence {
+            counters: &c,
+            sysctl: &settings,
+            listeners: &[],
+        });
         assert_eq!(f[0].kind, "syn_queue_drops");
         assert_eq!(f[0].command, "sysctl -w net.ipv4.tcp_syncookies=1");
         assert!(f[0].text.contains("the first 4 times 1 s apart"));
         let quiet = Snapshot::default();
-        assert!(findings(&Evidence { counters: &quiet, sysctl: &settings, listeners: &[] }).is_empty());
+        assert!(findings(&Evidence {
+            counters: &quiet,
+            sysctl: &settings,
+            listeners: &[]
+        })
+        .is_empty());
     }
 }

@@ -56,7 +56,9 @@ mod tests {
     #[test]
     fn parses_both_files() {
         let mut s = SockStat::default();
-        s.parse("sockets: used 8\nTCP: inuse 1 orphan 0 tw 3 alloc 2 mem 164\nFRAG: inuse 0 memory 0\n");
+        s.parse(
+            "sockets: used 8\nTCP: inuse 1 orphan 0 tw 3 alloc 2 mem 164\nFRAG: inuse 0 memory 0\n",
+        );
         s.parse("TCP6: inuse 4\n");
         assert_eq!(s.get("sockets", "used"), 8);
         assert_eq!(s.get("TCP", "tw"), 3);

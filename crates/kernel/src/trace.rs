@@ -524,7 +524,11 @@ impl Tracer {
             _ => return None,
         };
         let sk = f.uint(&s.raw, "skaddr").unwrap_or(0);
-        let addr = if sk != 0 { sk } else { f.uint(&s.raw, "skbaddr").unwrap_or(0) };
+        let addr = if sk != 0 {
+            sk
+        } else {
+            f.uint(&s.raw, "skbaddr").unwrap_or(0)
+        };
         Some(TcpEvent {
             time_ns: s.time_ns,
             addr,

@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 use tcpscope_capture::live::{Live, LiveOptions};
 use tcpscope_capture::{Precision, WriteFormat, Writer};
 use tcpscope_kernel::counters::Snapshot;
-use tcpscope_kernel::doctor::{findings, Evidence as DoctorEvidence, Finding, SETTINGS_READ};
 use tcpscope_kernel::diag::{self, Socket};
+use tcpscope_kernel::doctor::{findings, Evidence as DoctorEvidence, Finding, SETTINGS_READ};
 use tcpscope_kernel::trace::{TcpEvent, Tracer};
 
 use crate::app::{AppCall, AppLog};
@@ -458,7 +458,10 @@ impl Env {
         let sockets_listed_at = wall_clock();
         self.stop.store(true, Ordering::Relaxed);
         let after = [counters(&self.client)?, counters(&self.server)?];
-        let settings = [doctor_settings(&self.client)?, doctor_settings(&self.server)?];
+        let settings = [
+            doctor_settings(&self.client)?,
+            doctor_settings(&self.server)?,
+        ];
         if let Some(c) = self.capture.take() {
             c.join()
                 .map_err(|_| LabError::Capture("capture thread panicked".into()))?
@@ -485,7 +488,11 @@ impl Env {
             listeners.sort_by_key(|s| (s.local, std::cmp::Reverse(s.recv_q)));
             listeners.dedup_by_key(|s| s.local);
             let map = &settings[h as usize];
-            let read = |n: &str| map.iter().find(|(k, _)| k == n).and_then(|(_, v)| v.clone());
+            let read = |n: &str| {
+                map.iter()
+                    .find(|(k, _)| k == n)
+                    .and_then(|(_, v)| v.clone())
+            };
             findings(&DoctorEvidence {
                 counters: &after[h as usize],
                 sysctl: &read,

@@ -380,8 +380,11 @@ pub fn json(lab: &dyn Lab, o: &Outcome) -> Value {
         .iter()
         .flat_map(|h| {
             r.doctor[*h as usize].iter().map(move |x| {
-                let numbers: serde_json::Map<String, Value> =
-                    x.numbers.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
+                let numbers: serde_json::Map<String, Value> = x
+                    .numbers
+                    .iter()
+                    .map(|(k, v)| (k.clone(), json!(v)))
+                    .collect();
                 json!({
                     "host": h.name(), "kind": x.kind, "limit": x.limit, "numbers": numbers,
                     "text": x.text, "advice": x.advice, "command": x.command,

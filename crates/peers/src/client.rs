@@ -159,7 +159,9 @@ fn finish(
 /// last error and the address that answered.
 async fn connect(id: u64, cfg: &ClientConfig, rec: &mut ConnRecord) -> Option<TcpStream> {
     let _ = id;
-    let addrs: Vec<SocketAddr> = std::iter::once(cfg.target).chain(cfg.fallbacks.iter().copied()).collect();
+    let addrs: Vec<SocketAddr> = std::iter::once(cfg.target)
+        .chain(cfg.fallbacks.iter().copied())
+        .collect();
     for (i, &target) in addrs.iter().enumerate() {
         let last = i + 1 == addrs.len();
         let sock = match new_socket(cfg, target) {
@@ -192,7 +194,10 @@ async fn connect(id: u64, cfg: &ClientConfig, rec: &mut ConnRecord) -> Option<Tc
     None
 }
 
-fn new_socket(cfg: &ClientConfig, target: SocketAddr) -> Result<TcpSocket, (&'static str, io::Error)> {
+fn new_socket(
+    cfg: &ClientConfig,
+    target: SocketAddr,
+) -> Result<TcpSocket, (&'static str, io::Error)> {
     let sock = if target.is_ipv4() {
         TcpSocket::new_v4()
     } else {

@@ -63,7 +63,11 @@ impl ConnRecord {
         }
         let mut parts = Vec::new();
         for (a, e) in &self.tried {
-            parts.push(format!("{a} first: connect: {} ({})", errno::name(*e), errno::message(*e)));
+            parts.push(format!(
+                "{a} first: connect: {} ({})",
+                errno::name(*e),
+                errno::message(*e)
+            ));
         }
         if let Some(t) = self.connect_time {
             parts.push(format!("connected in {}", ms(t)));

@@ -480,7 +480,10 @@ impl Exit {
     }
 
     pub(crate) fn take(&self) -> Vec<ConnRecord> {
-        self.records.lock().map(|mut v| std::mem::take(&mut *v)).unwrap_or_default()
+        self.records
+            .lock()
+            .map(|mut v| std::mem::take(&mut *v))
+            .unwrap_or_default()
     }
 }
 

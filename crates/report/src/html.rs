@@ -133,14 +133,17 @@ impl Output for HtmlReport {
             }
         });
         let at = seg.ts.since(c.start);
-        let syn_fin = (seg.flags & (tcpscope_track::segment::flag::SYN | tcpscope_track::segment::flag::FIN) != 0) as u64;
+        let syn_fin = (seg.flags
+            & (tcpscope_track::segment::flag::SYN | tcpscope_track::segment::flag::FIN)
+            != 0) as u64;
         let seq = obs.rel_seq as u64;
         c.points.push(Point {
             t: at,
             from_client: obs.from_client,
             seq,
             end: seq + seg.len as u64 + syn_fin,
-            ack: (seg.flags & tcpscope_track::segment::flag::ACK != 0).then_some(obs.rel_ack as u64),
+            ack: (seg.flags & tcpscope_track::segment::flag::ACK != 0)
+                .then_some(obs.rel_ack as u64),
             win: obs.window,
             retrans: obs.flags.retransmitted(),
             zero_window: obs.flags.has(Flags::ZERO_WINDOW),
@@ -162,7 +165,13 @@ impl Output for HtmlReport {
                 self.line.clear();
                 self.printer.print(p.frame, &mut self.line);
                 let line = String::from_utf8_lossy(&self.line);
-                l.packet(seg, obs, &arrow_label(seg, obs), &words::notes(obs), line.trim_end());
+                l.packet(
+                    seg,
+                    obs,
+                    &arrow_label(seg, obs),
+                    &words::notes(obs),
+                    line.trim_end(),
+                );
                 c.arrows += 1;
             }
         }
@@ -182,7 +191,10 @@ impl Output for HtmlReport {
 }
 
 fn esc(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:1.5em;color:#222}\
@@ -231,8 +243,24 @@ fn page(r: &HtmlReport, all: &[ConnSummary], ladders: &HashMap<u64, String>, out
     h.push_str(&esc(&String::from_utf8_lossy(&r.diagnosis)));
     h.push_str("</pre>\n<h2>Connections</h2>\n<table class=\"sortable\" id=\"conns\"><thead><tr>");
     for col in [
-        "id", "client", "server", "duration s", "pkts &gt;", "bytes &gt;", "&lt; pkts", "&lt; bytes", "irtt ms",
-        "state", "history", "retrans", "closed", "time-wait", "rst", "rst cause", "client saw", "server saw",
+        "id",
+        "client",
+        "server",
+        "duration s",
+        "pkts &gt;",
+        "bytes &gt;",
+        "&lt; pkts",
+        "&lt; bytes",
+        "irtt ms",
+        "state",
+        "history",
+        "retrans",
+        "closed",
+        "time-wait",
+        "rst",
+        "rst cause",
+        "client saw",
+        "server saw",
     ] {
         let _ = write!(h, "<th>{col}</th>");
     }
@@ -278,7 +306,11 @@ fn page(r: &HtmlReport, all: &[ConnSummary], ladders: &HashMap<u64, String>, out
         let _ = write!(
             h,
             "<section class=\"conn\" id=\"conn{id}\"><h2>Connection {id}{}</h2>\n",
-            summary.map_or(String::new(), |s| format!(": {} &gt; {}", esc(&s.client.to_string()), esc(&s.server.to_string())))
+            summary.map_or(String::new(), |s| format!(
+                ": {} &gt; {}",
+                esc(&s.client.to_string()),
+                esc(&s.server.to_string())
+            ))
         );
         h.push_str(&graphs(c, *id));
         if let Some(l) = ladders.get(id) {
@@ -293,7 +325,11 @@ fn page(r: &HtmlReport, all: &[ConnSummary], ladders: &HashMap<u64, String>, out
             let _ = write!(
                 h,
                 "<h3>Ladder{}</h3><div class=\"ladder\">{head}{l}</div>\n",
-                if c.arrows >= MAX_ARROWS { format!(" (first {MAX_ARROWS} packets)") } else { String::new() },
+                if c.arrows >= MAX_ARROWS {
+                    format!(" (first {MAX_ARROWS} packets)")
+                } else {
+                    String::new()
+                },
             );
         }
         h.push_str("</section>\n");
@@ -328,7 +364,14 @@ const MB: f64 = 50.0;
 
 impl Frame {
     fn new(x1: f64, y1: f64) -> Frame {
-        Frame { w: 900.0, h: 320.0, x0: 0.0, x1: x1.max(1e-6), y0: 0.0, y1: y1.max(1.0) }
+        Frame {
+            w: 900.0,
+            h: 320.0,
+            x0: 0.0,
+            x1: x1.max(1e-6),
+            y0: 0.0,
+            y1: y1.max(1.0),
+        }
     }
     fn x(&self, v: f64) -> f64 {
         ML + (v - self.x0) / (self.x1 - self.x0) * (self.w - ML - MR)
@@ -348,7 +391,10 @@ impl Frame {
             r = self.w - MR
         );
         for i in 0..=4 {
-            let (xv, yv) = (self.x0 + (self.x1 - self.x0) * i as f64 / 4.0, self.y0 + (self.y1 - self.y0) * i as f64 / 4.0);
+            let (xv, yv) = (
+                self.x0 + (self.x1 - self.x0) * i as f64 / 4.0,
+                self.y0 + (self.y1 - self.y0) * i as f64 / 4.0,
+            );
             let _ = write!(
                 s,
                 "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}</text><text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{}</text>",
@@ -399,13 +445,17 @@ fn decimate(points: &[Point], max: usize) -> Vec<usize> {
     if points.len() <= max {
         return (0..points.len()).collect();
     }
-    let mut flagged: Vec<usize> = (0..points.len()).filter(|&i| points[i].retrans || points[i].zero_window).collect();
+    let mut flagged: Vec<usize> = (0..points.len())
+        .filter(|&i| points[i].retrans || points[i].zero_window)
+        .collect();
     if flagged.len() > max / 2 {
         flagged = sample(&flagged, max / 2);
     }
     let room = max.saturating_sub(flagged.len()).max(2);
     let step = points.len() as f64 / room as f64;
-    let mut keep: Vec<usize> = (0..room).map(|k| ((k as f64 * step) as usize).min(points.len() - 1)).collect();
+    let mut keep: Vec<usize> = (0..room)
+        .map(|k| ((k as f64 * step) as usize).min(points.len() - 1))
+        .collect();
     keep.push(points.len() - 1);
     keep.extend(flagged);
     keep.sort_unstable();
@@ -457,7 +507,9 @@ fn sample<T: Copy>(items: &[T], n: usize) -> Vec<T> {
     if items.len() <= n || n < 2 {
         return items.to_vec();
     }
-    (0..n).map(|k| items[k * (items.len() - 1) / (n - 1)]).collect()
+    (0..n)
+        .map(|k| items[k * (items.len() - 1) / (n - 1)])
+        .collect()
 }
 
 /// State changes drawn per graph at most.
@@ -468,11 +520,31 @@ fn graphs(c: &Chosen, id: u64) -> String {
     let mut s = String::new();
     // The direction that carried more data is the one graphed (tcptrace
     // draws one direction per graph).
-    let sent = |fc: bool| c.points.iter().filter(|p| p.from_client == fc).map(|p| p.len as u64).sum::<u64>();
+    let sent = |fc: bool| {
+        c.points
+            .iter()
+            .filter(|p| p.from_client == fc)
+            .map(|p| p.len as u64)
+            .sum::<u64>()
+    };
     let data_from_client = sent(true) >= sent(false);
-    let dir = if data_from_client { "client → server" } else { "server → client" };
-    let data: Vec<Point> = c.points.iter().copied().filter(|p| p.from_client == data_from_client).collect();
-    let acks: Vec<Point> = c.points.iter().copied().filter(|p| p.from_client != data_from_client && p.ack.is_some()).collect();
+    let dir = if data_from_client {
+        "client → server"
+    } else {
+        "server → client"
+    };
+    let data: Vec<Point> = c
+        .points
+        .iter()
+        .copied()
+        .filter(|p| p.from_client == data_from_client)
+        .collect();
+    let acks: Vec<Point> = c
+        .points
+        .iter()
+        .copied()
+        .filter(|p| p.from_client != data_from_client && p.ack.is_some())
+        .collect();
     let dur = c.points.last().map_or(0.0, |p| p.t);
     let top = data
         .iter()
@@ -482,12 +554,29 @@ fn graphs(c: &Chosen, id: u64) -> String {
         .unwrap_or(1) as f64;
     // Time-sequence graph.
     let f = Frame::new(dur, top);
-    s.push_str(&f.open("tsg", &format!("Time-sequence graph, {dir} (tcptrace style)"), "seconds since the first packet", "relative sequence number"));
-    let ack_pts: Vec<(f64, f64)> = acks.iter().map(|p| (p.t, p.ack.unwrap_or(0) as f64)).collect();
-    let win_pts: Vec<(f64, f64)> = acks.iter().map(|p| (p.t, (p.ack.unwrap_or(0) + p.win) as f64)).collect();
+    s.push_str(&f.open(
+        "tsg",
+        &format!("Time-sequence graph, {dir} (tcptrace style)"),
+        "seconds since the first packet",
+        "relative sequence number",
+    ));
+    let ack_pts: Vec<(f64, f64)> = acks
+        .iter()
+        .map(|p| (p.t, p.ack.unwrap_or(0) as f64))
+        .collect();
+    let win_pts: Vec<(f64, f64)> = acks
+        .iter()
+        .map(|p| (p.t, (p.ack.unwrap_or(0) + p.win) as f64))
+        .collect();
     let (ackline, winline) = (polyline(&f, &ack_pts), polyline(&f, &win_pts));
-    let _ = write!(s, "<polyline class=\"ack\" fill=\"none\" stroke=\"#2a2\" points=\"{ackline}\"/>");
-    let _ = write!(s, "<polyline class=\"rwnd\" fill=\"none\" stroke=\"#d90\" points=\"{winline}\"/>");
+    let _ = write!(
+        s,
+        "<polyline class=\"ack\" fill=\"none\" stroke=\"#2a2\" points=\"{ackline}\"/>"
+    );
+    let _ = write!(
+        s,
+        "<polyline class=\"rwnd\" fill=\"none\" stroke=\"#d90\" points=\"{winline}\"/>"
+    );
     // SACK blocks the receiver reported: what it holds above the ACK.
     let sacks: Vec<&Point> = acks.iter().filter(|p| p.nsack > 0).collect();
     for p in sample(&sacks, MAX_POINTS / 5) {
@@ -519,7 +608,12 @@ fn graphs(c: &Chosen, id: u64) -> String {
     }
     let zw: Vec<&Point> = acks.iter().filter(|p| p.zero_window).collect();
     for p in sample(&zw, MAX_POINTS / 5) {
-        let _ = write!(s, "<text class=\"zwin\" x=\"{:.1}\" y=\"{:.1}\" fill=\"#d00\">Z</text>", f.x(p.t), f.y(p.ack.unwrap_or(0) as f64) - 3.0);
+        let _ = write!(
+            s,
+            "<text class=\"zwin\" x=\"{:.1}\" y=\"{:.1}\" fill=\"#d00\">Z</text>",
+            f.x(p.t),
+            f.y(p.ack.unwrap_or(0) as f64) - 3.0
+        );
     }
     // Each state change: a dashed line with the state in its tooltip; the
     // label under the axis only where it does not run into the last one.
@@ -543,12 +637,23 @@ fn graphs(c: &Chosen, id: u64) -> String {
             side.name()
         );
         if x - last_label[k] > 90.0 {
-            let _ = write!(s, "<text x=\"{x:.1}\" y=\"{y:.1}\" fill=\"#447\" font-size=\"9\">{} {st}</text>", side.name());
+            let _ = write!(
+                s,
+                "<text x=\"{x:.1}\" y=\"{y:.1}\" fill=\"#447\" font-size=\"9\">{} {st}</text>",
+                side.name()
+            );
             last_label[k] = x;
         }
     }
     s.push_str("</svg>");
-    s.push_str(&legend(&[("#000", "segment (first to last sequence number)"), ("#d00", "retransmission"), ("#2a2", "ACK"), ("#d90", "receive window (ACK + window)"), ("#a3c", "SACK block"), ("#99c", "a state change (client upper, server lower label)")]));
+    s.push_str(&legend(&[
+        ("#000", "segment (first to last sequence number)"),
+        ("#d00", "retransmission"),
+        ("#2a2", "ACK"),
+        ("#d90", "receive window (ACK + window)"),
+        ("#a3c", "SACK block"),
+        ("#99c", "a state change (client upper, server lower label)"),
+    ]));
     if acks.iter().any(|p| p.zero_window) {
         s.push_str("<p>Z: the receiver advertised a zero window.</p>");
     }
@@ -566,15 +671,28 @@ fn graphs(c: &Chosen, id: u64) -> String {
     }
     let rate = |v: f64| v / width;
     let f2 = Frame::new(dur, thr.iter().map(|v| rate(*v)).fold(0.0, f64::max));
-    s.push_str(&f2.open("throughput", "Throughput and goodput", "seconds", "bytes per second"));
+    s.push_str(&f2.open(
+        "throughput",
+        "Throughput and goodput",
+        "seconds",
+        "bytes per second",
+    ));
     for (k, (a, g)) in thr.iter().zip(&good).enumerate() {
         let x = f2.x(k as f64 * width);
         let bw = (f2.x(width) - f2.x(0.0)).max(1.0) - 1.0;
         let _ = write!(s, "<rect class=\"bin\" x=\"{x:.1}\" y=\"{:.1}\" width=\"{bw:.1}\" height=\"{:.1}\" fill=\"#9bd\"/>", f2.y(rate(*a)), f2.y(0.0) - f2.y(rate(*a)));
-        let _ = write!(s, "<rect x=\"{x:.1}\" y=\"{:.1}\" width=\"{bw:.1}\" height=\"{:.1}\" fill=\"#37a\"/>", f2.y(rate(*g)), f2.y(0.0) - f2.y(rate(*g)));
+        let _ = write!(
+            s,
+            "<rect x=\"{x:.1}\" y=\"{:.1}\" width=\"{bw:.1}\" height=\"{:.1}\" fill=\"#37a\"/>",
+            f2.y(rate(*g)),
+            f2.y(0.0) - f2.y(rate(*g))
+        );
     }
     s.push_str("</svg>");
-    s.push_str(&legend(&[("#9bd", "throughput (all data sent)"), ("#37a", "goodput (retransmissions left out)")]));
+    s.push_str(&legend(&[
+        ("#9bd", "throughput (all data sent)"),
+        ("#37a", "goodput (retransmissions left out)"),
+    ]));
     // RTT samples: an ACK that covers a segment sent once (Karn's rule: a
     // retransmitted segment gives no sample).
     let mut samples: Vec<(f64, f64)> = Vec::new();
@@ -607,9 +725,22 @@ fn graphs(c: &Chosen, id: u64) -> String {
         }
     }
     let f3 = Frame::new(dur, samples.iter().map(|s| s.1).fold(0.0, f64::max) * 1.1);
-    s.push_str(&f3.open("rtt", &format!("RTT samples ({} of them; Karn's rule: none from retransmitted segments)", samples.len()), "seconds", "RTT (ms)"));
+    s.push_str(&f3.open(
+        "rtt",
+        &format!(
+            "RTT samples ({} of them; Karn's rule: none from retransmitted segments)",
+            samples.len()
+        ),
+        "seconds",
+        "RTT (ms)",
+    ));
     for (t, v) in thin(&f3, &samples) {
-        let _ = write!(s, "<circle class=\"rtt\" cx=\"{:.1}\" cy=\"{:.1}\" r=\"2\" fill=\"#a3c\"/>", f3.x(t), f3.y(v));
+        let _ = write!(
+            s,
+            "<circle class=\"rtt\" cx=\"{:.1}\" cy=\"{:.1}\" r=\"2\" fill=\"#a3c\"/>",
+            f3.x(t),
+            f3.y(v)
+        );
     }
     s.push_str("</svg>");
     // Bytes in flight against the receive window.
@@ -625,13 +756,27 @@ fn graphs(c: &Chosen, id: u64) -> String {
         hi = hi.max(p.end);
         inflight.push((p.t, hi.saturating_sub(ack) as f64, win as f64));
     }
-    let f4 = Frame::new(dur, inflight.iter().map(|v| v.1.max(v.2)).fold(0.0, f64::max));
-    s.push_str(&f4.open("inflight", "Bytes in flight and the receive window", "seconds", "bytes"));
+    let f4 = Frame::new(
+        dur,
+        inflight.iter().map(|v| v.1.max(v.2)).fold(0.0, f64::max),
+    );
+    s.push_str(&f4.open(
+        "inflight",
+        "Bytes in flight and the receive window",
+        "seconds",
+        "bytes",
+    ));
     let fl: Vec<(f64, f64)> = inflight.iter().map(|v| (v.0, v.1)).collect();
     let wl: Vec<(f64, f64)> = inflight.iter().map(|v| (v.0, v.2)).collect();
     let (a, b) = (polyline(&f4, &fl), polyline(&f4, &wl));
     let _ = write!(s, "<polyline fill=\"none\" stroke=\"#c33\" points=\"{a}\"/><polyline fill=\"none\" stroke=\"#d90\" points=\"{b}\"/></svg>");
-    s.push_str(&legend(&[("#c33", "bytes in flight (highest sequence sent minus highest ACK)"), ("#d90", "receive window")]));
+    s.push_str(&legend(&[
+        (
+            "#c33",
+            "bytes in flight (highest sequence sent minus highest ACK)",
+        ),
+        ("#d90", "receive window"),
+    ]));
     let _ = id;
     s
 }

@@ -58,7 +58,10 @@ impl Pick {
         // or space) right after a port.
         for (i, c) in t.char_indices() {
             if matches!(c, '-' | ',' | ' ') {
-                if let (Ok(a), Ok(b)) = (t[..i].trim().parse::<SocketAddr>(), t[i + 1..].trim().parse::<SocketAddr>()) {
+                if let (Ok(a), Ok(b)) = (
+                    t[..i].trim().parse::<SocketAddr>(),
+                    t[i + 1..].trim().parse::<SocketAddr>(),
+                ) {
                     return Ok(Pick::Endpoints(a, b));
                 }
             }
@@ -140,7 +143,10 @@ impl Output for Ladder {
         match self.conn {
             Some(c) if c != t.obs.conn => return,
             Some(_) => {}
-            None if self.pick.matches(t.obs.conn, t.conn.client.into(), t.conn.server.into()) => {
+            None if self
+                .pick
+                .matches(t.obs.conn, t.conn.client.into(), t.conn.server.into()) =>
+            {
                 self.conn = Some(t.obs.conn);
             }
             None => return,
@@ -160,9 +166,9 @@ impl Output for Ladder {
             let (client, server) = (t.conn.client.to_string(), t.conn.server.to_string());
             self.drawing = match self.style {
                 Style::Svg => Drawing::Svg(SvgLadder::new(&client, &server, cs, ss)),
-                Style::Json => Drawing::Json(JsonLadder::new(
-                    t.obs.conn, &client, &server, cs, ss, out,
-                )),
+                Style::Json => {
+                    Drawing::Json(JsonLadder::new(t.obs.conn, &client, &server, cs, ss, out))
+                }
                 Style::Text => {
                     let (l, head) = TextLadder::header(&client, &server, cs, ss);
                     out.extend_from_slice(head.trim_end().as_bytes());
