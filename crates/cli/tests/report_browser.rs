@@ -188,3 +188,48 @@ fn a_long_capture_makes_a_page_of_bounded_size() {
     assert!((1000..=5000).contains(&segs), "{segs}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn thousands_of_connections_fill_the_table_and_sort_in_chromium() {
+    // One real connection's records 2,000 times, each copy with its own
+    // client port: 2,000 connections.
+    let dir = std::env::temp_dir().join(format!("tcpscope-report-many-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let one = capture("half-close.pcap");
+    let (head, records) = one.split_at(24);
+    let client = u16::from_be_bytes([records[16 + 34], records[16 + 35]]);
+    let mut many = head.to_vec();
+    for k in 0..2000u16 {
+        let port = (20000 + k).to_be_bytes();
+        let mut at = 0;
+        while at + 16 <= records.len() {
+            let caplen = u32::from_le_bytes(records[at + 8..at + 12].try_into().unwrap()) as usize;
+            let mut rec = records[at..at + 16 + caplen].to_vec();
+            // Ethernet (14) + IPv4 (20): the TCP ports.
+            for off in [16 + 34, 16 + 36] {
+                if u16::from_be_bytes([rec[off], rec[off + 1]]) == client {
+                    rec[off..off + 2].copy_from_slice(&port);
+                }
+            }
+            many.extend_from_slice(&rec);
+            at += 16 + caplen;
+        }
+    }
+    let cap = dir.join("many.pcap");
+    std::fs::write(&cap, &many).unwrap();
+    let page = dir.join("many.html");
+    let o = Command::new(BIN)
+        .args(["report", "-r", cap.to_str().unwrap(), "-o", page.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let url = format!("file://{}", page.display());
+    let (dom, log) = chromium(&dir, &format!("{url}#sort=-0"), &["--dump-dom"]);
+    let rows = dom.split("<tbody>").nth(1).unwrap().split("</tbody>").next().unwrap();
+    assert_eq!(rows.matches("<tr>").count(), 2000, "{log}");
+    // Sorted by id, highest first, by the page's own script.
+    let first = rows.split("</tr>").next().unwrap();
+    assert!(first.contains(">2000<"), "{first}");
+    assert!(!log.contains("Uncaught"), "{log}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
