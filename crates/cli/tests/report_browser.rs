@@ -219,13 +219,25 @@ fn thousands_of_connections_fill_the_table_and_sort_in_chromium() {
     std::fs::write(&cap, &many).unwrap();
     let page = dir.join("many.html");
     let o = Command::new(BIN)
-        .args(["report", "-r", cap.to_str().unwrap(), "-o", page.to_str().unwrap()])
+        .args([
+            "report",
+            "-r",
+            cap.to_str().unwrap(),
+            "-o",
+            page.to_str().unwrap(),
+        ])
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let url = format!("file://{}", page.display());
     let (dom, log) = chromium(&dir, &format!("{url}#sort=-0"), &["--dump-dom"]);
-    let rows = dom.split("<tbody>").nth(1).unwrap().split("</tbody>").next().unwrap();
+    let rows = dom
+        .split("<tbody>")
+        .nth(1)
+        .unwrap()
+        .split("</tbody>")
+        .next()
+        .unwrap();
     assert_eq!(rows.matches("<tr>").count(), 2000, "{log}");
     // Sorted by id, highest first, by the page's own script.
     let first = rows.split("</tr>").next().unwrap();

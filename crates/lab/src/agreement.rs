@@ -34,6 +34,9 @@
 //! - A socket the kernel no longer lists at the end is CLOSED, also when
 //!   the event that closed it (a timer's: a SYN given up, an orphan's FIN
 //!   given up) was not delivered to the tracer.
+//! - A socket that closed while sock_diag was listing (its CLOSED event
+//!   falls after the listing began) keeps CLOSED: the list saw it a moment
+//!   before its close.
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -252,13 +255,17 @@ pub fn endpoints(o: &Outcome) -> Vec<EndpointAgreement> {
                     .find(|s| s.local == local && s.peer == peer)
                     .and_then(|s| State::from_kernel(s.state))
             };
-            match (kernel.last().map(|k| k.0), listed) {
-                (Some(State::Closed), Some(tw @ (State::TimeWait | State::FinWait2))) => {
+            match (kernel.last().copied(), listed) {
+                (Some((State::Closed, _)), Some(tw @ (State::TimeWait | State::FinWait2))) => {
                     let (_, t) = kernel.pop().unwrap_or((tw, u64::MAX));
                     kernel.push((tw, t));
                 }
-                (last, Some(l)) if last != Some(l) => kernel.push((l, u64::MAX)),
-                (Some(last), None) if last != State::Closed => {
+                // The socket closed while the list was being taken: the
+                // list saw it before its close, the event after.
+                (Some((State::Closed, t)), Some(_)) if t >= o.record.sockets_listing_started_ns => {
+                }
+                (last, Some(l)) if last.map(|k| k.0) != Some(l) => kernel.push((l, u64::MAX)),
+                (Some((last, _)), None) if last != State::Closed => {
                     kernel.push((State::Closed, u64::MAX))
                 }
                 _ => {}

@@ -67,6 +67,9 @@ pub struct Record {
     pub kernel_t0: u64,
     /// CLOCK_MONOTONIC ns when the sockets were listed at the end.
     pub sockets_listed_ns: u64,
+    /// CLOCK_MONOTONIC ns when that listing began: an event between the two
+    /// instants may be newer than what the list shows of its socket.
+    pub sockets_listing_started_ns: u64,
     /// The same instant on the capture's clock (CLOCK_REALTIME).
     pub sockets_listed_at: tcpscope_track::Ts,
     /// Every TCP socket of each namespace at the end (sock_diag), client first.
@@ -453,6 +456,7 @@ impl Env {
         };
         // The sockets' list is the end of the kernel's account: the capture
         // stops right after it, and kernel events after it are not compared.
+        let sockets_listing_started_ns = monotonic_ns();
         let sockets = [sockets(&self.client)?, sockets(&self.server)?];
         let sockets_listed_ns = monotonic_ns();
         let sockets_listed_at = wall_clock();
@@ -508,6 +512,7 @@ impl Env {
             kernel_missing: self.kernel_missing.clone(),
             kernel_t0: self.kernel_t0,
             sockets_listed_ns,
+            sockets_listing_started_ns,
             sockets_listed_at,
             sockets,
             counters: [(cb, ca), (sb, sa)],
