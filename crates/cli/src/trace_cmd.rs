@@ -13,7 +13,7 @@ use serde::Serialize;
 use tcpscope_kernel::bpf::own_netns;
 use tcpscope_kernel::diag::{state_name, tcp_state};
 use tcpscope_kernel::lifetime::{timewait_takes_over, Lives};
-use tcpscope_kernel::trace::{TcpEvent, TcpEventKind, Tracer};
+use tcpscope_kernel::trace::{monotonic_ns, TcpEvent, TcpEventKind, Tracer};
 use tcpscope_peers::parse_duration;
 
 /// Kernel ground truth: TCP state changes (with time spent in the previous
@@ -318,17 +318,6 @@ pub fn trace(args: TraceArgs) -> anyhow::Result<ExitCode> {
         eprintln!("tcpscope trace: {unknown} events whose network namespace the kernel did not say were left out");
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// CLOCK_MONOTONIC now, in nanoseconds (the tracepoints' clock).
-fn monotonic_ns() -> u64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: clock_gettime fills the struct we pass.
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
-    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
 
 /// The local time of day of a tracepoint time, as HH:MM:SS.micro.

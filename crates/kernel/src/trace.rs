@@ -114,6 +114,18 @@ fn parse_symbolic(fmt: &str, out: &mut HashMap<String, HashMap<i64, String>>) {
     }
 }
 
+/// CLOCK_MONOTONIC now, in nanoseconds: the tracepoints' clock (perf
+/// samples are stamped with it, `use_clockid`).
+pub fn monotonic_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime fills the struct we pass.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
 /// The tracing filesystem, mounting it (as root) when it is not yet.
 pub fn tracefs() -> io::Result<PathBuf> {
     for p in ["/sys/kernel/tracing", "/sys/kernel/debug/tracing"] {

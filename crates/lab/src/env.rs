@@ -15,7 +15,7 @@ use tcpscope_capture::{Precision, WriteFormat, Writer};
 use tcpscope_kernel::counters::Snapshot;
 use tcpscope_kernel::diag::{self, Socket};
 use tcpscope_kernel::doctor::{findings, Evidence as DoctorEvidence, Finding, SETTINGS_READ};
-use tcpscope_kernel::trace::{TcpEvent, Tracer};
+use tcpscope_kernel::trace::{monotonic_ns, TcpEvent, Tracer};
 
 use crate::app::{AppCall, AppLog};
 use crate::link::{self, LinkSpec, LinkStats, Relay, CLIENT_ADDR, SERVER_ADDR};
@@ -205,17 +205,6 @@ fn wall_clock() -> tcpscope_track::Ts {
         sec: d.as_secs() as i64,
         nsec: d.subsec_nanos(),
     }
-}
-
-/// CLOCK_MONOTONIC now, in nanoseconds (the tracepoints' clock).
-fn monotonic_ns() -> u64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: clock_gettime fills the struct we pass.
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
-    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
 
 /// The sysctls doctor reads, as the namespace has them.

@@ -15,9 +15,8 @@ use tcpscope_track::Flags;
 use tcpscope_track::{Conn, ConnSummary, Side, Ts};
 
 use crate::diagnose::Diagnose;
-use crate::ladder::{arrow_label, SvgLadder};
+use crate::ladder::{svg_arrow, SvgLadder};
 use crate::pipeline::{Output, Packet};
-use crate::words;
 use crate::OutputError;
 
 /// Segments drawn per graph at most; beyond it the graph keeps every
@@ -162,16 +161,7 @@ impl Output for HtmlReport {
         }
         if c.arrows < MAX_ARROWS {
             if let Some(l) = c.ladder.as_mut() {
-                self.line.clear();
-                self.printer.print(p.frame, &mut self.line);
-                let line = String::from_utf8_lossy(&self.line);
-                l.packet(
-                    seg,
-                    obs,
-                    &arrow_label(seg, obs),
-                    &words::notes(obs),
-                    line.trim_end(),
-                );
+                svg_arrow(l, &mut self.printer, &mut self.line, p, seg, obs);
                 c.arrows += 1;
             }
         }

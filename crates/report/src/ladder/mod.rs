@@ -37,6 +37,28 @@ enum Drawing {
     Json(JsonLadder),
 }
 
+/// One packet's arrow on an SVG ladder, with the packet's line (as
+/// `read --nano` prints it) for its hover text; `line` is scratch space.
+pub(crate) fn svg_arrow(
+    svg: &mut SvgLadder,
+    printer: &mut Printer,
+    line: &mut Vec<u8>,
+    p: &Packet<'_>,
+    seg: &tcpscope_track::Segment,
+    obs: &tcpscope_track::Observation,
+) {
+    line.clear();
+    printer.print(p.frame, line);
+    let text = String::from_utf8_lossy(line);
+    svg.packet(
+        seg,
+        obs,
+        &arrow_label(seg, obs),
+        &words::notes(obs),
+        text.trim_end(),
+    );
+}
+
 /// Which connection a ladder draws.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Pick {
@@ -183,18 +205,7 @@ impl Output for Ladder {
                 out.extend_from_slice(l.packet(seg, obs).as_bytes());
                 out.push(b'\n');
             }
-            Drawing::Svg(svg) => {
-                self.line.clear();
-                self.printer.print(p.frame, &mut self.line);
-                let line = String::from_utf8_lossy(&self.line);
-                svg.packet(
-                    seg,
-                    obs,
-                    &arrow_label(seg, obs),
-                    &words::notes(obs),
-                    line.trim_end(),
-                );
-            }
+            Drawing::Svg(svg) => svg_arrow(svg, &mut self.printer, &mut self.line, p, seg, obs),
             Drawing::Json(j) => j.packet(p.n, seg, obs, out),
         }
     }
