@@ -266,7 +266,11 @@ fn doctor_finds_each_labs_condition_and_nothing_else(docs: &[serde_json::Value])
             "syn-queue-overflow",
             &[
                 ("server", "syn_queue_drops", "net.ipv4.tcp_syncookies"),
-                ("server", "accept_queue_full", "listen() backlog"),
+                (
+                    "server",
+                    "accept_queue_full",
+                    "listen() backlog or net.core.somaxconn",
+                ),
             ],
         ),
         (

@@ -130,13 +130,15 @@ pub fn findings(e: &Evidence) -> Vec<Finding> {
             Some(s) => format!("tcpscope ss -ltn 'sport = :{}'", s.local.port()),
             None => "tcpscope ss -ltn".to_string(),
         };
-        let (limit, advice, command) = if looked.is_empty() {
+        let (limit, advice, command) = if full.is_empty() {
+            // No queue is full now: which listener overflowed, and so which
+            // limit bound, cannot be told from here.
             (
                 "listen() backlog or net.core.somaxconn".to_string(),
                 format!(
-                    "no listener is up now to tell which limit binds: while it happens, `tcpscope ss -ltn` shows each \
-                     listener's queue (Recv-Q) and limit (Send-Q = min(listen() backlog, somaxconn)); a Send-Q below \
-                     somaxconn ({somaxconn}) means the application's backlog is the limit"
+                    "no listener's accept queue is full now, so which limit bound cannot be told: while it happens, \
+                     `tcpscope ss -ltn` shows each listener's queue (Recv-Q) and limit (Send-Q = min(listen() backlog, \
+                     somaxconn)); a Send-Q below somaxconn ({somaxconn}) means the application's backlog is the limit"
                 ),
                 watch,
             )
