@@ -1,6 +1,7 @@
 //! The `tcpscope` binary: argument parsing and wiring, nothing else.
 
 mod capture_cmd;
+mod inputs;
 mod kernel_cmds;
 mod lab_cmd;
 mod peers;

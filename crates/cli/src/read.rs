@@ -12,6 +12,7 @@ use tcpscope_capture::{
 use tcpscope_report::annotate::Annotator;
 use tcpscope_report::{Output, Pipeline, RunError};
 
+use crate::inputs::{self, Capture, InputArgs, Plan};
 use crate::sink::{check_expression, pipeline_or_usage, PrintArgs};
 
 /// Flags are tcpdump's, with the same letters and meanings.
@@ -23,9 +24,8 @@ Names are never resolved (as with tcpdump -n).\n\nExit status: 0 on success, \
 before the damage is printed first), 2 on a usage error."
 )]
 pub struct ReadArgs {
-    /// Capture file to read (pcap or pcapng); "-" reads standard input.
-    #[arg(short = 'r', value_name = "FILE")]
-    file: PathBuf,
+    #[command(flatten)]
+    input: InputArgs,
     /// Stop after printing COUNT packets.
     #[arg(short = 'c', value_name = "COUNT")]
     count: Option<u64>,
@@ -53,13 +53,42 @@ pub struct ReadArgs {
     annotate: bool,
     #[command(flatten)]
     print_args: PrintArgs,
+    /// Write the TCP packets as Parquet records (states, transitions,
+    /// analysis flags, RST cause; schema in docs/parquet.md) to -o.
+    #[cfg(feature = "parquet")]
+    #[arg(long, value_name = "FORMAT", value_parser = ["parquet"])]
+    format: Option<String>,
+    /// With --format parquet: the file (with --partition-by, a directory).
+    #[cfg(feature = "parquet")]
+    #[arg(short = 'o', value_name = "FILE|DIR", requires = "format")]
+    output: Option<PathBuf>,
+    /// With --format parquet: a Hive-partitioned directory, by these keys
+    /// (date: each packet's UTC day; host).
+    #[cfg(feature = "parquet")]
+    #[arg(long, value_name = "KEYS", value_delimiter = ',', requires = "format")]
+    partition_by: Vec<String>,
     /// Filter expression (pcap-filter syntax), as tcpdump takes it.
     #[arg(value_name = "EXPRESSION")]
     expression: Vec<String>,
 }
 
 pub fn run(args: ReadArgs) -> ExitCode {
-    let name = args.file.display().to_string();
+    #[cfg(feature = "parquet")]
+    if args.format.is_some() {
+        return parquet(&args);
+    }
+    let single = match args.input.files.as_slice() {
+        [one] => {
+            !args.input.one_capture
+                && (one.exists() || !one.to_string_lossy().contains(['*', '?', '[']))
+        }
+        _ => false,
+    };
+    if !single {
+        return several(&args);
+    }
+    let file = args.input.files[0].clone();
+    let name = file.display().to_string();
     if args.write.is_some() && !args.print && !args.count_only {
         if let Some(f) = args.print_args.view_flag() {
             eprintln!(
@@ -68,7 +97,7 @@ pub fn run(args: ReadArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     }
-    if args.file.is_dir() {
+    if file.is_dir() {
         eprintln!("tcpscope: {name}: is a directory, not a capture file");
         return ExitCode::from(1);
     }
@@ -89,7 +118,7 @@ pub fn run(args: ReadArgs) -> ExitCode {
     let opened = if name == "-" {
         Reader::from_stream(Box::new(io::stdin()), precision)
     } else {
-        Reader::open(&args.file, precision)
+        Reader::open(&file, precision)
     };
     let reader = match opened {
         Ok(r) => r,
@@ -141,6 +170,7 @@ pub fn run(args: ReadArgs) -> ExitCode {
             }
         }
     }
+    pipeline.output_mut().set_source(&name);
     let header = (reader.linktype(), reader.snaplen());
     let mut reader = FrameSource::new(reader);
     let stdout = io::stdout();
@@ -238,10 +268,10 @@ fn write_subset(
     (file_linktype, file_snaplen): (Option<u32>, Option<u32>),
     expression: &str,
     reader: &mut FrameSource,
-    pipeline: &mut Pipeline<Box<dyn Output>>,
+    pipeline: &mut Pipeline<Box<dyn Output + Send>>,
     out: &mut impl Write,
 ) -> ExitCode {
-    let name = args.file.display().to_string();
+    let name = args.input.files[0].display().to_string();
     let precision = if args.print_args.nano {
         Precision::Nano
     } else {
@@ -362,6 +392,164 @@ fn write_subset(
         None => ExitCode::SUCCESS,
         Some(e) => {
             eprintln!("tcpscope: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// Several captures (or a rotated set): each read as one stream, in
+/// parallel, printed in the order given.
+fn several(args: &ReadArgs) -> ExitCode {
+    if args.write.is_some() || args.dump_filter {
+        eprintln!("tcpscope read: -w and -d take one -r file");
+        return ExitCode::from(2);
+    }
+    let expression = args.expression.join(" ");
+    if let Err(code) = check_expression(&expression) {
+        return code;
+    }
+    // The flags are checked once, before any file is read.
+    if let Err(code) = pipeline_or_usage(&args.print_args, args.count_only, &expression) {
+        return code;
+    }
+    let Some(captures) = captures_or_report(&args.input) else {
+        return ExitCode::from(1);
+    };
+    let plan = Plan {
+        limit: args.count.unwrap_or(u64::MAX),
+        nano: args.print_args.nano,
+        header_lines: true,
+    };
+    let stdout = io::stdout();
+    let mut out = stdout.lock();
+    let (mut failed, mut closed) = (false, false);
+    inputs::read_all(
+        &captures,
+        &args.input,
+        plan,
+        &|_| {
+            pipeline_or_usage(&args.print_args, args.count_only, &expression)
+                .unwrap_or_else(|_| unreachable!("checked above"))
+        },
+        &mut |_, r| {
+            if closed {
+                return;
+            }
+            for m in &r.messages {
+                eprintln!("{m}");
+            }
+            failed |= r.failed;
+            closed |= out.write_all(&r.bytes).and_then(|_| out.flush()).is_err();
+        },
+        &|n| format!("after {n} complete packets"),
+    );
+    if failed && !closed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// The captures `input` names, its notes on stderr; `None` after saying
+/// why there are none.
+pub(crate) fn captures_or_report(input: &InputArgs) -> Option<Vec<Capture>> {
+    match input.captures() {
+        Ok((captures, notes)) => {
+            for n in notes {
+                eprintln!("tcpscope: {n}");
+            }
+            Some(captures)
+        }
+        Err(e) => {
+            eprintln!("tcpscope: {e}");
+            None
+        }
+    }
+}
+
+/// `read --format parquet -o OUT`: the TCP packets as records.
+#[cfg(feature = "parquet")]
+fn parquet(args: &ReadArgs) -> ExitCode {
+    use tcpscope_report::columnar::{packets_schema, PacketColumns, Sink};
+    let Some(output) = &args.output else {
+        eprintln!("tcpscope read: --format parquet writes a file: give it with -o FILE (or -o DIR with --partition-by)");
+        return ExitCode::from(2);
+    };
+    if args.write.is_some() || args.dump_filter || args.count_only {
+        eprintln!("tcpscope read: --format parquet does not go with -w, -d or --count");
+        return ExitCode::from(2);
+    }
+    let expression = args.expression.join(" ");
+    if let Err(code) = check_expression(&expression) {
+        return code;
+    }
+    let Some(captures) = captures_or_report(&args.input) else {
+        return ExitCode::from(1);
+    };
+    let target = match crate::track_cmds::parquet_target(
+        &Some(output.clone()),
+        &args.partition_by,
+        &captures,
+    ) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("tcpscope read: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let plan = Plan {
+        limit: args.count.unwrap_or(u64::MAX),
+        nano: args.print_args.nano,
+        header_lines: false,
+    };
+    let mut sink = Sink::new(target, packets_schema());
+    let (mut failed, mut rows) = (false, 0usize);
+    let mut write_error = None;
+    inputs::read_all(
+        &captures,
+        &args.input,
+        plan,
+        &|c| {
+            let first = c.pieces.first().map_or("-", |p| p.name.as_str());
+            Pipeline::new(
+                &expression,
+                PacketColumns::new(first, c.host.as_deref()),
+                args.print_args.nano,
+            )
+        },
+        &mut |_, mut r| {
+            for m in &r.messages {
+                eprintln!("{m}");
+            }
+            failed |= r.failed;
+            let host = r.output.host().map(str::to_string);
+            for (date, batch) in r.output.take() {
+                rows += batch.num_rows();
+                if write_error.is_none() {
+                    if let Err(e) = sink.write(&batch, &date, host.as_deref()) {
+                        write_error = Some(e);
+                    }
+                }
+            }
+        },
+        &|n| format!("after {n} complete packets"),
+    );
+    let closed = sink.close();
+    match write_error.map_or(closed, Err) {
+        Ok(files) => {
+            eprintln!(
+                "tcpscope read: wrote {rows} TCP packet record(s) to {} file(s) under {}",
+                files.len(),
+                output.display()
+            );
+            if failed {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            }
+        }
+        Err(e) => {
+            eprintln!("tcpscope read: {e}");
             ExitCode::from(1)
         }
     }

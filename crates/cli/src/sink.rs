@@ -117,7 +117,7 @@ pub fn pipeline_or_usage(
     args: &PrintArgs,
     count_only: bool,
     expression: &str,
-) -> Result<Pipeline<Box<dyn Output>>, ExitCode> {
+) -> Result<Pipeline<Box<dyn Output + Send>>, ExitCode> {
     output(args, count_only)
         .map(|o| Pipeline::new(expression, o, args.nano))
         .map_err(|e| {
@@ -126,7 +126,7 @@ pub fn pipeline_or_usage(
         })
 }
 
-fn output(args: &PrintArgs, count_only: bool) -> Result<Box<dyn Output>, String> {
+fn output(args: &PrintArgs, count_only: bool) -> Result<Box<dyn Output + Send>, String> {
     let packettype = match args.packet_type.as_deref() {
         None => None,
         Some("resp") => Some(PacketType::Resp),
@@ -160,7 +160,7 @@ fn output(args: &PrintArgs, count_only: bool) -> Result<Box<dyn Output>, String>
     } else if args.explain {
         Box::new(Explain::new(opts))
     } else if args.json {
-        Box::new(PacketJson)
+        Box::new(PacketJson::default())
     } else if args.simple {
         Box::new(Simple::default())
     } else {

@@ -1,7 +1,7 @@
 //! `tcpscope conns` and `tcpscope ladder`: flags and wiring of the
 //! connection outputs of the report crate.
 
-use std::io;
+use std::io::{self, Write as _};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -13,6 +13,8 @@ use tcpscope_report::html::{Chosen2, HtmlReport};
 use tcpscope_report::ladder::{Ladder, Pick, Range, Style};
 use tcpscope_report::{Output, Pipeline, RunError};
 
+use crate::inputs::{self, Capture, InputArgs, Plan};
+
 #[derive(Clone, Copy, Debug, ValueEnum)]
 enum Format {
     /// An aligned table for people.
@@ -23,6 +25,9 @@ enum Format {
     Zeek,
     /// CSV with a header row.
     Csv,
+    /// Parquet (with -o): typed columns, schema in docs/parquet.md.
+    #[cfg(feature = "parquet")]
+    Parquet,
 }
 
 /// One row per connection, with what it looked like and how it ended.
@@ -36,15 +41,22 @@ abort_unread, abort_linger, keepalive_timeout, retransmission_timeout, time_wait
 and what each application saw."
 )]
 pub struct ConnsArgs {
-    /// Capture file to read; "-" reads standard input.
-    #[arg(short = 'r', value_name = "FILE")]
-    file: PathBuf,
+    #[command(flatten)]
+    input: InputArgs,
     /// Output format.
     #[arg(long, value_enum, default_value = "table")]
     format: Format,
     /// JSON Lines (the same as --format json).
     #[arg(long)]
     json: bool,
+    /// Write to FILE instead of standard output (with --format parquet:
+    /// required; with --partition-by, a directory).
+    #[arg(short = 'o', value_name = "FILE|DIR")]
+    output: Option<PathBuf>,
+    /// Parquet: write a Hive-partitioned directory, by these keys in this
+    /// order (date: the UTC day of each connection's first packet; host).
+    #[arg(long, value_name = "KEYS", value_delimiter = ',')]
+    partition_by: Vec<String>,
     /// Only packets matching this filter expression (tcpdump's syntax).
     #[arg(value_name = "EXPRESSION", trailing_var_arg = true)]
     expression: Vec<String>,
@@ -100,9 +112,8 @@ change and how to confirm it.\n\n\
 A live capture is diagnosed with `tcpscope capture --diagnose`."
 )]
 pub struct DiagnoseArgs {
-    /// Capture file to read; "-" reads standard input.
-    #[arg(short = 'r', value_name = "FILE")]
-    file: PathBuf,
+    #[command(flatten)]
+    input: InputArgs,
     /// JSON Lines: one object of type "diagnosis" per finding.
     #[arg(long)]
     json: bool,
@@ -181,8 +192,43 @@ pub fn diagnose(args: DiagnoseArgs) -> ExitCode {
     if let Err(code) = crate::sink::check_expression(&expression) {
         return code;
     }
-    let name = args.file.display().to_string();
-    run_filtered(&args.file, &expression, Diagnose::new(args.json, &name))
+    let Some(captures) = crate::read::captures_or_report(&args.input) else {
+        return ExitCode::from(1);
+    };
+    let several = captures.len() > 1;
+    let json = args.json;
+    let stdout = io::stdout();
+    let mut out = stdout.lock();
+    let mut failed = false;
+    let mut closed = false;
+    inputs::read_all(
+        &captures,
+        &args.input,
+        Plan::default(),
+        &|c: &Capture| {
+            let file = c.pieces.first().map_or("-".to_string(), |p| p.name.clone());
+            Pipeline::new(&expression, Diagnose::of_file(json, &c.name(), &file), true)
+        },
+        &mut |i, r| {
+            for m in &r.messages {
+                eprintln!("{m}");
+            }
+            failed |= r.failed;
+            if several && i > 0 && !json {
+                closed |= out.write_all(b"\n").is_err();
+            }
+            closed |= out.write_all(&r.bytes).is_err();
+        },
+        &|_| "connections up to that point are diagnosed".to_string(),
+    );
+    if closed || out.flush().is_err() {
+        return ExitCode::SUCCESS;
+    }
+    if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
 }
 
 /// Read the packets of `file` that match `expression` through `output`.
@@ -236,16 +282,152 @@ fn run_into(
 
 pub fn conns(args: ConnsArgs) -> ExitCode {
     let format = match (args.json, args.format) {
-        (true, _) | (_, Format::Json) => conns::Format::Json,
-        (_, Format::Table) => conns::Format::Table,
-        (_, Format::Zeek) => conns::Format::Zeek,
-        (_, Format::Csv) => conns::Format::Csv,
+        (true, _) | (_, Format::Json) => Some(conns::Format::Json),
+        (_, Format::Table) => Some(conns::Format::Table),
+        (_, Format::Zeek) => Some(conns::Format::Zeek),
+        (_, Format::Csv) => Some(conns::Format::Csv),
+        #[cfg(feature = "parquet")]
+        (_, Format::Parquet) => None,
     };
+    if format.is_none() && args.output.is_none() {
+        eprintln!("tcpscope conns: --format parquet writes a file: give it with -o FILE (or -o DIR with --partition-by)");
+        return ExitCode::from(2);
+    }
+    if format.is_some() && !args.partition_by.is_empty() {
+        eprintln!("tcpscope conns: --partition-by is for --format parquet");
+        return ExitCode::from(2);
+    }
+    #[cfg(feature = "parquet")]
     let expression = args.expression.join(" ");
     if let Err(code) = crate::sink::check_expression(&expression) {
         return code;
     }
-    run_filtered(&args.file, &expression, Conns::new(format))
+    let Some(captures) = crate::read::captures_or_report(&args.input) else {
+        return ExitCode::from(1);
+    };
+    #[cfg(feature = "parquet")]
+    let target = match format {
+        Some(_) => None,
+        None => match parquet_target(&args.output, &args.partition_by, &captures) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                eprintln!("tcpscope conns: {e}");
+                return ExitCode::from(2);
+            }
+        },
+    };
+    let mut batches = Vec::new();
+    let mut failed = false;
+    inputs::read_all(
+        &captures,
+        &args.input,
+        Plan::default(),
+        &|_| Pipeline::new(&expression, Conns::collecting(), true),
+        &mut |i, mut r| {
+            for m in &r.messages {
+                eprintln!("{m}");
+            }
+            failed |= r.failed;
+            batches.push(conns::Batch {
+                pieces: std::mem::take(&mut r.firsts),
+                host: captures[i].host.clone(),
+                conns: r.output.take(),
+            });
+        },
+        &|_| "connections up to that point are shown".to_string(),
+    );
+    let code = if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    };
+    let Some(format) = format else {
+        #[cfg(feature = "parquet")]
+        {
+            let target = target.expect("parquet has a target");
+            return match tcpscope_report::columnar::write_conns(&batches, target) {
+                Ok(files) => {
+                    let rows: usize = batches.iter().map(|b| b.conns.len()).sum();
+                    eprintln!(
+                        "tcpscope conns: wrote {rows} connection(s) to {} file(s) under {}",
+                        files.len(),
+                        args.output
+                            .as_ref()
+                            .map_or(String::new(), |p| p.display().to_string())
+                    );
+                    code
+                }
+                Err(e) => {
+                    eprintln!("tcpscope conns: {e}");
+                    ExitCode::from(1)
+                }
+            };
+        }
+        #[cfg(not(feature = "parquet"))]
+        unreachable!("every text format is Some");
+    };
+    let mut text = Vec::new();
+    conns::write(format, &batches, &mut text);
+    let written = match &args.output {
+        Some(path) => std::fs::write(path, &text).map_err(|e| format!("{}: {e}", path.display())),
+        None => {
+            let stdout = io::stdout();
+            let mut out = stdout.lock();
+            match out.write_all(&text).and_then(|_| out.flush()) {
+                Err(e) if e.kind() != io::ErrorKind::BrokenPipe => {
+                    Err(format!("standard output: {e}"))
+                }
+                _ => Ok(()),
+            }
+        }
+    };
+    match written {
+        Ok(()) => code,
+        Err(e) => {
+            eprintln!("tcpscope conns: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// Where Parquet goes: `-o FILE`, or `-o DIR --partition-by KEYS`.
+#[cfg(feature = "parquet")]
+pub(crate) fn parquet_target(
+    output: &Option<PathBuf>,
+    partition_by: &[String],
+    captures: &[Capture],
+) -> Result<tcpscope_report::columnar::Target, String> {
+    use tcpscope_report::columnar::{PartitionKey, Target};
+    let Some(path) = output.clone() else {
+        return Err("--format parquet writes a file: give it with -o FILE".to_string());
+    };
+    if partition_by.is_empty() {
+        return Ok(Target::File(path));
+    }
+    let mut keys = Vec::new();
+    for k in partition_by {
+        match PartitionKey::parse(k.trim()) {
+            Some(key) if !keys.contains(&key) => keys.push(key),
+            Some(_) => return Err(format!("--partition-by: '{k}' twice")),
+            None => {
+                return Err(format!(
+                    "--partition-by: unknown key '{k}' (known: date, host)"
+                ))
+            }
+        }
+    }
+    // Part files are named after the first input, so that runs over one
+    // capture each can share a directory.
+    let part = captures
+        .first()
+        .and_then(|c| c.pieces.first())
+        .and_then(|p| p.path.file_name())
+        .map_or("stdin".to_string(), |n| n.to_string_lossy().into_owned());
+    Ok(Target::Partitioned {
+        dir: path,
+        keys,
+        part,
+    })
 }
 
 pub fn ladder(args: LadderArgs) -> ExitCode {

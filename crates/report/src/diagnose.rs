@@ -231,6 +231,8 @@ pub struct Diagnose {
     packets: u64,
     /// What `--json` or the text names the source.
     source: String,
+    /// The file, for `source_file` in JSON.
+    source_file: Option<String>,
 }
 
 /// One finding, as JSON (type "diagnosis") and as text.
@@ -258,6 +260,9 @@ pub struct Finding {
     pub advice: &'static str,
     /// How to confirm it on the hosts.
     pub confirm: &'static str,
+    /// The capture file (the first piece of a rotated set), or `None` for
+    /// a live capture or a `read --diagnose`.
+    pub source_file: Option<String>,
 }
 
 /// One example connection.
@@ -295,6 +300,14 @@ impl Diagnose {
             json,
             source: source.to_string(),
             ..Diagnose::default()
+        }
+    }
+
+    /// The same, of the capture file `file` (`source_file` in JSON).
+    pub fn of_file(json: bool, source: &str, file: &str) -> Diagnose {
+        Diagnose {
+            source_file: Some(file.to_string()),
+            ..Diagnose::new(json, source)
         }
     }
 
@@ -346,6 +359,7 @@ impl Diagnose {
                 }
                 Finding {
                     kind_type: "diagnosis",
+                    source_file: self.source_file.clone(),
                     rank: i + 1,
                     kind: kind.key(),
                     severity: kind.severity(),

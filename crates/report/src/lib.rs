@@ -23,7 +23,7 @@
 //! # let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/captures/client-close.pcap");
 //! let reader = Reader::open(path.as_ref(), Precision::Nano).unwrap();
 //! let mut source = FrameSource::new(reader);
-//! let mut pipeline = Pipeline::new("", conns::Conns::new(conns::Format::Csv), true);
+//! let mut pipeline = Pipeline::new("", conns::Conns::new(conns::Format::Csv, "client-close.pcap"), true);
 //! let mut out = Vec::new();
 //! let run = pipeline.run(&mut source, &mut out, u64::MAX);
 //! assert!(run.error.is_none());
@@ -32,6 +32,8 @@
 #![deny(missing_docs)]
 
 pub mod annotate;
+#[cfg(feature = "parquet")]
+pub mod columnar;
 pub mod conns;
 pub mod diagnose;
 pub mod explain;

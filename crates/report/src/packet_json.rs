@@ -10,12 +10,16 @@ use crate::pipeline::{Output, Packet};
 
 /// The JSON Lines output of packets.
 #[derive(Default)]
-pub struct PacketJson;
+pub struct PacketJson {
+    /// The capture file the packets come from (`None`: a live capture).
+    source_file: Option<String>,
+}
 
 #[derive(Serialize)]
 struct PacketRecord<'a> {
     #[serde(rename = "type")]
     kind: &'static str,
+    source_file: Option<&'a str>,
     n: u64,
     ts: f64,
     conn: u64,
@@ -47,6 +51,9 @@ impl Output for PacketJson {
     fn tracks(&self) -> bool {
         true
     }
+    fn set_source(&mut self, name: &str) {
+        self.source_file = Some(name.to_string());
+    }
     fn packet(&mut self, p: &Packet<'_>, out: &mut Vec<u8>) {
         let Some(t) = &p.tcp else {
             return;
@@ -54,6 +61,7 @@ impl Output for PacketJson {
         let (seg, obs, conn): (&Segment, _, _) = (t.seg, t.obs, t.conn);
         let rec = PacketRecord {
             kind: "packet",
+            source_file: self.source_file.as_deref(),
             n: p.n,
             ts: seg.ts.secs(),
             conn: obs.conn,

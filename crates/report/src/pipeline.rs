@@ -41,6 +41,11 @@ pub trait Output {
     fn wants_connections(&self) -> bool {
         false
     }
+    /// The packets that follow come from the capture file `name` (each
+    /// piece of a rotated set in turn), for outputs that name it.
+    fn set_source(&mut self, name: &str) {
+        let _ = name;
+    }
     /// After the last packet; `conns` holds every connection, by id, when
     /// [`Output::wants_connections`] says so, and is empty otherwise.
     fn finish(&mut self, conns: &[Conn], out: &mut Vec<u8>) -> Result<(), OutputError> {
@@ -87,6 +92,9 @@ pub struct Run {
     pub closed: bool,
     /// Why it stopped before the end of the source, if it did.
     pub error: Option<RunError>,
+    /// The time of the first frame read (before the filter), if any: for
+    /// [`Pipeline::feed`], of this source.
+    pub first_ts: Option<Ts>,
 }
 
 /// Filter, tracker and output, fed one frame at a time.
@@ -237,8 +245,29 @@ impl<O: Output> Pipeline<O> {
         limit: u64,
         progress: &mut dyn FnMut(&FrameSource, u64),
     ) -> Run {
+        let fed = self.feed(source, out, limit, progress);
+        if fed.closed {
+            return fed;
+        }
+        let mut run = self.end(out, fed.error);
+        run.first_ts = fed.first_ts;
+        run
+    }
+
+    /// Read `source` to its end (or until `limit` packets are taken in
+    /// all), without finishing: the next source of the same capture (a
+    /// rotated file's next piece) goes on from here. [`Pipeline::end`]
+    /// finishes.
+    pub fn feed(
+        &mut self,
+        source: &mut FrameSource,
+        out: &mut impl Write,
+        limit: u64,
+        progress: &mut dyn FnMut(&FrameSource, u64),
+    ) -> Run {
         let mut error = None;
         let mut read = 0u64;
+        let mut first_ts = None;
         while self.taken < limit {
             read += 1;
             if read % 4096 == 0 {
@@ -246,6 +275,9 @@ impl<O: Output> Pipeline<O> {
             }
             match source.next_frame() {
                 Ok(Some(frame)) => {
+                    if read == 1 {
+                        first_ts = Some(Ts::from_frame(&frame, self.nano));
+                    }
                     if let Err(e) = self.push(&frame) {
                         error = Some(RunError::Filter(e));
                         break;
@@ -261,6 +293,17 @@ impl<O: Output> Pipeline<O> {
                 }
             }
         }
+        Run {
+            taken: self.taken,
+            closed: false,
+            error,
+            first_ts,
+        }
+    }
+
+    /// After the last source: finish the output and write what is left.
+    /// `error` is why the last feed stopped, if it did.
+    pub fn end(&mut self, out: &mut impl Write, mut error: Option<RunError>) -> Run {
         if let Err(e) = self.finish() {
             error.get_or_insert(RunError::Output(e));
         }
@@ -271,7 +314,13 @@ impl<O: Output> Pipeline<O> {
             taken: self.taken,
             closed: false,
             error,
+            first_ts: None,
         }
+    }
+
+    /// The output, once the pipeline is done with.
+    pub fn into_output(self) -> O {
+        self.output
     }
 
     fn closed(&self) -> Run {
@@ -279,6 +328,7 @@ impl<O: Output> Pipeline<O> {
             taken: self.taken,
             closed: true,
             error: None,
+            first_ts: None,
         }
     }
 }
@@ -292,6 +342,9 @@ impl<O: Output + ?Sized> Output for Box<O> {
     }
     fn wants_connections(&self) -> bool {
         (**self).wants_connections()
+    }
+    fn set_source(&mut self, name: &str) {
+        (**self).set_source(name)
     }
     fn finish(&mut self, conns: &[Conn], out: &mut Vec<u8>) -> Result<(), OutputError> {
         (**self).finish(conns, out)

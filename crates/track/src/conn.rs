@@ -132,6 +132,9 @@ pub struct DirStats {
     pub packets: u64,
     /// Payload bytes sent (IP lengths, retransmissions included).
     pub bytes: u64,
+    /// IP bytes sent: the IP packets' lengths, headers included (Zeek's
+    /// `orig_ip_bytes` and `resp_ip_bytes`).
+    pub ip_bytes: u64,
     /// Retransmissions of any kind.
     pub retransmissions: u64,
     /// Out-of-order segments.
@@ -468,6 +471,7 @@ impl Conn {
         let st = &mut self.stats[d];
         st.packets += 1;
         st.bytes += seg.len as u64;
+        st.ip_bytes += seg.ip_len as u64;
         st.first_ts.get_or_insert(seg.ts);
         let f = obs.flags;
         let retransmitted = f.retransmitted();

@@ -126,6 +126,10 @@ pub struct Segment {
     pub win: u16,
     /// Payload length from the IP lengths (not the captured length).
     pub len: u32,
+    /// The IP packet's length on the wire, headers included (IPv4's total
+    /// length; IPv6's payload length plus its 40-byte header): Zeek's
+    /// `orig_ip_bytes` adds these up.
+    pub ip_len: u32,
     /// MSS option.
     pub mss: Option<u16>,
     /// Window scale option.
@@ -197,7 +201,7 @@ pub fn extract(frame: &Frame<'_>, nano: bool) -> Option<Segment> {
     // Every field goes into a local and the segment is written once at the
     // end: filling a default segment piecewise costs store-forwarding
     // stalls on every packet.
-    let (src, dst, tcp, tcp_len) = match family {
+    let (src, dst, tcp, tcp_len, ip_len) = match family {
         ethertype::IPV4 => {
             let p = Ipv4Packet::new(ip);
             if p.version()? != 4
@@ -220,6 +224,7 @@ pub fn extract(frame: &Frame<'_>, nano: bool) -> Option<Segment> {
                 Addr::v4(p.dst()?),
                 ip.get(hl..)?,
                 total.checked_sub(hl)?,
+                total,
             )
         }
         ethertype::IPV6 => {
@@ -243,6 +248,7 @@ pub fn extract(frame: &Frame<'_>, nano: bool) -> Option<Segment> {
                 Addr::v6(p.final_destination()?.try_into().ok()?),
                 ip.get(up.offset..)?,
                 (plen + 40).checked_sub(up.offset)?,
+                plen + 40,
             )
         }
         _ => return None,
@@ -302,6 +308,7 @@ pub fn extract(frame: &Frame<'_>, nano: bool) -> Option<Segment> {
         flags: t.flags()?,
         win: t.window()?,
         len: tcp_len.saturating_sub(hl) as u32,
+        ip_len: u32::try_from(ip_len).unwrap_or(u32::MAX),
         mss,
         wscale,
         sack_ok,

@@ -8,7 +8,9 @@
 
 use std::io::Write as _;
 
-use tcpscope_track::{ConnSummary, Side, DIR_COUNTS};
+use tcpscope_track::{Side, DIR_COUNTS};
+
+use super::Batch;
 
 fn q(s: &str) -> String {
     format!("\"{}\"", s.replace('"', "\"\""))
@@ -19,7 +21,7 @@ fn side(s: Option<Side>) -> &'static str {
 }
 
 /// The header, then one row per connection.
-pub fn write(all: &[ConnSummary], out: &mut Vec<u8>) {
+pub fn write(batches: &[Batch], out: &mut Vec<u8>) {
     let mut counts = Vec::new();
     for (name, _) in DIR_COUNTS {
         counts.push(format!("client_{name}"));
@@ -27,10 +29,13 @@ pub fn write(all: &[ConnSummary], out: &mut Vec<u8>) {
     }
     let _ = writeln!(
         out,
-        "id,client,server,roles_guessed,start,duration,client_packets,client_bytes,server_packets,server_bytes,irtt_ms,conn_state,history,{},closed_first,time_wait,reset_by,client_saw,server_saw,rst_cause,client_end_state,server_end_state,missing_direction",
+        "id,client,server,roles_guessed,start,duration,client_packets,client_bytes,server_packets,server_bytes,irtt_ms,conn_state,history,{},closed_first,time_wait,reset_by,client_saw,server_saw,rst_cause,client_end_state,server_end_state,missing_direction,client_ip_bytes,server_ip_bytes,source_file",
         counts.join(",")
     );
-    for c in all {
+    for (b, c) in batches
+        .iter()
+        .flat_map(|b| b.conns.iter().map(move |c| (b, c)))
+    {
         let (to, from) = (c.dir(Side::Client), c.dir(Side::Server));
         let counts: Vec<String> = DIR_COUNTS
             .iter()
@@ -38,7 +43,7 @@ pub fn write(all: &[ConnSummary], out: &mut Vec<u8>) {
             .collect();
         let _ = writeln!(
             out,
-            "{},{},{},{},{:.6},{:.6},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+            "{},{},{},{},{:.6},{:.6},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
             c.id,
             q(&c.client.to_string()),
             q(&c.server.to_string()),
@@ -62,6 +67,9 @@ pub fn write(all: &[ConnSummary], out: &mut Vec<u8>) {
             c.end_states.0.name(),
             c.end_states.1.name(),
             side(c.missing),
+            to.ip_bytes,
+            from.ip_bytes,
+            q(b.source_of(c)),
         );
     }
 }

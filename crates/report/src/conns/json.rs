@@ -4,9 +4,10 @@ use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
 use tcpscope_track::{AppOutcome, ConnSummary, Side, DIR_COUNTS};
 
+use super::Batch;
 use crate::json;
 
-struct Record<'a>(&'a ConnSummary);
+struct Record<'a>(&'a ConnSummary, &'a str);
 
 struct Outcome(AppOutcome);
 
@@ -27,6 +28,7 @@ impl Serialize for Record<'_> {
         let side = |v: Option<Side>| v.map(Side::name);
         let mut m = s.serialize_map(None)?;
         m.serialize_entry("type", "connection")?;
+        m.serialize_entry("source_file", self.1)?;
         m.serialize_entry("id", &c.id)?;
         m.serialize_entry("client", &c.client.to_string())?;
         m.serialize_entry("server", &c.server.to_string())?;
@@ -40,6 +42,7 @@ impl Serialize for Record<'_> {
             let d = c.dir(who);
             m.serialize_entry(&format!("{}_packets", who.name()), &d.packets)?;
             m.serialize_entry(&format!("{}_bytes", who.name()), &d.bytes)?;
+            m.serialize_entry(&format!("{}_ip_bytes", who.name()), &d.ip_bytes)?;
             for (name, get) in DIR_COUNTS {
                 m.serialize_entry(&format!("{}_{name}", who.name()), &get(d))?;
             }
@@ -61,8 +64,10 @@ impl Serialize for Record<'_> {
 }
 
 /// One line per connection.
-pub fn write(all: &[ConnSummary], out: &mut Vec<u8>) {
-    for c in all {
-        json::line(&Record(c), out);
+pub fn write(batches: &[Batch], out: &mut Vec<u8>) {
+    for b in batches {
+        for c in &b.conns {
+            json::line(&Record(c, b.source_of(c)), out);
+        }
     }
 }

@@ -2,7 +2,9 @@
 
 use std::io::Write as _;
 
-use tcpscope_track::{ConnSummary, Side};
+use tcpscope_track::Side;
+
+use super::Batch;
 
 use crate::words::ms;
 
@@ -10,14 +12,25 @@ fn side(s: Option<Side>) -> &'static str {
     s.map_or("-", |s| s.name())
 }
 
-/// The header, then one row per connection.
-pub fn write(all: &[ConnSummary], out: &mut Vec<u8>) {
+/// The header, then one row per connection; with several captures, a
+/// line naming each before its rows (ids are per capture).
+pub fn write(batches: &[Batch], out: &mut Vec<u8>) {
     let _ = writeln!(
         out,
         "{:>4}  {:<22} {:<22} {:>10} {:>6} {:>9} {:>6} {:>9} {:>10}  {:<6} {:<12} {:>7}  {:<6} {:<9} {:<6} {:<24}  {}",
         "id", "client", "server", "duration", "pkts>", "bytes>", "<pkts", "<bytes", "irtt", "state", "history", "retrans", "closed", "time-wait", "rst", "rst cause", "applications saw"
     );
-    for c in all {
+    for b in batches {
+        if batches.len() > 1 {
+            let names: Vec<&str> = b.pieces.iter().map(|(_, n)| n.as_str()).collect();
+            let _ = writeln!(out, "==> {} <==", names.join(" + "));
+        }
+        rows(b, out);
+    }
+}
+
+fn rows(b: &Batch, out: &mut Vec<u8>) {
+    for c in &b.conns {
         let irtt = c.irtt.map_or("-".to_string(), ms);
         let client = if c.roles_guessed {
             format!("{}?", c.client)
