@@ -17,6 +17,7 @@ const SCHEMA: &[(&str, &[&str])] = &[
     (
         "packet",
         &[
+            "source_file",
             "n",
             "ts",
             "conn",
@@ -45,6 +46,7 @@ const SCHEMA: &[(&str, &[&str])] = &[
     (
         "connection",
         &[
+            "source_file",
             "id",
             "client",
             "server",
@@ -56,6 +58,7 @@ const SCHEMA: &[(&str, &[&str])] = &[
             "history",
             "client_packets",
             "client_bytes",
+            "client_ip_bytes",
             "client_retransmissions",
             "client_dup_acks",
             "client_zero_windows",
@@ -63,6 +66,7 @@ const SCHEMA: &[(&str, &[&str])] = &[
             "client_dsacks",
             "server_packets",
             "server_bytes",
+            "server_ip_bytes",
             "server_retransmissions",
             "server_dup_acks",
             "server_zero_windows",
@@ -136,6 +140,7 @@ const SCHEMA: &[(&str, &[&str])] = &[
             "cause",
             "advice",
             "confirm",
+            "source_file",
         ],
     ),
     (

@@ -160,3 +160,36 @@ pub fn sack_text(obs: &Observation) -> Option<String> {
     }
     (!parts.is_empty()).then(|| parts.join("; "))
 }
+
+/// The UTC date of `t`, as `YYYY-MM-DD`.
+pub fn utc_date(t: tcpscope_track::Ts) -> String {
+    let (y, m, d) = civil(t.sec.div_euclid(86_400));
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+/// Year, month, day of a day count since 1970-01-01 (Howard Hinnant's
+/// civil_from_days).
+pub fn civil(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (yoe + era * 400 + (m <= 2) as i64, m, d)
+}
+
+/// `t` as Zeek writes a log's `#open` and `#close`: UTC,
+/// `YYYY-MM-DD-HH-MM-SS`.
+pub fn zeek_time(t: tcpscope_track::Ts) -> String {
+    let s = t.sec.rem_euclid(86_400);
+    format!(
+        "{}-{:02}-{:02}-{:02}",
+        utc_date(t),
+        s / 3600,
+        s / 60 % 60,
+        s % 60
+    )
+}

@@ -1,10 +1,12 @@
-//! `conns --format zeek`: Zeek's conn.log, TSV with its header lines.
+//! `conns --format zeek`: Zeek's conn.log, TSV with its header lines
+//! (`#open` and `#close` in Zeek's own `YYYY-MM-DD-HH-MM-SS`, UTC).
 
 use std::io::Write as _;
 
 use tcpscope_track::Side;
 
 use super::Batch;
+use crate::words::zeek_time;
 
 /// The header, one line per connection, and the `#close` line.
 pub fn write(batches: &[Batch], out: &mut Vec<u8>) {
@@ -16,7 +18,7 @@ pub fn write(batches: &[Batch], out: &mut Vec<u8>) {
     let open = all()
         .map(|(_, c)| c)
         .min_by_key(|c| c.start)
-        .map_or("-".to_string(), |c| format!("{:.6}", c.start.secs()));
+        .map_or("-".to_string(), |c| zeek_time(c.start));
     let _ = write!(
         out,
         "#separator \\x09\n#set_separator\t,\n#empty_field\t(empty)\n#unset_field\t-\n#path\tconn\n#open\t{open}\n\
@@ -31,7 +33,7 @@ pub fn write(batches: &[Batch], out: &mut Vec<u8>) {
     let close = all()
         .map(|(_, c)| c)
         .max_by_key(|c| c.end)
-        .map_or("-".to_string(), |c| format!("{:.6}", c.end.secs()));
+        .map_or("-".to_string(), |c| zeek_time(c.end));
     let _ = writeln!(out, "#close\t{close}");
 }
 
