@@ -3,7 +3,8 @@
 
 usage: measure.py ROUNDS NAME=COMMAND [NAME=COMMAND ...]
 Each COMMAND runs through sh with stdout to /dev/null. Prints one line per
-name: best and median seconds over the rounds, and the largest max-RSS.
+name: best and median seconds over the rounds, and the largest max-RSS;
+then the ratio of each later name's times to the first's.
 """
 import os
 import subprocess
@@ -34,8 +35,8 @@ def main():
     for name, _ in jobs:
         ts = sorted(times[name])
         print(f"{name}: best {ts[0]:.3f} s, median {ts[len(ts)//2]:.3f} s, peak RSS {rss[name]/1024:.1f} MiB")
-    if len(jobs) == 2:
-        a, b = jobs[0][0], jobs[1][0]
+    a = jobs[0][0]
+    for b, _ in jobs[1:]:
         print(f"ratio {b}/{a}: {min(times[b])/min(times[a]):.2f}x (best), "
               f"{sorted(times[b])[rounds//2]/sorted(times[a])[rounds//2]:.2f}x (median)")
 

@@ -19,21 +19,7 @@ PCAP=$WORK/big-${SIZE_MB}.pcap
 bash scripts/install-deps.sh bench >/dev/null
 cargo build --release --quiet
 BIN=$PWD/target/release/tcpscope
-mkdir -p "$WORK"
-
-if [ ! -s "$PCAP" ]; then
-    echo "making a ${SIZE_MB} MB capture of loopback traffic in a private network namespace..."
-    unshare --net bash -c "
-        set -e
-        ip link set lo up
-        tcpdump -i lo -s 262144 -B 262144 -w '$PCAP.tmp' 2>/dev/null &
-        tpid=\$!
-        sleep 1
-        python3 bench/traffic.py --watch '$PCAP.tmp' --mb $SIZE_MB --seconds 600
-        kill -INT \$tpid; wait \$tpid || true
-    "
-    mv "$PCAP.tmp" "$PCAP"
-fi
+SIZE_MB=$SIZE_MB bash bench/make-capture.sh "$PCAP"
 packets=$(tcpdump --count -r "$PCAP" 2>/dev/null | awk '{print $1}')
 echo "capture: $PCAP, $(du -m "$PCAP" | cut -f1) MB, $packets packets"
 
