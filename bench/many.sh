@@ -2,9 +2,10 @@
 # Benchmark: many captures at once. Cuts the loopback capture that
 # bench/make-capture.sh makes (SIZE_MB, default 512) into PIECES files with
 # editcap, then times
-#   - `conns --separate` over the pieces with -j 1 and with one job per core
-#     (the scaling with cores), against tshark's `-z conv,tcp` run on each
-#     piece in turn, the same work done the way one would script it;
+#   - `conns --separate` and `read --json --separate` over the pieces on one
+#     core (taskset -c 0, -j 1) and on every core (-j N): the scaling with
+#     cores; and conns against tshark's `-z conv,tcp` run on each piece in
+#     turn, the same work done the way one would script it;
 #   - the pieces read as one rotated set against the whole file (the cost
 #     of finding the set: each piece's first and last packet are read first).
 # Prints best/median time, peak memory, and the ratios.
@@ -37,9 +38,12 @@ echo "connections: whole file $one, pieces as one set $set_"
 [ "$one" = "$set_" ] || { echo "the set should give the whole file's connections" >&2; exit 1; }
 tshark_each="for f in $DIR/*; do tshark -q -z conv,tcp -r \$f; done"
 python3 bench/measure.py "$ROUNDS" \
-    "conns -j1=$BIN conns --separate -j 1 -r '$DIR/*'" \
-    "conns -j$CORES=$BIN conns --separate -j $CORES -r '$DIR/*'" \
+    "conns, 1 core=taskset -c 0 $BIN conns --separate -j 1 -r '$DIR/*'" \
+    "conns, $CORES cores=$BIN conns --separate -j $CORES -r '$DIR/*'" \
     "tshark each=$tshark_each"
+python3 bench/measure.py "$ROUNDS" \
+    "read --json, 1 core=taskset -c 0 $BIN read --json --separate -j 1 -r '$DIR/*' 2>/dev/null" \
+    "read --json, $CORES cores=$BIN read --json --separate -j $CORES -r '$DIR/*' 2>/dev/null"
 python3 bench/measure.py "$ROUNDS" \
     "whole file=$BIN conns -r $PCAP" \
     "as one set=$BIN conns -r '$DIR/*'"

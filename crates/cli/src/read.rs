@@ -19,7 +19,10 @@ use crate::sink::{check_expression, pipeline_or_usage, PrintArgs};
 #[derive(Args, Debug)]
 #[command(
     after_help = "Output is byte-identical to tcpdump 4.99.3 for TCP/IP traffic. \
-Names are never resolved (as with tcpdump -n).\n\nExit status: 0 on success, \
+Names are never resolved (as with tcpdump -n).\n\nSeveral captures: repeat -r or give a quoted \
+glob; a rotated set is read as one stream, other captures in parallel (-j) and printed in the order \
+given (-w and -d take one file). --format parquet -o FILE writes the TCP packets as records \
+(docs/parquet.md).\n\nExit status: 0 on success, \
 1 if the file cannot be read or is corrupt or truncated (every complete record \
 before the damage is printed first), 2 on a usage error."
 )]

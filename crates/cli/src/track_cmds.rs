@@ -38,7 +38,11 @@ and payload bytes each way, handshake RTT (SYN to the ACK of the SYN-ACK), Zeek'
 retransmissions, who closed first, who ends in TIME-WAIT, who sent the RST that ended it and why (its cause, \
 read from the wire: answer_to_syn, accept_queue_abort, data_after_close, no_socket, listener_closed, \
 abort_unread, abort_linger, keepalive_timeout, retransmission_timeout, time_wait_assassination, unknown), \
-and what each application saw."
+and what each application saw.\n\n\
+Several captures: repeat -r or give a quoted glob. Pieces of a rotated set (names that differ only in \
+digits, times that follow each other) are read as one stream; other captures in parallel (-j), printed in \
+the order given, each row naming its source_file. --format parquet -o FILE writes typed records \
+(docs/parquet.md); -o DIR --partition-by date,host writes Hive partitions for DuckDB, Spark or Trino."
 )]
 pub struct ConnsArgs {
     #[command(flatten)]

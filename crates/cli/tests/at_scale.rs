@@ -90,7 +90,10 @@ fn a_rotated_set_is_one_stream_whatever_the_order_of_its_names() {
     let joined = ok(&["conns", "-r", &pattern, "--format", "csv"]);
     let alone = ok(&["conns", "-r", whole, "--format", "csv"]);
     assert_eq!(without_source(&joined), without_source(&alone));
-    assert!(joined.lines().nth(1).unwrap().contains("ring_00000_"), "{joined}");
+    assert!(
+        joined.lines().nth(1).unwrap().contains("ring_00000_"),
+        "{joined}"
+    );
 
     // tcpdump's lines of the set are the whole file's lines, numbered on.
     assert_eq!(
@@ -104,18 +107,39 @@ fn a_rotated_set_is_one_stream_whatever_the_order_of_its_names() {
     for (p, n) in pieces.iter().zip(names) {
         std::fs::rename(p, dir.join(n)).unwrap();
     }
-    let wrapped = ok(&["conns", "-r", &format!("{}/ring.pcap*", dir.display()), "--format", "csv"]);
+    let wrapped = ok(&[
+        "conns",
+        "-r",
+        &format!("{}/ring.pcap*", dir.display()),
+        "--format",
+        "csv",
+    ]);
     assert_eq!(without_source(&wrapped), without_source(&alone));
     assert!(wrapped.contains("ring.pcap2"), "{wrapped}");
 
     // --separate: four captures, each connection cut.
-    let separate = ok(&["conns", "-r", &format!("{}/ring.pcap*", dir.display()), "--separate", "--format", "json"]);
+    let separate = ok(&[
+        "conns",
+        "-r",
+        &format!("{}/ring.pcap*", dir.display()),
+        "--separate",
+        "--format",
+        "json",
+    ]);
     let files: Vec<String> = separate
         .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["source_file"].as_str().unwrap().to_string())
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["source_file"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
         .collect();
     assert_eq!(files.len(), 4, "{separate}");
-    assert!(files[0].ends_with("ring.pcap0"), "in the order given (glob: by name): {files:?}");
+    assert!(
+        files[0].ends_with("ring.pcap0"),
+        "in the order given (glob: by name): {files:?}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -125,14 +149,25 @@ fn files_that_overlap_in_time_are_separate_captures_and_say_so() {
     for n in ["web1.pcap", "web2.pcap"] {
         std::fs::copy(captures().join("reset-by-peer.pcap"), dir.join(n)).unwrap();
     }
-    let out = tcpscope(&["conns", "-r", &format!("{}/web*.pcap", dir.display()), "--json"]);
+    let out = tcpscope(&[
+        "conns",
+        "-r",
+        &format!("{}/web*.pcap", dir.display()),
+        "--json",
+    ]);
     assert!(out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("their times overlap"), "{stderr}");
     assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 2);
     // Declared as one capture, the copy's packets are retransmissions of
     // the same connection.
-    let one = ok(&["conns", "-r", &format!("{}/web*.pcap", dir.display()), "--one-capture", "--json"]);
+    let one = ok(&[
+        "conns",
+        "-r",
+        &format!("{}/web*.pcap", dir.display()),
+        "--one-capture",
+        "--json",
+    ]);
     assert_eq!(one.lines().count(), 1, "{one}");
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -166,7 +201,12 @@ fn parallel_runs_print_the_same_bytes_in_the_order_given() {
     assert_eq!(a, expected);
     let order: Vec<String> = a
         .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["source_file"].as_str().unwrap().to_string())
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["source_file"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
         .collect();
     let mut firsts = order.clone();
     firsts.dedup();
@@ -178,7 +218,10 @@ fn parallel_runs_print_the_same_bytes_in_the_order_given() {
         d.extend(["-r", f.as_str()]);
     }
     let text = ok(&d);
-    let heads: Vec<&str> = text.lines().filter(|l| l.starts_with("tcpscope diagnose: ")).collect();
+    let heads: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("tcpscope diagnose: "))
+        .collect();
     assert_eq!(heads.len(), files.len(), "{text}");
     assert!(heads[1].contains("refused.pcap"), "{heads:?}");
 }
@@ -188,7 +231,18 @@ fn tshark_ip_bytes(capture: &Path) -> (u64, u64) {
     let out = Command::new("tshark")
         .args(["-r"])
         .arg(capture)
-        .args(["-Y", "tcp", "-T", "fields", "-e", "tcp.srcport", "-e", "ip.len", "-e", "ipv6.plen"])
+        .args([
+            "-Y",
+            "tcp",
+            "-T",
+            "fields",
+            "-e",
+            "tcp.srcport",
+            "-e",
+            "ip.len",
+            "-e",
+            "ipv6.plen",
+        ])
         .output()
         .expect("tshark");
     let text = String::from_utf8(out.stdout).unwrap();
@@ -213,7 +267,12 @@ fn tshark_ip_bytes(capture: &Path) -> (u64, u64) {
 #[test]
 fn zeeks_log_is_read_by_zat_with_the_ip_bytes_tshark_counts() {
     let dir = scratch("zeek");
-    let names = ["client-close.pcap", "ipv6.pcap", "refused.pcap", "loss-after-capture.pcap"];
+    let names = [
+        "client-close.pcap",
+        "ipv6.pcap",
+        "refused.pcap",
+        "loss-after-capture.pcap",
+    ];
     let mut args = vec!["conns".to_string(), "--format".into(), "zeek".into()];
     for n in names {
         args.push("-r".into());
@@ -239,7 +298,10 @@ fn zeeks_log_is_read_by_zat_with_the_ip_bytes_tshark_counts() {
         assert_eq!(row["resp_ip_bytes"], s.to_string(), "{n}: {row}");
         assert_ne!(row["ts"], "-", "{row}");
     }
-    assert!(log.contains("\n#open\t2026-"), "Zeek's own time format: {log}");
+    assert!(
+        log.contains("\n#open\t2026-"),
+        "Zeek's own time format: {log}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -250,11 +312,34 @@ const QUESTION: &str = "select host, rst_cause, count(*) as n from conns where r
 /// Write Parquet from real captures of two "hosts" (two runs into one
 /// partitioned directory, as two cluster tasks would) and one file of
 /// all; returns (dir, file, the JSON rows per host).
-fn parquet_fixture(name: &str) -> (PathBuf, PathBuf, PathBuf, BTreeMap<&'static str, Vec<serde_json::Value>>) {
+fn parquet_fixture(
+    name: &str,
+) -> (
+    PathBuf,
+    PathBuf,
+    PathBuf,
+    BTreeMap<&'static str, Vec<serde_json::Value>>,
+) {
     let root = scratch(name);
     let hosts: [(&str, &[&str]); 2] = [
-        ("web1", &["reset-by-peer.pcap", "refused.pcap", "client-close.pcap", "zero-window.pcap"]),
-        ("web2", &["rst-linger0.pcap", "refused.pcap", "ipv6.pcap", "loss-before-capture.pcap"]),
+        (
+            "web1",
+            &[
+                "reset-by-peer.pcap",
+                "refused.pcap",
+                "client-close.pcap",
+                "zero-window.pcap",
+            ],
+        ),
+        (
+            "web2",
+            &[
+                "rst-linger0.pcap",
+                "refused.pcap",
+                "ipv6.pcap",
+                "loss-before-capture.pcap",
+            ],
+        ),
     ];
     let dir = root.join("conns");
     let mut json = BTreeMap::new();
@@ -266,7 +351,17 @@ fn parquet_fixture(name: &str) -> (PathBuf, PathBuf, PathBuf, BTreeMap<&'static 
             args.push(captures().join(f).display().to_string());
         }
         let mut p = args.clone();
-        p.extend(["--format", "parquet", "-o", dir.to_str().unwrap(), "--partition-by", "date,host"].map(String::from));
+        p.extend(
+            [
+                "--format",
+                "parquet",
+                "-o",
+                dir.to_str().unwrap(),
+                "--partition-by",
+                "date,host",
+            ]
+            .map(String::from),
+        );
         ok(&p.iter().map(String::as_str).collect::<Vec<_>>());
         let mut single = args.clone();
         let file = root.join(format!("{host}.parquet"));
@@ -290,7 +385,10 @@ fn expected_answer(json: &BTreeMap<&str, Vec<serde_json::Value>>) -> String {
         for r in rows {
             if r["reset_by"] == "server" {
                 *count
-                    .entry((host.to_string(), r["rst_cause"].as_str().unwrap().to_string()))
+                    .entry((
+                        host.to_string(),
+                        r["rst_cause"].as_str().unwrap().to_string(),
+                    ))
                     .or_default() += 1;
             }
         }
@@ -305,7 +403,10 @@ fn expected_answer(json: &BTreeMap<&str, Vec<serde_json::Value>>) -> String {
 fn duckdb_reads_the_parquet_records_and_agrees_with_the_json() {
     let (root, dir, web1, json) = parquet_fixture("duckdb");
     let answer = expected_answer(&json);
-    assert!(answer.lines().count() >= 3, "the captures hold server resets of several causes: {answer}");
+    assert!(
+        answer.lines().count() >= 3,
+        "the captures hold server resets of several causes: {answer}"
+    );
     let script = r#"
 import sys, duckdb
 root, web1, question = sys.argv[1], sys.argv[2], sys.argv[3]
@@ -319,7 +420,10 @@ for name, typ in con.execute(f"select column_name, column_type from (describe se
     print("type", name, typ)
 print("dates", con.execute("select distinct cast(date as varchar) from conns").fetchall()[0][0])
 "#;
-    let out = python(script, &[dir.to_str().unwrap(), web1.to_str().unwrap(), QUESTION]);
+    let out = python(
+        script,
+        &[dir.to_str().unwrap(), web1.to_str().unwrap(), QUESTION],
+    );
     let got: String = out
         .lines()
         .filter_map(|l| l.strip_prefix("answer "))
@@ -330,9 +434,16 @@ print("dates", con.execute("select distinct cast(date as varchar) from conns").f
         .iter()
         .map(|r| r["client_bytes"].as_u64().unwrap() + r["server_bytes"].as_u64().unwrap())
         .collect();
-    let ip: u64 = json["web1"].iter().map(|r| r["client_ip_bytes"].as_u64().unwrap()).sum();
+    let ip: u64 = json["web1"]
+        .iter()
+        .map(|r| r["client_ip_bytes"].as_u64().unwrap())
+        .sum();
     assert!(
-        out.contains(&format!("web1 {} {} {ip}\n", w.len(), w.iter().sum::<u64>())),
+        out.contains(&format!(
+            "web1 {} {} {ip}\n",
+            w.len(),
+            w.iter().sum::<u64>()
+        )),
         "{out}"
     );
     for (col, typ) in [
@@ -350,7 +461,13 @@ print("dates", con.execute("select distinct cast(date as varchar) from conns").f
         .args(["-u", "-d", &format!("@{}", first as i64), "+%Y-%m-%d"])
         .output()
         .unwrap();
-    assert!(out.contains(&format!("dates {}", String::from_utf8_lossy(&date.stdout).trim())), "{out}");
+    assert!(
+        out.contains(&format!(
+            "dates {}",
+            String::from_utf8_lossy(&date.stdout).trim()
+        )),
+        "{out}"
+    );
     let _ = std::fs::remove_dir_all(&root);
 }
 
@@ -388,7 +505,15 @@ fn packet_records_carry_the_explain_fields_of_read_json() {
     let file = dir.join("p.parquet");
     let capture = captures().join("reset-by-peer.pcap");
     let capture = capture.to_str().unwrap();
-    ok(&["read", "-r", capture, "--format", "parquet", "-o", file.to_str().unwrap()]);
+    ok(&[
+        "read",
+        "-r",
+        capture,
+        "--format",
+        "parquet",
+        "-o",
+        file.to_str().unwrap(),
+    ]);
     let json: Vec<serde_json::Value> = ok(&["read", "-r", capture, "--json"])
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
@@ -429,7 +554,17 @@ fn bad_uses_say_what_is_wrong() {
     let out = tcpscope(&["conns", "-r", f, "--format", "parquet"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("-o FILE"));
-    let out = tcpscope(&["conns", "-r", f, "--format", "parquet", "-o", "/tmp/x", "--partition-by", "day"]);
+    let out = tcpscope(&[
+        "conns",
+        "-r",
+        f,
+        "--format",
+        "parquet",
+        "-o",
+        "/tmp/x",
+        "--partition-by",
+        "day",
+    ]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown key 'day' (known: date, host)"));
     let out = tcpscope(&["conns", "-r", "/nonexistent/dir/*.pcap"]);

@@ -13,6 +13,7 @@
 //! | `--simple` | [`simple::Simple`] | `read`, `capture` |
 //! | packet JSON | [`packet_json::PacketJson`] | `read --json`, `capture --json` |
 //! | connection table, JSON, CSV, Zeek | [`conns::Conns`] | `conns` |
+//! | connection and packet Parquet (feature `parquet`) | `columnar` | `conns --format parquet`, `read --format parquet` |
 //! | ladder as text, SVG, JSON | [`ladder::Ladder`] | `ladder` |
 //!
 //! Every JSON object follows the one schema of [`json`].
