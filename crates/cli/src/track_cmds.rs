@@ -301,7 +301,6 @@ pub fn conns(args: ConnsArgs) -> ExitCode {
         eprintln!("tcpscope conns: --partition-by is for --format parquet");
         return ExitCode::from(2);
     }
-    #[cfg(feature = "parquet")]
     let expression = args.expression.join(" ");
     if let Err(code) = crate::sink::check_expression(&expression) {
         return code;
