@@ -298,6 +298,17 @@ fn rotated_sets(pieces: Vec<Piece>, notes: &mut Vec<String>) -> Vec<Vec<Piece>> 
     groups.into_iter().map(|g| g.1).collect()
 }
 
+/// How far the reading of all captures has come.
+#[derive(Default)]
+pub struct Counters {
+    /// Bytes of the files read.
+    pub bytes: AtomicU64,
+    /// Frames read (counted every few thousand).
+    pub frames: AtomicU64,
+    /// Captures done.
+    pub done: AtomicU64,
+}
+
 /// What reading one capture gave.
 pub struct Read<O> {
     /// The output after its end.
@@ -321,7 +332,7 @@ pub fn read_capture<O: Output>(
     mut pipeline: Pipeline<O>,
     limit: u64,
     nano: bool,
-    read: &AtomicU64,
+    read: &Counters,
     helper_thread: bool,
     header_lines: bool,
     cut_note: &dyn Fn(u64) -> String,
@@ -375,12 +386,16 @@ pub fn read_capture<O: Output>(
         };
         pipeline.output_mut().set_source(&piece.name);
         let mut last_pos = 0u64;
-        let run = pipeline.feed(&mut source, &mut bytes, limit, &mut |src, _| {
+        let mut last_n = 0u64;
+        let run = pipeline.feed(&mut source, &mut bytes, limit, &mut |src, n| {
             let at = src.position().0;
-            read.fetch_add(at.saturating_sub(last_pos), Ordering::Relaxed);
+            read.bytes
+                .fetch_add(at.saturating_sub(last_pos), Ordering::Relaxed);
+            read.frames.fetch_add(n - last_n, Ordering::Relaxed);
             last_pos = at;
+            last_n = n;
         });
-        read.fetch_add(
+        read.bytes.fetch_add(
             source.position().0.saturating_sub(last_pos),
             Ordering::Relaxed,
         );
@@ -421,16 +436,16 @@ pub fn read_capture<O: Output>(
 
 /// Run `work` on every capture, `jobs` at a time, and hand each result to
 /// `emit` in the order of the captures, as soon as it and all before it
-/// are done. `progress(bytes read, total)` is called now and then.
+/// are done. `progress(counters, total bytes)` is called now and then.
 pub fn in_parallel<T: Send>(
     captures: &[Capture],
     jobs: usize,
-    work: &(dyn Fn(usize, &Capture, &AtomicU64) -> T + Sync),
+    work: &(dyn Fn(usize, &Capture, &Counters) -> T + Sync),
     emit: &mut dyn FnMut(usize, T),
-    progress: &mut dyn FnMut(u64, u64),
+    progress: &mut dyn FnMut(&Counters, u64),
 ) {
     let total: u64 = captures.iter().map(Capture::size).sum();
-    let read = AtomicU64::new(0);
+    let read = Counters::default();
     let next = AtomicUsize::new(0);
     let (tx, rx) = mpsc::channel::<(usize, T)>();
     std::thread::scope(|s| {
@@ -440,7 +455,9 @@ pub fn in_parallel<T: Send>(
             s.spawn(move || loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(c) = captures.get(i) else { break };
-                if tx.send((i, work(i, c, read))).is_err() {
+                let t = work(i, c, read);
+                read.done.fetch_add(1, Ordering::Relaxed);
+                if tx.send((i, t)).is_err() {
                     break;
                 }
             });
@@ -460,7 +477,7 @@ pub fn in_parallel<T: Send>(
                 Err(mpsc::RecvTimeoutError::Timeout) => {}
                 Err(mpsc::RecvTimeoutError::Disconnected) => break,
             }
-            progress(read.load(Ordering::Relaxed), total);
+            progress(&read, total);
         }
     });
 }
@@ -521,10 +538,19 @@ pub fn read_all<O: Output + Send>(
             )
         },
         &mut |i, r| progress.borrow().suspend(|| emit(i, r)),
-        &mut |at, total| {
+        &mut |read, total| {
             let mut p = progress.borrow_mut();
             p.set_total(Some(total));
-            p.update(at, || format!("{} capture(s)", captures.len()));
+            p.update(read.bytes.load(Ordering::Relaxed), || {
+                let frames = read.frames.load(Ordering::Relaxed);
+                match captures.len() {
+                    1 => format!("{frames} packets"),
+                    n => format!(
+                        "{frames} packets, {} of {n} captures",
+                        read.done.load(Ordering::Relaxed)
+                    ),
+                }
+            });
         },
     );
     progress.borrow_mut().finish();
