@@ -26,8 +26,11 @@ fi
 export RUSTFLAGS="-Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4 \
 -Cllvm-args=-sanitizer-coverage-inline-8bit-counters -Cllvm-args=-sanitizer-coverage-pc-table \
 -Cllvm-args=-sanitizer-coverage-trace-compares --cfg fuzzing"
-cargo build --quiet --release --manifest-path fuzz/Cargo.toml --bins
-bin=fuzz/target/release
+# With --target, RUSTFLAGS reach the fuzzed code but not build scripts.
+triple=$(rustc -vV | sed -n 's/^host: //p')
+cargo build --quiet --release --manifest-path fuzz/Cargo.toml --target "$triple" \
+    --bin reader --bin printer --bin tracker --bin filter
+bin=fuzz/target/$triple/release
 mkdir -p fuzz/corpus
 if [ ! -d fuzz/corpus/reader ]; then
     RUSTFLAGS= cargo run --quiet --release --manifest-path fuzz/Cargo.toml --bin seeds -- \

@@ -36,12 +36,13 @@ fn run<O: Output>(output: O, linktype: u32, frames: &[(i64, i64, &[u8])]) {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let [lt, mut rest @ ..] = data else { return };
+    let [lt, tail @ ..] = data else { return };
+    let mut rest: &[u8] = tail;
     let linktype = LINKTYPES[*lt as usize % LINKTYPES.len()];
     let mut frames = Vec::new();
     let mut sec = 1_700_000_000i64;
-    while let [a, b, t, tail @ ..] = rest {
-        let n = (usize::from(*a) << 8 | usize::from(*b)) % 2048;
+    while let &[a, b, t, ref tail @ ..] = rest {
+        let n = (usize::from(a) << 8 | usize::from(b)) % 2048;
         let n = n.min(tail.len());
         // Time moves by -64..191 ms, or jumps to an extreme value.
         sec = match t {
@@ -49,7 +50,7 @@ fuzz_target!(|data: &[u8]| {
             254 => i64::MIN,
             _ => sec,
         };
-        let frac = (i64::from(*t) - 64) * 1_000_000;
+        let frac = (i64::from(t) - 64) * 1_000_000;
         frames.push((sec, frac, &tail[..n]));
         rest = &tail[n..];
     }

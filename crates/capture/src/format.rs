@@ -25,6 +25,9 @@ pub enum ReadError {
     /// The first bytes are no pcap or pcapng magic.
     #[error("not a pcap or pcapng file")]
     NotCapture,
+    /// Nothing at all to read.
+    #[error("empty: no capture file header (0 bytes)")]
+    Empty,
     /// The file ends in the middle of a header or record.
     #[error("truncated capture: record {record} at byte offset {offset} needs {needed} bytes, only {available} remain")]
     Truncated {
@@ -45,6 +48,10 @@ pub enum ReadError {
         /// What is wrong with it.
         what: String,
     },
+    /// A pcapng file that ends before any interface is described: it can
+    /// hold no packet (libpcap refuses it with the same words).
+    #[error("the capture file has no Interface Description Blocks")]
+    NoInterfaces,
     /// The operating system refused to read.
     #[error("{0}")]
     Io(#[from] std::io::Error),
@@ -59,6 +66,9 @@ pub(crate) const PCAPNG_SHB: u32 = 0x0a0d_0d0a;
 
 /// Identify the container from the first four bytes.
 pub(crate) fn sniff(head: &[u8]) -> Result<Format, ReadError> {
+    if head.is_empty() {
+        return Err(ReadError::Empty);
+    }
     if head.len() < 4 {
         return Err(ReadError::NotCapture);
     }

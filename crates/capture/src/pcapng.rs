@@ -268,7 +268,9 @@ fn cut(caplen: u32, snaplen: u32) -> u32 {
 /// the fraction scaled to the requested precision.
 fn convert_ts(ticks: u64, iface: Interface, precision: Precision) -> (i64, i64) {
     let res = iface.tsresol.max(1);
-    let sec = (ticks / res) as i64 + iface.tsoffset;
+    // In u64 then to a signed time, as libpcap does (so a hostile
+    // if_tsoffset gives the time tcpdump prints, never an overflow).
+    let sec = (ticks / res).wrapping_add(iface.tsoffset as u64) as i64;
     let frac = ticks % res;
     let want: u64 = match precision {
         Precision::Micro => 1_000_000,

@@ -59,10 +59,15 @@ const RELEASE_STEP: u64 = 16 << 20;
 const PREFETCH_DISTANCE: usize = 4096;
 
 impl Reader {
-    /// Open a file through mmap.
+    /// Open a file through mmap; a FIFO, a pipe (`<(...)`, `/dev/stdin`)
+    /// or a character device is read as a stream.
     pub fn open(path: &Path, precision: Precision) -> Result<Reader, ReadError> {
         let file = File::open(path)?;
-        let len = file.metadata()?.len();
+        let meta = file.metadata()?;
+        if !meta.is_file() {
+            return Reader::from_stream(Box::new(file), precision);
+        }
+        let len = meta.len();
         let source = if len == 0 {
             Source::Empty
         } else {
@@ -75,6 +80,16 @@ impl Reader {
             Source::Map(Arc::new(map))
         };
         Reader::with_source(source, precision)
+    }
+
+    /// Read standard input as a stream. A closed standard input is an
+    /// error (Rust's stdin would read it as empty).
+    pub fn stdin(precision: Precision) -> Result<Reader, ReadError> {
+        // SAFETY: F_GETFD only asks whether descriptor 0 is open.
+        if unsafe { libc::fcntl(0, libc::F_GETFD) } < 0 {
+            return Err(ReadError::Io(std::io::Error::last_os_error()));
+        }
+        Reader::from_stream(Box::new(std::io::stdin()), precision)
     }
 
     /// Read from a stream such as stdin.
@@ -169,8 +184,9 @@ impl Reader {
                 Step::NeedMore { need } => {
                     if !self.refill(need)? {
                         if unread(&self.source, self.offset).is_empty() && self.offset > 0 {
-                            // A pcapng file with a section header and nothing else.
-                            return Ok(());
+                            // A pcapng file with a section header and no
+                            // interface: tcpdump (libpcap) refuses it.
+                            return Err(ReadError::NoInterfaces);
                         }
                         return Err(self.truncation(need, true));
                     }

@@ -349,7 +349,7 @@ pub fn read_capture<O: Output>(
     };
     for piece in &capture.pieces {
         let reader = if piece.name == "-" {
-            Reader::from_stream(Box::new(std::io::stdin()), precision)
+            Reader::stdin(precision)
         } else {
             Reader::open(&piece.path, precision)
         };

@@ -145,8 +145,8 @@ pub fn counters(args: CountersArgs) -> anyhow::Result<ExitCode> {
     }
     let mut out = io::BufWriter::new(io::stdout().lock());
     let Some(secs) = args.watch else {
-        let _ = print_totals(&mut out, &first, &args, &names).and_then(|_| out.flush());
-        return Ok(ExitCode::SUCCESS);
+        let r = print_totals(&mut out, &first, &args, &names).and_then(|_| out.flush());
+        return Ok(crate::out::status("counters", r));
     };
     if !(secs > 0.0 && secs.is_finite()) {
         return Err(
@@ -199,8 +199,8 @@ pub fn counters(args: CountersArgs) -> anyhow::Result<ExitCode> {
                 })
             })
         };
-        if r.and_then(|_| out.flush()).is_err() {
-            return Ok(ExitCode::SUCCESS);
+        if let Err(e) = r.and_then(|_| out.flush()) {
+            return Ok(crate::out::status("counters", Err(e)));
         }
         prev = now;
     }
@@ -308,6 +308,5 @@ pub fn doctor(args: DoctorArgs) -> anyhow::Result<ExitCode> {
             })
         })
     };
-    let _ = r.and_then(|_| out.flush());
-    Ok(ExitCode::SUCCESS)
+    Ok(crate::out::status("doctor", r.and_then(|_| out.flush())))
 }

@@ -52,10 +52,11 @@ fn memory_file(name: &str) -> std::io::Result<(OwnedFd, PathBuf)> {
 pub fn lab(args: LabArgs) -> anyhow::Result<ExitCode> {
     if args.name == "list" {
         let mut out = std::io::stdout().lock();
-        for l in labs::all() {
-            let _ = writeln!(out, "{:<24} {}", l.name(), l.what());
-        }
-        return Ok(ExitCode::SUCCESS);
+        let r = labs::all()
+            .iter()
+            .try_for_each(|l| writeln!(out, "{:<24} {}", l.name(), l.what()))
+            .and_then(|_| out.flush());
+        return Ok(crate::out::status("lab", r));
     }
     let chosen: Vec<&dyn Lab> = if args.name == "all" {
         labs::all()

@@ -4,6 +4,7 @@ mod capture_cmd;
 mod inputs;
 mod kernel_cmds;
 mod lab_cmd;
+mod out;
 mod peers;
 mod progress;
 mod read;
@@ -90,8 +91,10 @@ fn man(args: ManArgs) -> anyhow::Result<ExitCode> {
     use clap::CommandFactory;
     let cmd = Cli::command();
     let Some(dir) = args.dir else {
-        clap_mangen::Man::new(cmd).render(&mut std::io::stdout().lock())?;
-        return Ok(ExitCode::SUCCESS);
+        let mut page = Vec::new();
+        clap_mangen::Man::new(cmd).render(&mut page)?;
+        let w = std::io::Write::write_all(&mut std::io::stdout().lock(), &page);
+        return Ok(out::status("man", w));
     };
     std::fs::create_dir_all(&dir)?;
     let mut page = Vec::new();
@@ -136,13 +139,10 @@ fn main() -> ExitCode {
         Command::Client(args) => Ok(peers::client(args)),
         Command::Completions(args) => {
             use clap::CommandFactory;
-            clap_complete::generate(
-                args.shell,
-                &mut Cli::command(),
-                "tcpscope",
-                &mut std::io::stdout(),
-            );
-            Ok(ExitCode::SUCCESS)
+            let mut script = Vec::new();
+            clap_complete::generate(args.shell, &mut Cli::command(), "tcpscope", &mut script);
+            let w = std::io::Write::write_all(&mut std::io::stdout().lock(), &script);
+            Ok(out::status("completions", w))
         }
         Command::Man(args) => man(args),
     };

@@ -119,7 +119,7 @@ pub fn run(args: ReadArgs) -> ExitCode {
         Precision::Micro
     };
     let opened = if name == "-" {
-        Reader::from_stream(Box::new(io::stdin()), precision)
+        Reader::stdin(precision)
     } else {
         Reader::open(&file, precision)
     };
@@ -426,6 +426,7 @@ fn several(args: &ReadArgs) -> ExitCode {
     let stdout = io::stdout();
     let mut out = stdout.lock();
     let (mut failed, mut closed) = (false, false);
+    let mut write_error = None;
     inputs::read_all(
         &captures,
         &args.input,
@@ -442,10 +443,16 @@ fn several(args: &ReadArgs) -> ExitCode {
                 eprintln!("{m}");
             }
             failed |= r.failed;
-            closed |= out.write_all(&r.bytes).and_then(|_| out.flush()).is_err();
+            if let Err(e) = out.write_all(&r.bytes).and_then(|_| out.flush()) {
+                closed = true;
+                write_error = crate::out::failed("read", Err(e));
+            }
         },
         &|n| format!("after {n} complete packets"),
     );
+    if let Some(code) = write_error {
+        return code;
+    }
     if failed && !closed {
         ExitCode::from(1)
     } else {
@@ -563,6 +570,9 @@ pub(crate) fn describe(e: &ReadError) -> String {
         ReadError::Io(io) => match io.kind() {
             io::ErrorKind::NotFound => "No such file or directory".to_string(),
             io::ErrorKind::PermissionDenied => "Permission denied".to_string(),
+            _ if io.raw_os_error() == Some(libc::EBADF) => {
+                "Bad file descriptor (standard input is closed)".to_string()
+            }
             _ => io.to_string(),
         },
         other => other.to_string(),

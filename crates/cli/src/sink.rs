@@ -102,13 +102,34 @@ pub fn check_expression(expression: &str) -> Result<(), ExitCode> {
     match tcpscope_filter::parse::parse(expression) {
         Ok(_) => Ok(()),
         Err(e) => {
+            let (shown, column) = window(expression, e.column);
             eprintln!(
-                "tcpscope: bad filter expression: {e}\n  {expression}\n  {}^",
-                " ".repeat(e.column)
+                "tcpscope: bad filter expression: {e}\n  {shown}\n  {}^",
+                " ".repeat(column)
             );
             Err(ExitCode::from(1))
         }
     }
+}
+
+/// At most 60 characters of `expression` either side of `column` (with
+/// `...` where it was cut), and the column within what is shown.
+fn window(expression: &str, column: usize) -> (String, usize) {
+    let chars: Vec<char> = expression.chars().collect();
+    let at = expression
+        .get(..column.min(expression.len()))
+        .map_or(chars.len(), |p| p.chars().count());
+    let (from, to) = (at.saturating_sub(60), (at + 60).min(chars.len()));
+    let mut shown: String = chars[from..to].iter().collect();
+    let mut col = at - from;
+    if from > 0 {
+        shown.insert_str(0, "...");
+        col += 3;
+    }
+    if to < chars.len() {
+        shown.push_str("...");
+    }
+    (shown, col)
 }
 
 /// The pipeline these flags ask for (`count_only`: count without

@@ -438,10 +438,7 @@ pub fn ss(mut args: SsArgs) -> anyhow::Result<ExitCode> {
             state_col,
         )
     };
-    if r.and_then(|_| out.flush()).is_err() {
-        return Ok(ExitCode::SUCCESS);
-    }
-    Ok(ExitCode::SUCCESS)
+    Ok(crate::out::status("ss", r.and_then(|_| out.flush())))
 }
 
 fn is_listener(s: &Socket) -> bool {
@@ -709,8 +706,7 @@ fn summary(args: &SsArgs) -> anyhow::Result<ExitCode> {
             }
         )
     };
-    let _ = r.and_then(|_| out.flush());
-    Ok(ExitCode::SUCCESS)
+    Ok(crate::out::status("ss", r.and_then(|_| out.flush())))
 }
 
 #[cfg(test)]

@@ -205,6 +205,7 @@ pub fn diagnose(args: DiagnoseArgs) -> ExitCode {
     let mut out = stdout.lock();
     let mut failed = false;
     let mut closed = false;
+    let mut write_error = None;
     inputs::read_all(
         &captures,
         &args.input,
@@ -218,14 +219,28 @@ pub fn diagnose(args: DiagnoseArgs) -> ExitCode {
                 eprintln!("{m}");
             }
             failed |= r.failed;
-            if several && i > 0 && !json {
-                closed |= out.write_all(b"\n").is_err();
+            if closed {
+                return;
             }
-            closed |= out.write_all(&r.bytes).is_err();
+            let sep: &[u8] = if several && i > 0 && !json {
+                b"\n"
+            } else {
+                b""
+            };
+            if let Err(e) = out.write_all(sep).and_then(|_| out.write_all(&r.bytes)) {
+                closed = true;
+                write_error = crate::out::failed("diagnose", Err(e));
+            }
         },
         &|_| "connections up to that point are diagnosed".to_string(),
     );
-    if closed || out.flush().is_err() {
+    if let Some(code) = write_error {
+        return code;
+    }
+    if let Err(e) = out.flush() {
+        return crate::out::status("diagnose", Err(e));
+    }
+    if closed {
         return ExitCode::SUCCESS;
     }
     if failed {
@@ -249,7 +264,7 @@ fn run_into(
 ) -> ExitCode {
     let name = file.display().to_string();
     let reader = if name == "-" {
-        Reader::from_stream(Box::new(io::stdin()), Precision::Nano)
+        Reader::stdin(Precision::Nano)
     } else {
         Reader::open(file, Precision::Nano)
     };

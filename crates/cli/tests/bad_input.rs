@@ -78,7 +78,7 @@ fn an_empty_file_is_not_a_capture() {
     let o = tcpscope(&["read", "-r", p.to_str().unwrap()], None);
     assert_eq!(o.status.code(), Some(1));
     assert!(
-        stderr(&o).ends_with("not a pcap or pcapng file\n"),
+        stderr(&o).ends_with("empty: no capture file header (0 bytes)\n"),
         "{}",
         stderr(&o)
     );

@@ -96,6 +96,12 @@ fn lex(s: &str) -> Result<Vec<Token>, ParseError> {
             };
             let tok = match parse_num(text) {
                 Some(n) => Tok::Num(n),
+                None if is_number(text) => {
+                    return Err(ParseError {
+                        message: format!("number {text} overflows 32 bits"),
+                        column: start,
+                    })
+                }
                 None => Tok::Word(text.to_string()),
             };
             out.push(Token {
@@ -135,6 +141,15 @@ fn lex(s: &str) -> Result<Vec<Token>, ParseError> {
 
 fn looks_like_address(prefix: &str) -> bool {
     !prefix.is_empty() && prefix.len() <= 4 && prefix.bytes().all(|c| c.is_ascii_hexdigit())
+}
+
+/// Whether `s` is written as a number (decimal, octal or 0x hex), whatever
+/// its size.
+fn is_number(s: &str) -> bool {
+    match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        Some(h) => !h.is_empty() && h.bytes().all(|c| c.is_ascii_hexdigit()),
+        None => !s.is_empty() && s.bytes().all(|c| c.is_ascii_digit()),
+    }
 }
 
 fn parse_num(s: &str) -> Option<u32> {
@@ -250,7 +265,28 @@ struct Parser {
     end_col: usize,
     /// Qualifiers of the last primitive, for `port 80 or 443`.
     last: Option<(Option<Proto>, Dir, &'static str)>,
+    /// Levels of parentheses, `not` and `[` open now.
+    depth: usize,
+    /// Arithmetic operators seen.
+    operators: usize,
+    /// Whether host names are looked up (the second pass, once the whole
+    /// expression parsed without them).
+    resolve: bool,
 }
+
+/// How deeply parentheses, `not` and `proto[...]` may nest. Parsing and
+/// compiling recurse once per level; this bound keeps them far inside a
+/// thread's stack (tcpdump's parser stops near 3,300 levels with "memory
+/// exhausted").
+pub const MAX_NESTING: usize = 200;
+
+/// How many arithmetic operators an expression may hold (an arithmetic
+/// chain compiles recursively, one level per operator).
+pub const MAX_OPERATORS: usize = 1000;
+
+/// `and`/`or` chains longer than this are compiled as balanced trees (the
+/// same truth, evaluated in the same order, but nesting log2(n) deep).
+const BALANCE_ABOVE: usize = 16;
 
 /// Parse a filter expression. An empty expression matches everything (`None`).
 pub fn parse(s: &str) -> Result<Option<Expr>, ParseError> {
@@ -258,17 +294,39 @@ pub fn parse(s: &str) -> Result<Option<Expr>, ParseError> {
     if toks.is_empty() {
         return Ok(None);
     }
-    let mut p = Parser {
-        toks,
-        pos: 0,
-        end_col: s.len(),
-        last: None,
-    };
-    let e = p.or()?;
-    if p.pos < p.toks.len() {
-        return Err(p.err_here("syntax error"));
+    // First without looking up host names, so that a syntax error is
+    // reported at once and no name is resolved that was not in a host
+    // position of a valid expression; then again, resolving them.
+    for resolve in [false, true] {
+        let mut p = Parser {
+            toks: toks.clone(),
+            pos: 0,
+            end_col: s.len(),
+            last: None,
+            depth: 0,
+            operators: 0,
+            resolve,
+        };
+        let e = p.or()?;
+        if p.pos < p.toks.len() {
+            return Err(p.err_here("syntax error"));
+        }
+        if resolve || !p.has_names() {
+            return Ok(Some(e));
+        }
     }
-    Ok(Some(e))
+    unreachable!("the second pass returns")
+}
+
+/// `terms` joined by `join`, left to right; long chains as a balanced tree.
+fn chain(mut terms: Vec<Expr>, join: fn(Box<Expr>, Box<Expr>) -> Expr) -> Expr {
+    if terms.len() > BALANCE_ABOVE {
+        let right = terms.split_off(terms.len() / 2);
+        return join(Box::new(chain(terms, join)), Box::new(chain(right, join)));
+    }
+    let mut it = terms.into_iter();
+    let first = it.next().expect("a chain has a first term");
+    it.fold(first, |e, r| join(Box::new(e), Box::new(r)))
 }
 
 impl Parser {
@@ -310,27 +368,52 @@ impl Parser {
         }
     }
 
-    fn or(&mut self) -> Result<Expr, ParseError> {
-        let mut e = self.and()?;
-        while self.eat_word("or") || self.eat_op("||") {
-            let r = self.and()?;
-            e = Expr::Or(Box::new(e), Box::new(r));
+    /// Whether the expression holds a word in a host position that is not
+    /// an address (a name to look up).
+    fn has_names(&self) -> bool {
+        self.toks
+            .iter()
+            .any(|t| matches!(&t.tok, Tok::Word(w) if !is_keyword(w)))
+    }
+
+    /// Enter one more level of nesting, or say that it is too deep.
+    fn deeper(&mut self) -> Result<(), ParseError> {
+        self.depth += 1;
+        if self.depth > MAX_NESTING {
+            let t = &self.toks[self.pos.saturating_sub(1)];
+            return Err(ParseError {
+                message: format!(
+                    "expression nested too deeply: more than {MAX_NESTING} levels of parentheses, 'not' or brackets at '{}'",
+                    t.text
+                ),
+                column: t.col,
+            });
         }
-        Ok(e)
+        Ok(())
+    }
+
+    fn or(&mut self) -> Result<Expr, ParseError> {
+        let mut terms = vec![self.and()?];
+        while self.eat_word("or") || self.eat_op("||") {
+            terms.push(self.and()?);
+        }
+        Ok(chain(terms, Expr::Or))
     }
 
     fn and(&mut self) -> Result<Expr, ParseError> {
-        let mut e = self.unary()?;
+        let mut terms = vec![self.unary()?];
         while self.eat_word("and") || self.eat_op("&&") {
-            let r = self.unary()?;
-            e = Expr::And(Box::new(e), Box::new(r));
+            terms.push(self.unary()?);
         }
-        Ok(e)
+        Ok(chain(terms, Expr::And))
     }
 
     fn unary(&mut self) -> Result<Expr, ParseError> {
         if self.eat_word("not") || self.eat_op("!") {
-            return Ok(Expr::Not(Box::new(self.unary()?)));
+            self.deeper()?;
+            let e = Expr::Not(Box::new(self.unary()?));
+            self.depth -= 1;
+            return Ok(e);
         }
         // A comparison, when what starts here is arithmetic followed by a
         // relation. `len`, a named constant or `proto[` can only start one: commit
@@ -361,7 +444,17 @@ impl Parser {
             return Ok(Expr::Rel(lhs, op, rhs));
         }
         let save = self.pos;
-        if let Ok(lhs) = self.arith() {
+        let (depth, operators) = (self.depth, self.operators);
+        let attempt = self.arith();
+        if let Err(e) = &attempt {
+            if e.message.starts_with("expression nested too deeply")
+                || e.message.starts_with("arithmetic expression too long")
+            {
+                return Err(e.clone());
+            }
+        }
+        (self.depth, self.operators) = (depth, operators);
+        if let Ok(lhs) = attempt {
             if let Some(Tok::Op(op)) = self.peek().cloned() {
                 if matches!(op, "=" | "==" | "!=" | "<" | "<=" | ">" | ">=") {
                     self.pos += 1;
@@ -372,10 +465,12 @@ impl Parser {
         }
         self.pos = save;
         if self.eat_op("(") {
+            self.deeper()?;
             let e = self.or()?;
             if !self.eat_op(")") {
                 return Err(self.err_here("expected ')'"));
             }
+            self.depth -= 1;
             return Ok(e);
         }
         self.primitive()
@@ -479,6 +574,21 @@ impl Parser {
         let Some(id) = self.toks.get(self.pos).cloned() else {
             return Err(self.err_here("expected an address, port or number"));
         };
+        match &id.tok {
+            // `proto tcp`, `ether proto ip`: the id is a protocol's name.
+            _ if kind == "proto" => {}
+            Tok::Word(w) if is_keyword(w) => return Err(self.err_here("syntax error")),
+            Tok::Word(w) if TCPDUMP_KEYWORDS.contains(&w.as_str()) => {
+                return Err(ParseError {
+                    message: format!(
+                        "'{w}' is a tcpdump filter keyword that tcpscope's filter does not support"
+                    ),
+                    column: id.col,
+                })
+            }
+            Tok::Op(_) => return Err(self.err_here("syntax error")),
+            _ => {}
+        }
         self.pos += 1;
         let text = id.text.clone();
         let bad = |what: &str| ParseError {
@@ -541,7 +651,12 @@ impl Parser {
                             if let Tok::Num(_) = id.tok {
                                 return Err(bad("not a host address"));
                             }
-                            resolve(&text).ok_or_else(|| bad("cannot resolve host name"))?
+                            if !self.resolve {
+                                // The first pass: any address will do.
+                                IpAddr::V4(Ipv4Addr::UNSPECIFIED)
+                            } else {
+                                resolve(&text).ok_or_else(|| bad("cannot resolve host name"))?
+                            }
                         }
                     };
                     Prim::Host(proto, dir, addr)
@@ -589,6 +704,15 @@ impl Parser {
                 break;
             }
             self.pos += 1;
+            self.operators += 1;
+            if self.operators > MAX_OPERATORS {
+                return Err(ParseError {
+                    message: format!(
+                        "arithmetic expression too long: more than {MAX_OPERATORS} operators"
+                    ),
+                    column: self.toks[self.pos - 1].col,
+                });
+            }
             let r = self.binary(level + 1)?;
             e = Arith::Bin(op, Box::new(e), Box::new(r));
         }
@@ -603,10 +727,12 @@ impl Parser {
             }
             Some(Tok::Op("(")) => {
                 self.pos += 1;
+                self.deeper()?;
                 let e = self.arith()?;
                 if !self.eat_op(")") {
                     return Err(self.err_here("expected ')'"));
                 }
+                self.depth -= 1;
                 Ok(e)
             }
             Some(Tok::Word(w)) => {
@@ -628,7 +754,9 @@ impl Parser {
                     return Err(self.err_here("expected '['"));
                 }
                 self.pos += 2;
+                self.deeper()?;
                 let idx = self.arith()?;
+                self.depth -= 1;
                 let size = if self.eat_op(":") {
                     let n = self.number()?;
                     if !matches!(n, 1 | 2 | 4) {
@@ -662,6 +790,103 @@ fn port16(v: u32, id: &Token) -> Result<u16, ParseError> {
         column: id.col,
     })
 }
+
+/// tcpdump's filter keywords that tcpscope's filter does not take: in a
+/// host position they are an error, never a name to look up.
+const TCPDUMP_KEYWORDS: &[&str] = &[
+    "gateway",
+    "netmask",
+    "protochain",
+    "byte",
+    "igmp",
+    "igrp",
+    "pim",
+    "vrrp",
+    "carp",
+    "radio",
+    "ah",
+    "esp",
+    "atalk",
+    "aarp",
+    "decnet",
+    "lat",
+    "sca",
+    "moprc",
+    "mopdl",
+    "iso",
+    "esis",
+    "es-is",
+    "isis",
+    "l1",
+    "l2",
+    "iih",
+    "lsp",
+    "snp",
+    "csnp",
+    "psnp",
+    "clnp",
+    "stp",
+    "ipx",
+    "netbeui",
+    "inbound",
+    "outbound",
+    "ifindex",
+    "mpls",
+    "pppoed",
+    "pppoes",
+    "geneve",
+    "lane",
+    "llc",
+    "metac",
+    "bcc",
+    "oam",
+    "oamf4",
+    "oamf4ec",
+    "oamf4sc",
+    "sc",
+    "ilmic",
+    "vpi",
+    "vci",
+    "connectmsg",
+    "metaconnect",
+    "on",
+    "ifname",
+    "rnr",
+    "rulenum",
+    "reason",
+    "rset",
+    "srnr",
+    "subrulenum",
+    "action",
+    "wlan",
+    "type",
+    "subtype",
+    "direction",
+    "dir",
+    "ra",
+    "ta",
+    "addr1",
+    "addr2",
+    "addr3",
+    "addr4",
+    "fisu",
+    "lssu",
+    "lsu",
+    "msu",
+    "hfisu",
+    "hlssu",
+    "hmsu",
+    "sio",
+    "opc",
+    "dpc",
+    "sls",
+    "hsio",
+    "hopc",
+    "hdpc",
+    "hsls",
+    "broadcast",
+    "multicast",
+];
 
 fn is_keyword(w: &str) -> bool {
     matches!(

@@ -80,6 +80,10 @@ pub enum RunError {
     /// The output failed at the end.
     #[error("{0}")]
     Output(#[from] OutputError),
+    /// The output could not be written (a full disk, /dev/full); a closed
+    /// pipe is not an error but [`Run::closed`].
+    #[error("cannot write the output: {0}")]
+    Write(io::Error),
 }
 
 /// How a run ended.
@@ -282,8 +286,8 @@ impl<O: Output> Pipeline<O> {
                         error = Some(RunError::Filter(e));
                         break;
                     }
-                    if self.drain(out, FLUSH_AT).is_err() {
-                        return self.closed();
+                    if let Err(e) = self.drain(out, FLUSH_AT) {
+                        return self.write_failed(e);
                     }
                 }
                 Ok(None) => break,
@@ -307,13 +311,26 @@ impl<O: Output> Pipeline<O> {
         if let Err(e) = self.finish() {
             error.get_or_insert(RunError::Output(e));
         }
-        if self.drain(out, 0).is_err() || out.flush().is_err() {
-            return self.closed();
+        if let Err(e) = self.drain(out, 0).and_then(|_| out.flush()) {
+            return self.write_failed(e);
         }
         Run {
             taken: self.taken,
             closed: false,
             error,
+            first_ts: None,
+        }
+    }
+
+    /// A closed pipe ends the run quietly; any other write error is one.
+    fn write_failed(&self, e: io::Error) -> Run {
+        if e.kind() == io::ErrorKind::BrokenPipe {
+            return self.closed();
+        }
+        Run {
+            taken: self.taken,
+            closed: false,
+            error: Some(RunError::Write(e)),
             first_ts: None,
         }
     }

@@ -92,7 +92,7 @@ impl Ts {
         let raw = f.ts_frac as u32 as i64;
         let frac = if nano { raw } else { raw * 1000 };
         let (sec, nsec) = (
-            f.ts_sec + frac.div_euclid(1_000_000_000),
+            f.ts_sec.saturating_add(frac.div_euclid(1_000_000_000)),
             frac.rem_euclid(1_000_000_000) as u32,
         );
         Ts { sec, nsec }
@@ -101,9 +101,11 @@ impl Ts {
     pub fn secs(self) -> f64 {
         self.sec as f64 + self.nsec as f64 / 1e9
     }
-    /// `self - earlier` in seconds.
+    /// `self - earlier` in seconds (exact to the nanosecond for any span
+    /// a capture really has; never wrapping, whatever the file says).
     pub fn since(self, earlier: Ts) -> f64 {
-        (self.sec - earlier.sec) as f64 + (self.nsec as f64 - earlier.nsec as f64) / 1e9
+        (i128::from(self.sec) - i128::from(earlier.sec)) as f64
+            + (self.nsec as f64 - earlier.nsec as f64) / 1e9
     }
 }
 
@@ -215,7 +217,7 @@ pub fn extract(frame: &Frame<'_>, nano: bool) -> Option<Segment> {
             let total = p.total_len()? as usize;
             // TSO/GRO captures carry a total length of 0: use what was on the wire.
             let total = if total == 0 {
-                frame.len as usize - ip_off
+                (frame.len as usize).checked_sub(ip_off)?
             } else {
                 total
             };
@@ -239,7 +241,7 @@ pub fn extract(frame: &Frame<'_>, nano: bool) -> Option<Segment> {
             }
             let plen = p.payload_len()? as usize;
             let plen = if plen == 0 {
-                frame.len as usize - ip_off - 40
+                (frame.len as usize).checked_sub(ip_off + 40)?
             } else {
                 plen
             };

@@ -164,7 +164,7 @@ impl FlowTable {
     fn sweep(&mut self, now: Ts) {
         let mut gone = Vec::new();
         self.conns.retain(|_, c| {
-            let quiet = now.sec - c.last.sec;
+            let quiet = now.sec.saturating_sub(c.last.sec);
             let over = c.first_rst.is_some() || (c.stats[0].fin && c.stats[1].fin);
             let keep = quiet < IDLE && !(over && quiet >= LINGER_CLOSED);
             if !keep {
