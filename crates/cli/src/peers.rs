@@ -175,6 +175,10 @@ pub struct ClientArgs {
     /// Give up on connect after this long.
     #[arg(long, value_name = "D", value_parser = parse_duration, default_value = "5s")]
     connect_timeout: Duration,
+    /// Give up on a read or a write that waits longer than this (a silent
+    /// server, one that never reads): ETIMEDOUT in the summary, exit 3.
+    #[arg(long, value_name = "D", value_parser = parse_duration, default_value = "10s")]
+    io_timeout: Duration,
     /// Local ADDR[:PORT] to bind (SO_REUSEADDR is set: reuse a port to meet TIME-WAIT).
     #[arg(long, value_name = "ADDR[:PORT]")]
     bind: Option<String>,
@@ -440,6 +444,7 @@ pub fn client(args: ClientArgs) -> ExitCode {
         hold: args.hold,
         fastopen: args.fastopen,
         connect_timeout: args.connect_timeout,
+        io_timeout: args.io_timeout,
         bind,
         write_after_reset: args.write_after_reset,
         fallbacks,
@@ -448,6 +453,7 @@ pub fn client(args: ClientArgs) -> ExitCode {
             path: args.path.clone(),
             host: args.target.clone(),
             gap: args.gap.unwrap_or_default(),
+            io_timeout: args.io_timeout,
         }),
         opts: args.common.opts(),
         on_conn: Some(tx),
@@ -455,7 +461,23 @@ pub fn client(args: ClientArgs) -> ExitCode {
     };
     let rt = runtime();
     let report = rt.block_on(async {
-        let run = tokio::spawn(client::run(cfg));
+        // SIGINT and SIGTERM end the run with its summary (a handler is
+        // installed even where the shell started us with SIGINT ignored,
+        // as it does for a background job of a script).
+        let stop = async {
+            let mut term =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = async {
+                    match term.as_mut() {
+                        Some(t) => { t.recv().await; }
+                        None => std::future::pending::<()>().await,
+                    }
+                } => {}
+            }
+        };
+        let run = tokio::spawn(client::run_until(cfg, stop));
         tokio::pin!(run);
         loop {
             tokio::select! {

@@ -40,6 +40,9 @@ pub struct ClientConfig {
     pub fastopen: bool,
     /// Give up on connect() after this long (ETIMEDOUT).
     pub connect_timeout: Duration,
+    /// Give up on a read or a write that waits longer than this: the
+    /// connection records ETIMEDOUT for it.
+    pub io_timeout: Duration,
     /// Local address (and port: SO_REUSEADDR is set, to meet TIME-WAIT).
     pub bind: Option<SocketAddr>,
     /// After the exchange, write twice more with a pause: the first write
@@ -70,6 +73,7 @@ impl ClientConfig {
             hold: None,
             fastopen: false,
             connect_timeout: Duration::from_secs(5),
+            io_timeout: Duration::from_secs(10),
             bind: None,
             write_after_reset: false,
             fallbacks: Vec::new(),
@@ -80,13 +84,44 @@ impl ClientConfig {
     }
 }
 
-/// Bound on how long a read for the reply may wait.
-const RECV_TIMEOUT: Duration = Duration::from_secs(10);
 /// The pause between writes after a reset, long enough for the RST to arrive.
 const RESET_PAUSE: Duration = Duration::from_millis(100);
 
 /// Make the connections and report what the application saw.
 pub async fn run(cfg: ClientConfig) -> Report {
+    run_until(cfg, std::future::pending()).await
+}
+
+/// [`run`] until `stop` completes (SIGINT, SIGTERM): then no connection is
+/// started, and each one still open ends at once, recorded as
+/// `interrupted` (EINTR); the report covers everything up to the stop.
+pub async fn run_until(cfg: ClientConfig, stop: impl std::future::Future<Output = ()>) -> Report {
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let work = run_stoppable(cfg, stop_rx);
+    tokio::pin!(work);
+    tokio::pin!(stop);
+    let mut stopped = false;
+    loop {
+        tokio::select! {
+            report = &mut work => return report,
+            _ = &mut stop, if !stopped => {
+                stopped = true;
+                let _ = stop_tx.send(true);
+            }
+        }
+    }
+}
+
+/// Until `stop` turns true.
+async fn stopped(mut stop: watch::Receiver<bool>) {
+    while !*stop.borrow_and_update() {
+        if stop.changed().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
+async fn run_stoppable(cfg: ClientConfig, stop: watch::Receiver<bool>) -> Report {
     let started = Instant::now();
     let mut report = Report::new("client");
     let cfg = Arc::new(cfg);
@@ -102,15 +137,20 @@ pub async fn run(cfg: ClientConfig) -> Report {
         .map(|r| Duration::from_secs_f64(1.0 / r));
     let mut next_start = tokio::time::Instant::now();
     for id in 1..=cfg.count {
+        if *stop.borrow() {
+            break;
+        }
         if let Some(g) = gap {
-            tokio::time::sleep_until(next_start).await;
+            tokio::select! {
+                _ = tokio::time::sleep_until(next_start) => {}
+                _ = stopped(stop.clone()) => break,
+            }
             next_start += g;
         }
-        let permit = slots
-            .clone()
-            .acquire_owned()
-            .await
-            .expect("the semaphore is never closed");
+        let permit = tokio::select! {
+            p = slots.clone().acquire_owned() => p.expect("the semaphore is never closed"),
+            _ = stopped(stop.clone()) => break,
+        };
         // Fold finished connections as we go, so memory stays bounded.
         while let Some(done) = tasks.try_join_next() {
             finish(&cfg, &mut report, done);
@@ -122,8 +162,9 @@ pub async fn run(cfg: ClientConfig) -> Report {
             shutdown_rx.clone(),
             exit.clone(),
         );
+        let halt = stop.clone();
         tasks.spawn(async move {
-            let rec = one(id, &cfg, &open, &peak, sd, &ex).await;
+            let rec = one(id, &cfg, &open, &peak, sd, &ex, halt).await;
             drop(permit);
             rec
         });
@@ -229,12 +270,24 @@ async fn one(
     peak: &AtomicU64,
     mut shutdown: watch::Receiver<bool>,
     exit: &crate::server::Exit,
+    halt: watch::Receiver<bool>,
 ) -> ConnRecord {
     let mut rec = ConnRecord {
         id,
         ..Default::default()
     };
-    let Some(mut stream) = connect(id, cfg, &mut rec).await else {
+    let interrupted = |rec: &mut ConnRecord| {
+        rec.fail("interrupted", &io::Error::from_raw_os_error(libc::EINTR));
+    };
+    let connected = tokio::select! {
+        s = connect(id, cfg, &mut rec) => Some(s),
+        _ = stopped(halt.clone()) => None,
+    };
+    let Some(connected) = connected else {
+        interrupted(&mut rec);
+        return rec;
+    };
+    let Some(mut stream) = connected else {
         return rec;
     };
     let now_open = open.fetch_add(1, Ordering::Relaxed) + 1;
@@ -242,14 +295,24 @@ async fn one(
     if let Err(e) = cfg.opts.apply(SockRef::from(&stream)) {
         rec.fail("setsockopt", &e);
     }
-    let ok = exchange(&mut stream, cfg, &mut rec).await;
-    if ok && cfg.write_after_reset {
+    // A stop (SIGINT, SIGTERM) cuts the exchange or the hold short; the
+    // connection is then closed as asked.
+    let ok = tokio::select! {
+        ok = exchange(&mut stream, cfg, &mut rec) => Some(ok),
+        _ = stopped(halt.clone()) => None,
+    };
+    let ok = ok.unwrap_or_else(|| {
+        interrupted(&mut rec);
+        false
+    });
+    let halted = || *halt.borrow();
+    if ok && cfg.write_after_reset && !halted() {
         let msg = cfg.message.clone().unwrap_or_else(|| b"x".to_vec());
         // The first write after the peer's RST fails with ECONNRESET (the
         // error the RST left); the next, on a closed socket, with EPIPE.
         for _ in 0..4 {
             tokio::time::sleep(RESET_PAUSE).await;
-            match stream.write_all(&msg).await {
+            match timed(cfg.io_timeout, stream.write_all(&msg)).await {
                 Ok(()) => rec.sent += msg.len() as u64,
                 Err(e) => {
                     let reset = e.raw_os_error() == Some(libc::ECONNRESET);
@@ -261,8 +324,11 @@ async fn one(
             }
         }
     }
-    if let Some(h) = cfg.hold {
-        tokio::time::sleep(h).await;
+    if let Some(h) = cfg.hold.filter(|_| !halted()) {
+        tokio::select! {
+            _ = tokio::time::sleep(h) => {}
+            _ = stopped(halt.clone()) => interrupted(&mut rec),
+        }
     }
     close(
         stream,
@@ -277,7 +343,18 @@ async fn one(
     rec
 }
 
-/// Send the message and read the reply; false once an error ended it.
+/// `io` given up after `limit` with ETIMEDOUT (a peer that does not read
+/// leaves a write blocked on a full send buffer for ever).
+async fn timed(
+    limit: Duration,
+    io: impl std::future::Future<Output = io::Result<()>>,
+) -> io::Result<()> {
+    match tokio::time::timeout(limit, io).await {
+        Ok(r) => r,
+        Err(_) => Err(io::Error::from_raw_os_error(libc::ETIMEDOUT)),
+    }
+}
+
 /// HTTP/1.1 requests on one kept-alive connection.
 #[derive(Clone, Debug)]
 pub struct HttpSpec {
@@ -289,6 +366,12 @@ pub struct HttpSpec {
     pub host: String,
     /// Idle time between a response and the next request.
     pub gap: Duration,
+    /// Give up on a read or write after this long (ETIMEDOUT).
+    pub io_timeout: Duration,
+}
+
+fn spec_timeout(spec: &HttpSpec) -> Duration {
+    spec.io_timeout
 }
 
 /// Send the requests one by one, each response read whole before the next.
@@ -303,7 +386,7 @@ async fn http(stream: &mut TcpStream, spec: &HttpSpec, rec: &mut ConnRecord) -> 
         if i > 0 && !spec.gap.is_zero() {
             tokio::time::sleep(spec.gap).await;
         }
-        if let Err(e) = stream.write_all(request.as_bytes()).await {
+        if let Err(e) = timed(spec_timeout(spec), stream.write_all(request.as_bytes())).await {
             rec.fail("write", &e);
             return false;
         }
@@ -329,7 +412,7 @@ async fn http(stream: &mut TcpStream, spec: &HttpSpec, rec: &mut ConnRecord) -> 
                     break;
                 }
             }
-            match tokio::time::timeout(RECV_TIMEOUT, stream.read(&mut chunk)).await {
+            match tokio::time::timeout(spec_timeout(spec), stream.read(&mut chunk)).await {
                 Ok(Ok(0)) => {
                     rec.peer_closed = true;
                     return true;
@@ -357,11 +440,25 @@ async fn exchange(stream: &mut TcpStream, cfg: &ClientConfig, rec: &mut ConnReco
         return http(stream, spec, rec).await;
     }
     if let Some(msg) = &cfg.message {
-        if let Err(e) = stream.write_all(msg).await {
-            rec.fail("write", &e);
-            return false;
+        // Write by write, so that what the kernel took is counted even when
+        // a peer that does not read makes the next write wait too long.
+        let mut off = 0;
+        while off < msg.len() {
+            match tokio::time::timeout(cfg.io_timeout, stream.write(&msg[off..])).await {
+                Ok(Ok(n)) => {
+                    off += n;
+                    rec.sent += n as u64;
+                }
+                Ok(Err(e)) => {
+                    rec.fail("write", &e);
+                    return false;
+                }
+                Err(_) => {
+                    rec.fail("write", &io::Error::from_raw_os_error(libc::ETIMEDOUT));
+                    return false;
+                }
+            }
         }
-        rec.sent += msg.len() as u64;
     }
     if !cfg.recv {
         return true;
@@ -369,7 +466,7 @@ async fn exchange(stream: &mut TcpStream, cfg: &ClientConfig, rec: &mut ConnReco
     let want = cfg.message.as_ref().map_or(u64::MAX, |m| m.len() as u64);
     let mut buf = vec![0u8; 64 * 1024];
     while rec.received < want {
-        match tokio::time::timeout(RECV_TIMEOUT, stream.read(&mut buf)).await {
+        match tokio::time::timeout(cfg.io_timeout, stream.read(&mut buf)).await {
             Ok(Ok(0)) => {
                 rec.peer_closed = true;
                 break;
@@ -379,7 +476,12 @@ async fn exchange(stream: &mut TcpStream, cfg: &ClientConfig, rec: &mut ConnReco
                 rec.fail("read", &e);
                 return true;
             }
-            Err(_) => break,
+            // The peer sent nothing for that long: the wait is given up,
+            // and said.
+            Err(_) => {
+                rec.fail("read", &io::Error::from_raw_os_error(libc::ETIMEDOUT));
+                return true;
+            }
         }
     }
     true
