@@ -14,6 +14,7 @@
 # records are queried in the tests by DuckDB and by Apache Spark in local
 # mode (pyspark, on a Java runtime), and the Zeek log by zat, Zeek's log
 # reader for Python; editcap (with tshark) cuts captures into rotated sets.
+# g++ builds libFuzzer for the fuzz targets (scripts/fuzz.sh).
 set -euo pipefail
 python_packages=(duckdb==2.0.1 pyspark==4.3.0 zat==0.4.9)
 install_python() {
@@ -21,7 +22,7 @@ install_python() {
         python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore "${python_packages[@]}"
     fi
 }
-want=(iproute2 util-linux python3 python3-pip tcpdump nftables man-db tshark chromium default-jre-headless)
+want=(iproute2 util-linux python3 python3-pip tcpdump nftables man-db tshark chromium default-jre-headless g++)
 missing=()
 for p in "${want[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

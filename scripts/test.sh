@@ -6,6 +6,13 @@ bash scripts/install-deps.sh
 cargo test --workspace --release -- --show-output
 # The light build (no arrow-rs or parquet) must keep compiling.
 cargo check --quiet -p tcpscope --no-default-features
+# The decoders' tests again with overflow checks and debug assertions on
+# (profile `checked`): a wrapped number fails here.
+cargo test --profile checked -p tcpscope-wire -p tcpscope-print -p tcpscope-capture \
+    -p tcpscope-track -p tcpscope-filter
+# The project's fuzz targets: every past crash input, then a short bounded
+# run of each (scripts/fuzz.sh; FUZZ_SECONDS=600 for a longer one).
+FUZZ_SECONDS=${FUZZ_SECONDS:-20} bash scripts/fuzz.sh
 # The README's install step, into a scratch prefix: the binary, completions
 # and man pages land where the shells and man look for them.
 prefix=$(mktemp -d)

@@ -1035,9 +1035,13 @@ mod tests {
 
     #[test]
     fn errors_point_at_the_token() {
+        // A typo is a syntax error found before any name is looked up.
         let e = parse("tcp and prot 80").unwrap_err();
-        assert_eq!(e.column, 8);
-        assert_eq!(e.message, "cannot resolve host name 'prot'");
+        assert_eq!(e.column, 13);
+        assert_eq!(e.message, "syntax error at '80'");
+        let e = parse("tcp and host nosuch.invalid").unwrap_err();
+        assert_eq!(e.column, 13);
+        assert_eq!(e.message, "cannot resolve host name 'nosuch.invalid'");
         let e = parse("port 80 and (tcp or").unwrap_err();
         assert!(e.message.contains("end of the expression"), "{e}");
         let e = parse("tcp[13] & ").unwrap_err();
