@@ -330,13 +330,16 @@ pub struct Read<O> {
 pub fn read_capture<O: Output>(
     capture: &Capture,
     mut pipeline: Pipeline<O>,
-    limit: u64,
-    nano: bool,
+    plan: Plan,
     read: &Counters,
-    helper_thread: bool,
-    header_lines: bool,
     cut_note: &dyn Fn(u64) -> String,
 ) -> Read<O> {
+    let Plan {
+        limit,
+        nano,
+        header_lines,
+        helper_thread,
+    } = plan;
     let mut bytes = Vec::new();
     let mut messages = Vec::new();
     let mut firsts = Vec::new();
@@ -449,18 +452,31 @@ pub fn in_parallel<T: Send>(
     let next = AtomicUsize::new(0);
     let (tx, rx) = mpsc::channel::<(usize, T)>();
     std::thread::scope(|s| {
+        let mut workers = 0;
         for _ in 0..jobs.min(captures.len()).max(1) {
             let tx = tx.clone();
             let (next, read) = (&next, &read);
-            s.spawn(move || loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(c) = captures.get(i) else { break };
-                let t = work(i, c, read);
-                read.done.fetch_add(1, Ordering::Relaxed);
-                if tx.send((i, t)).is_err() {
-                    break;
-                }
-            });
+            // The main thread's stack size: a filter at its nesting limit
+            // is parsed and compiled here.
+            let spawned = std::thread::Builder::new()
+                .stack_size(8 << 20)
+                .spawn_scoped(s, move || loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(c) = captures.get(i) else { break };
+                    let t = work(i, c, read);
+                    read.done.fetch_add(1, Ordering::Relaxed);
+                    if tx.send((i, t)).is_err() {
+                        break;
+                    }
+                });
+            workers += spawned.is_ok() as usize;
+        }
+        if workers == 0 {
+            // No thread could be made: read them here, one by one.
+            while let Some(c) = captures.get(next.fetch_add(1, Ordering::Relaxed)) {
+                let i = next.load(Ordering::Relaxed) - 1;
+                let _ = tx.send((i, work(i, c, &read)));
+            }
         }
         drop(tx);
         let mut pending: BTreeMap<usize, T> = BTreeMap::new();
@@ -491,6 +507,9 @@ pub struct Plan {
     pub nano: bool,
     /// Give each piece tcpdump's `reading from file` line on stderr.
     pub header_lines: bool,
+    /// Read a large file on a helper thread (one capture: the reader gets
+    /// its helper thread; several: the cores go to the captures).
+    pub helper_thread: bool,
 }
 
 impl Default for Plan {
@@ -499,6 +518,7 @@ impl Default for Plan {
             limit: u64::MAX,
             nano: true,
             header_lines: false,
+            helper_thread: true,
         }
     }
 }
@@ -515,9 +535,6 @@ pub fn read_all<O: Output + Send>(
     cut_note: &(dyn Fn(u64) -> String + Sync),
 ) {
     let jobs = input.jobs();
-    // One capture: the reader gets its helper thread; several: the cores
-    // go to the captures.
-    let helper = captures.len() == 1 || jobs == 1;
     let progress = std::cell::RefCell::new(crate::progress::Progress::new(
         crate::progress::Kind::Bytes,
         None,
@@ -526,16 +543,11 @@ pub fn read_all<O: Output + Send>(
         captures,
         jobs,
         &|_, c, read| {
-            read_capture(
-                c,
-                make(c),
-                plan.limit,
-                plan.nano,
-                read,
-                helper,
-                plan.header_lines,
-                cut_note,
-            )
+            let plan = Plan {
+                helper_thread: captures.len() == 1 || jobs == 1,
+                ..plan
+            };
+            read_capture(c, make(c), plan, read, cut_note)
         },
         &mut |i, r| progress.borrow().suspend(|| emit(i, r)),
         &mut |read, total| {

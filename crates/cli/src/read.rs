@@ -422,6 +422,7 @@ fn several(args: &ReadArgs) -> ExitCode {
         limit: args.count.unwrap_or(u64::MAX),
         nano: args.print_args.nano,
         header_lines: true,
+        ..Plan::default()
     };
     let stdout = io::stdout();
     let mut out = stdout.lock();
@@ -511,6 +512,7 @@ fn parquet(args: &ReadArgs) -> ExitCode {
         limit: args.count.unwrap_or(u64::MAX),
         nano: args.print_args.nano,
         header_lines: false,
+        ..Plan::default()
     };
     let mut sink = Sink::new(target, packets_schema());
     let (mut failed, mut rows) = (false, 0usize);
