@@ -104,8 +104,13 @@ impl Ts {
     /// `self - earlier` in seconds (exact to the nanosecond for any span
     /// a capture really has; never wrapping, whatever the file says).
     pub fn since(self, earlier: Ts) -> f64 {
-        (i128::from(self.sec) - i128::from(earlier.sec)) as f64
-            + (self.nsec as f64 - earlier.nsec as f64) / 1e9
+        // i64 on the per-packet path; i128 only when that would overflow
+        // (its conversion to f64 is a library call).
+        let secs = match self.sec.checked_sub(earlier.sec) {
+            Some(d) => d as f64,
+            None => (i128::from(self.sec) - i128::from(earlier.sec)) as f64,
+        };
+        secs + (self.nsec as f64 - earlier.nsec as f64) / 1e9
     }
 }
 
