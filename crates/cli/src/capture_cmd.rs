@@ -298,6 +298,14 @@ pub fn capture(args: CaptureArgs) -> ExitCode {
                 eprintln!("tcpscope: expression rejects all packets");
                 return ExitCode::from(1);
             }
+            // The kernel takes at most BPF_MAXINSNS (4096) instructions.
+            Ok(f) if !args.dump_filter && f.program().len() > 4096 => {
+                eprintln!(
+                    "tcpscope: bad filter expression: filter too large for the kernel: {} instructions, at most 4096 (a file can be read with it: capture without it, then `tcpscope read -r FILE EXPRESSION`)",
+                    f.program().len()
+                );
+                return ExitCode::from(1);
+            }
             Ok(f) => Some(f),
             Err(e) => {
                 eprintln!("tcpscope: bad filter expression: {e}");

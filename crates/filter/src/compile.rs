@@ -149,7 +149,8 @@ impl Gen {
         self.code.push(P::Place(l));
     }
 
-    fn resolve(self) -> Result<Vec<Insn>, CompileError> {
+    /// Each label's instruction number, and the number of instructions.
+    fn positions(&self) -> (Vec<usize>, usize) {
         let mut pos = vec![0usize; self.labels];
         let mut n = 0;
         for p in &self.code {
@@ -158,6 +159,64 @@ impl Gen {
                 _ => n += 1,
             }
         }
+        (pos, n)
+    }
+
+    /// A conditional jump reaches at most 255 instructions ahead (its
+    /// offsets are bytes); one that must go further jumps to an
+    /// unconditional `ja` (32-bit offset) placed right after it, as
+    /// libpcap's code generator does. Placing them moves the code after,
+    /// so this repeats until every jump reaches.
+    fn lengthen_jumps(&mut self) {
+        loop {
+            let (pos, _) = self.positions();
+            let mut far = vec![false; self.code.len()];
+            let mut n = 0;
+            for (idx, p) in self.code.iter().enumerate() {
+                match p {
+                    P::Place(_) => continue,
+                    P::J { t, f, .. } => {
+                        far[idx] = pos[t.0] - n - 1 > 255 || pos[f.0] - n - 1 > 255;
+                    }
+                    _ => {}
+                }
+                n += 1;
+            }
+            if !far.contains(&true) {
+                return;
+            }
+            // One pass over the code for all of them (one at a time would
+            // be quadratic on a long chain).
+            let old = std::mem::take(&mut self.code);
+            let mut labels = self.labels;
+            for (p, far) in old.into_iter().zip(far) {
+                match p {
+                    P::J { code, k, t, f } if far => {
+                        let (near_t, near_f) = (L(labels), L(labels + 1));
+                        labels += 2;
+                        self.code.extend([
+                            P::J {
+                                code,
+                                k,
+                                t: near_t,
+                                f: near_f,
+                            },
+                            P::Place(near_t),
+                            P::Ja(t),
+                            P::Place(near_f),
+                            P::Ja(f),
+                        ]);
+                    }
+                    p => self.code.push(p),
+                }
+            }
+            self.labels = labels;
+        }
+    }
+
+    fn resolve(mut self) -> Result<Vec<Insn>, CompileError> {
+        self.lengthen_jumps();
+        let (pos, n) = self.positions();
         let mut out = Vec::with_capacity(n);
         for p in &self.code {
             let here = out.len();
