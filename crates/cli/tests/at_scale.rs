@@ -70,6 +70,17 @@ fn python(script: &str, args: &[&str]) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
+/// The `source_file` of each JSON line.
+fn source_files(jsonl: &str) -> Vec<String> {
+    jsonl
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            v["source_file"].as_str().unwrap().to_string()
+        })
+        .collect()
+}
+
 /// CSV rows without the last column (source_file).
 fn without_source(csv: &str) -> Vec<String> {
     csv.lines()
@@ -126,15 +137,7 @@ fn a_rotated_set_is_one_stream_whatever_the_order_of_its_names() {
         "--format",
         "json",
     ]);
-    let files: Vec<String> = separate
-        .lines()
-        .map(|l| {
-            serde_json::from_str::<serde_json::Value>(l).unwrap()["source_file"]
-                .as_str()
-                .unwrap()
-                .to_string()
-        })
-        .collect();
+    let files = source_files(&separate);
     assert_eq!(files.len(), 4, "{separate}");
     assert!(
         files[0].ends_with("ring.pcap0"),
@@ -199,15 +202,7 @@ fn parallel_runs_print_the_same_bytes_in_the_order_given() {
         expected.push_str(&ok(&["read", "--json", "-r", f]));
     }
     assert_eq!(a, expected);
-    let order: Vec<String> = a
-        .lines()
-        .map(|l| {
-            serde_json::from_str::<serde_json::Value>(l).unwrap()["source_file"]
-                .as_str()
-                .unwrap()
-                .to_string()
-        })
-        .collect();
+    let order = source_files(&a);
     let mut firsts = order.clone();
     firsts.dedup();
     assert_eq!(firsts, files);

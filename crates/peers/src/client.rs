@@ -224,7 +224,7 @@ async fn connect(id: u64, cfg: &ClientConfig, rec: &mut ConnRecord) -> Option<Tc
                 return Some(stream);
             }
             Ok(Err(e)) => e,
-            Err(_) => io::Error::from_raw_os_error(libc::ETIMEDOUT),
+            Err(_) => timed_out(),
         };
         if last {
             rec.fail("connect", &e);
@@ -351,8 +351,13 @@ async fn timed(
 ) -> io::Result<()> {
     match tokio::time::timeout(limit, io).await {
         Ok(r) => r,
-        Err(_) => Err(io::Error::from_raw_os_error(libc::ETIMEDOUT)),
+        Err(_) => Err(timed_out()),
     }
+}
+
+/// The error of a wait given up.
+fn timed_out() -> io::Error {
+    io::Error::from_raw_os_error(libc::ETIMEDOUT)
 }
 
 /// HTTP/1.1 requests on one kept-alive connection.
@@ -370,10 +375,6 @@ pub struct HttpSpec {
     pub io_timeout: Duration,
 }
 
-fn spec_timeout(spec: &HttpSpec) -> Duration {
-    spec.io_timeout
-}
-
 /// Send the requests one by one, each response read whole before the next.
 async fn http(stream: &mut TcpStream, spec: &HttpSpec, rec: &mut ConnRecord) -> bool {
     let request = format!(
@@ -386,7 +387,7 @@ async fn http(stream: &mut TcpStream, spec: &HttpSpec, rec: &mut ConnRecord) -> 
         if i > 0 && !spec.gap.is_zero() {
             tokio::time::sleep(spec.gap).await;
         }
-        if let Err(e) = timed(spec_timeout(spec), stream.write_all(request.as_bytes())).await {
+        if let Err(e) = timed(spec.io_timeout, stream.write_all(request.as_bytes())).await {
             rec.fail("write", &e);
             return false;
         }
@@ -412,7 +413,7 @@ async fn http(stream: &mut TcpStream, spec: &HttpSpec, rec: &mut ConnRecord) -> 
                     break;
                 }
             }
-            match tokio::time::timeout(spec_timeout(spec), stream.read(&mut chunk)).await {
+            match tokio::time::timeout(spec.io_timeout, stream.read(&mut chunk)).await {
                 Ok(Ok(0)) => {
                     rec.peer_closed = true;
                     return true;
@@ -426,7 +427,7 @@ async fn http(stream: &mut TcpStream, spec: &HttpSpec, rec: &mut ConnRecord) -> 
                     return false;
                 }
                 Err(_) => {
-                    rec.fail("read", &io::Error::from_raw_os_error(libc::ETIMEDOUT));
+                    rec.fail("read", &timed_out());
                     return false;
                 }
             }
@@ -454,7 +455,7 @@ async fn exchange(stream: &mut TcpStream, cfg: &ClientConfig, rec: &mut ConnReco
                     return false;
                 }
                 Err(_) => {
-                    rec.fail("write", &io::Error::from_raw_os_error(libc::ETIMEDOUT));
+                    rec.fail("write", &timed_out());
                     return false;
                 }
             }
@@ -479,7 +480,7 @@ async fn exchange(stream: &mut TcpStream, cfg: &ClientConfig, rec: &mut ConnReco
             // The peer sent nothing for that long: the wait is given up,
             // and said.
             Err(_) => {
-                rec.fail("read", &io::Error::from_raw_os_error(libc::ETIMEDOUT));
+                rec.fail("read", &timed_out());
                 return true;
             }
         }
