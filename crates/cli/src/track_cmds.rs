@@ -439,6 +439,7 @@ pub(crate) fn parquet_target(
     let part = captures
         .first()
         .and_then(|c| c.pieces.first())
+        .filter(|p| p.name != "-")
         .and_then(|p| p.path.file_name())
         .map_or("stdin".to_string(), |n| n.to_string_lossy().into_owned());
     Ok(Target::Partitioned {
